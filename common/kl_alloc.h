@@ -1,0 +1,34 @@
+/* Allocation wrappers. The process allocator is jemalloc (linked in place of
+ * malloc), so these are thin: they abort on out-of-memory so callers never
+ * have to handle NULL, and they give one place to read allocator statistics. */
+#ifndef KL_ALLOC_H
+#define KL_ALLOC_H
+
+#include <stddef.h>
+
+/* Thread: any. Never return NULL (abort with a log line on OOM). */
+void *kl_malloc(size_t n);
+void *kl_calloc(size_t n, size_t size);
+void *kl_realloc(void *p, size_t n);
+void kl_free(void *p);
+char *kl_strdup(const char *s);
+char *kl_strndup(const char *s, size_t n);
+void *kl_memdup(const void *p, size_t n);
+/* Usable size of an allocation (jemalloc's malloc_usable_size). */
+size_t kl_alloc_size(void *p);
+
+/* Allocator statistics, refreshed on each call (jemalloc "epoch").
+ * Thread: any, but it takes jemalloc's stats lock: never call per request. */
+typedef struct kl_mem_stats {
+    size_t allocated; /* bytes handed out to the program: INFO used_memory */
+    size_t active;
+    size_t resident;
+    size_t mapped;
+    size_t retained;
+} kl_mem_stats_t;
+void kl_mem_stats(kl_mem_stats_t *out);
+/* Cheap-ish estimate of allocated bytes for maxmemory checks (same source). */
+size_t kl_used_memory(void);
+const char *kl_allocator_name(void);
+
+#endif
