@@ -53,6 +53,8 @@ static inline resp_arg_t *resp_batch_argv(const resp_batch_t *b, uint32_t i) {
 /* Bytes of memory the batch holds (arena + arrays). */
 size_t resp_batch_mem(const resp_batch_t *b);
 
+/* A zero field means "no limit". resp_parse() also accepts lim == NULL: Redis's
+ * defaults (512 MB bulks, 1 GB query buffer) and unbounded batches. */
 typedef struct resp_limits {
     size_t max_bulk_len;    /* proto-max-bulk-len (default 512 MB) */
     size_t max_query_len;   /* client-query-buffer-limit (default 1 GB): partial state cap */
@@ -79,11 +81,19 @@ typedef struct resp_parser {
     resp_arg_t *pargs;   /* finished arguments of the partial command */
     uint32_t npargs, pargs_cap;
     size_t partial_bytes; /* memory held for the partial command */
-    const char *error;   /* static error text, set on RESP_ERR_PROTOCOL */
+    const char *error;   /* static error text, set on RESP_ERR_PROTOCOL (a log line on QUERY_LIMIT) */
     char errbuf[64];
+    struct resp_chunk *chunks; /* storage of the partial command's arguments */
+    int err;             /* status returned again if fed after an error */
+    /* Public, set by the owner: while nonzero (client must still AUTH) Redis's
+     * tighter limits apply: more than 10 arguments or a bulk over 16384 bytes
+     * is a protocol error ("unauthenticated multibulk/bulk length"). */
+    int auth_required;
 } resp_parser_t;
 
 void resp_parser_init(resp_parser_t *p);
+/* Releases any partial command and returns the parser to its initial state
+ * (auth_required is kept), so it may be fed again. */
 void resp_parser_free(resp_parser_t *p);
 /* Bytes held for a partially received command (query buffer accounting). */
 size_t resp_parser_pending(const resp_parser_t *p);

@@ -1,0 +1,886 @@
+/* I/O threads and the client hand-off. See iol.h and THREADING.md. */
+#include "iol.h"
+
+#include "chan.h"
+#include "kl_alloc.h"
+#include "kl_log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Messages from an I/O thread to the executor. */
+enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE };
+/* Messages from the executor to an I/O thread. */
+enum { MSG_ATTACH = 16, MSG_RETURN, MSG_KILL, MSG_KILL_AFTER, MSG_FREE, MSG_PUSH, MSG_LIMITS,
+       MSG_STOP };
+
+/* io_flags, owned by the I/O thread. */
+enum {
+    IOF_READING = 1u << 0,
+    IOF_IN_FLIGHT = 1u << 1,     /* exec_batch is with the executor */
+    IOF_CLOSING = 1u << 2,       /* closing; no more input is processed */
+    IOF_CLOSE_AFTER_WRITE = 1u << 3,
+    IOF_READY = 1u << 4,         /* handshake done */
+    IOF_PROTO_ERR = 1u << 5,     /* input ended with a protocol error */
+    IOF_CONN_CLOSED = 1u << 6,   /* conn is gone, I/O memory freed */
+    IOF_DEAD = 1u << 7,          /* CLOSED sent; only FREE may follow */
+};
+
+#define RING_CAPACITY 4096
+#define BATCH_MAX_CMDS 1024
+#define BATCH_MAX_BYTES (256 * 1024)
+
+struct iol_thread {
+    int index;
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    uv_thread_t thread;
+    _Atomic long tid;
+    /* This thread's wake-up: fed by from_exec. */
+    iol_wake_t wake;
+    uv_async_t async;
+    uv_prepare_t prepare;
+    uv_check_t check;
+    iol_chan_t to_exec;   /* producer: this thread; consumer: executor */
+    iol_chan_t from_exec; /* producer: executor; consumer: this thread */
+    uv_timer_t ovf_timer; /* retries overflowed sends without spinning */
+    iol_limits_t limits;  /* this thread's copy */
+    resp_limits_t rlimits;
+    iol_client_t *clients;
+    bool stopping;
+    /* Statistics: written by this thread (or the executor for accepts),
+     * read by INFO; relaxed, they publish nothing. */
+    _Atomic uint64_t st_clients, st_reads, st_writes, st_commands, st_in, st_out, st_accepts;
+};
+
+static struct {
+    uv_loop_t *main_loop;
+    int nthreads;
+    iol_thread_t *threads; /* [0] = main thread (single-thread mode clients) */
+    iol_hooks_t hooks;
+    iol_limits_t limits;
+    /* Executor's wake-up, fed by every to_exec channel. */
+    iol_wake_t exec_wake;
+    uv_async_t exec_async;
+    uv_prepare_t exec_prepare;
+    uv_check_t exec_check;
+    uv_timer_t exec_ovf_timer;
+    bool started;
+} S;
+
+static void io_close(iol_client_t *c);
+void iol__listener_set_loop(uv_loop_t *loop);
+static void io_on_ovf_timer(uv_timer_t *h);
+
+/* Run a batch on the executor. Returns false when the server parked it. */
+static bool exec_run(iol_client_t *c) {
+    c->hand_flags = 0;
+    c->exec_held = true;
+    bool done = S.hooks.dispatch(c);
+    if (done) c->exec_held = false;
+    return done;
+}
+static void io_flush(iol_client_t *c);
+static void io_resume(iol_client_t *c);
+static void io_update_reading(iol_client_t *c);
+
+static inline bool threaded(void) {
+    return S.nthreads > 0;
+}
+
+bool iol_threaded(void) {
+    return threaded();
+}
+
+int iol_nthreads(void) {
+    return S.nthreads;
+}
+
+static int64_t now_ms(uv_loop_t *loop) {
+    (void)loop;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rlimits_from(resp_limits_t *r, const iol_limits_t *l) {
+    r->max_bulk_len = l->proto_max_bulk_len;
+    r->max_query_len = l->client_query_buffer_limit;
+    r->batch_max_cmds = BATCH_MAX_CMDS;
+    r->batch_max_bytes = BATCH_MAX_BYTES;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static size_t io_out_pending(const iol_client_t *c) {
+    return c->out.bytes + (c->conn ? conn_pending_out(c->conn) : 0);
+}
+
+static void io_after_write(iol_client_t *c) {
+    atomic_store_explicit(&c->obuf_bytes, c->out.bytes, memory_order_relaxed);
+    if ((c->io_flags & IOF_CLOSE_AFTER_WRITE) && !c->writing && c->out.bytes == 0) {
+        io_close(c);
+    }
+}
+
+static void io_on_write(conn_t *conn, int status, void *ctx) {
+    iol_client_t *c = ctx;
+    size_t n = c->writing;
+    c->writing = 0;
+    if (status < 0) {
+        io_close(c);
+        return;
+    }
+    atomic_fetch_add_explicit(&c->net_out, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->thread->st_out, n, memory_order_relaxed);
+    iol_reply_consume(&c->out, n);
+    if (c->io_flags & IOF_CLOSING) return;
+    io_flush(c);
+    io_after_write(c);
+    /* Output drained below the high-water mark: take the client's input again. */
+    if (!(c->io_flags & IOF_CLOSING)) io_resume(c);
+}
+
+/* Write as much of c->out as the connection takes. Thread: owner. */
+static void io_flush(iol_client_t *c) {
+    while (!c->writing && c->out.bytes > 0 && !(c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED))) {
+        uv_buf_t iov[64];
+        unsigned n = 0;
+        size_t total = 0;
+        for (iol_rblock_t *b = c->out.head; b && n < 64; b = b->next) {
+            if (!b->used) continue;
+            iov[n].base = b->data;
+            iov[n].len = b->used;
+            total += b->used;
+            n++;
+        }
+        if (n == 0) {
+            iol_reply_consume(&c->out, 0);
+            break;
+        }
+        atomic_fetch_add_explicit(&c->thread->st_writes, 1, memory_order_relaxed);
+        c->writing = total;
+        int rc = conn_writev(c->conn, iov, n, io_on_write, c);
+        if (rc < 0) {
+            c->writing = 0;
+            io_close(c);
+            return;
+        }
+        if (rc == 0) break; /* completes in io_on_write */
+        c->writing = 0;
+        atomic_fetch_add_explicit(&c->net_out, total, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->thread->st_out, total, memory_order_relaxed);
+        iol_reply_consume(&c->out, total);
+    }
+    io_after_write(c);
+}
+
+/* ---------------------------------------------------------------- input */
+
+static void io_stash(iol_client_t *c, const char *p, size_t n) {
+    char *s = kl_malloc(c->stash_len + n);
+    if (c->stash_len) memcpy(s, c->stash, c->stash_len);
+    memcpy(s + c->stash_len, p, n);
+    kl_free(c->stash);
+    c->stash = s;
+    c->stash_len += n;
+}
+
+/* Bring the executor's results back into the I/O side. Thread: owner. */
+static void io_collect(iol_client_t *c) {
+    resp_batch_reset(c->exec_batch);
+    iol_reply_move(&c->out, &c->reply);
+    uint32_t hf = c->hand_flags;
+    c->hand_flags = 0;
+    if (hf & IOL_HAND_CLOSE_NOW) {
+        io_close(c);
+        return;
+    }
+    if (hf & IOL_HAND_CLOSE_AFTER_REPLY) c->io_flags |= IOF_CLOSE_AFTER_WRITE;
+    io_flush(c);
+}
+
+/* Hand the filled batch to the executor. Returns true when c->filling is
+ * free to take more commands. Thread: owner. */
+static bool io_dispatch(iol_client_t *c) {
+    if (c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) return false;
+    if (c->filling->ncmds == 0) return true;
+    if (io_out_pending(c) > c->thread->limits.out_high_water) return false;
+    resp_batch_t *b = c->filling;
+    c->filling = (b == &c->batches[0]) ? &c->batches[1] : &c->batches[0];
+    c->exec_batch = b;
+    atomic_fetch_add_explicit(&c->thread->st_commands, b->ncmds, memory_order_relaxed);
+    if (!threaded()) {
+        if (!exec_run(c)) {
+            c->io_flags |= IOF_IN_FLIGHT; /* parked: iol_client_release ends it */
+            return true;
+        }
+        io_collect(c);
+        return !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE));
+    }
+    c->io_flags |= IOF_IN_FLIGHT;
+    iol_chan_send(&c->thread->to_exec, c, MSG_DISPATCH);
+    return true;
+}
+
+static void io_proto_error_reply(iol_client_t *c) {
+    const char *err = resp_parser_error(&c->parser);
+    kl_verbose("Protocol error (%s) from client: id=%llu addr=%s", err, (unsigned long long)c->id,
+               c->peer);
+    iol_reply_append(&c->out, "-", 1);
+    iol_reply_append(&c->out, err, strlen(err));
+    iol_reply_append(&c->out, "\r\n", 2);
+    c->io_flags |= IOF_CLOSE_AFTER_WRITE;
+    io_flush(c);
+}
+
+/* Parse len bytes of input, handing batches over as they fill. Thread: owner. */
+static void io_feed(iol_client_t *c, const char *data, size_t len) {
+    size_t off = 0;
+    while (off < len && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE | IOF_PROTO_ERR))) {
+        size_t used = 0;
+        int rc = resp_parse(&c->parser, &c->thread->rlimits, data + off, len - off, &used,
+                            c->filling);
+        off += used;
+        if (rc == RESP_ERR_QUERY_LIMIT) {
+            kl_warning("Closing client that reached max query buffer length: id=%llu addr=%s "
+                       "(qbuf initial bytes: %zu)",
+                       (unsigned long long)c->id, c->peer, resp_parser_pending(&c->parser));
+            io_close(c);
+            return;
+        }
+        if (rc != RESP_OK) {
+            c->io_flags |= IOF_PROTO_ERR;
+            break;
+        }
+        if (off < len && !io_dispatch(c)) break;
+    }
+    if (c->io_flags & IOF_CLOSING) return;
+    if (off < len && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE)))
+        io_stash(c, data + off, len - off);
+    io_dispatch(c);
+    if ((c->io_flags & IOF_PROTO_ERR) && !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING)) &&
+        c->filling->ncmds == 0)
+        io_proto_error_reply(c);
+    atomic_store_explicit(&c->qbuf_bytes, resp_parser_pending(&c->parser) + c->stash_len,
+                          memory_order_relaxed);
+}
+
+/* Continue with input held back (stash, parsed commands, a protocol error
+ * waiting for earlier replies). Thread: owner. */
+static void io_resume(iol_client_t *c) {
+    if (c->io_flags & (IOF_CLOSING | IOF_IN_FLIGHT)) return;
+    if (c->stash) {
+        char *s = c->stash;
+        size_t n = c->stash_len;
+        c->stash = NULL;
+        c->stash_len = 0;
+        io_feed(c, s, n);
+        kl_free(s);
+    } else {
+        io_dispatch(c);
+        if ((c->io_flags & IOF_PROTO_ERR) && !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING)) &&
+            c->filling->ncmds == 0 && !(c->io_flags & IOF_CLOSE_AFTER_WRITE))
+            io_proto_error_reply(c);
+    }
+    io_update_reading(c);
+}
+
+static void io_on_read(conn_t *conn, ssize_t nread, const char *buf) {
+    iol_client_t *c = conn->data;
+    if (c->io_flags & IOF_CLOSING) return;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            kl_verbose("Reading from client: %s", uv_strerror((int)nread));
+        else
+            kl_verbose("Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
+                       c->peer);
+        io_close(c);
+        return;
+    }
+    iol_thread_t *t = c->thread;
+    atomic_fetch_add_explicit(&t->st_reads, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->st_in, (uint64_t)nread, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->net_in, (uint64_t)nread, memory_order_relaxed);
+    atomic_store_explicit(&c->last_io_ms, now_ms(t->loop), memory_order_relaxed);
+    if (c->stash) {
+        /* Reading was already being stopped; keep the order of the bytes. */
+        io_stash(c, buf, (size_t)nread);
+    } else {
+        io_feed(c, buf, (size_t)nread);
+    }
+    io_update_reading(c);
+}
+
+static void io_update_reading(iol_client_t *c) {
+    if (c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED) || !(c->io_flags & IOF_READY)) return;
+    bool want = !c->stash && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE)) &&
+                io_out_pending(c) <= c->thread->limits.out_high_water;
+    /* While a batch is in flight keep reading only into the second batch;
+     * io_feed stashes (and we stop) once that one is full. */
+    if (want && !(c->io_flags & IOF_READING)) {
+        if (conn_read_start(c->conn, io_on_read) == 0) c->io_flags |= IOF_READING;
+    } else if (!want && (c->io_flags & IOF_READING)) {
+        conn_read_stop(c->conn);
+        c->io_flags &= ~IOF_READING;
+    }
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static void list_remove(iol_client_t *c) {
+    iol_thread_t *t = c->thread;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (t->clients == c)
+        t->clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void io_free_parts(iol_client_t *c) {
+    resp_parser_free(&c->parser);
+    resp_batch_free(&c->batches[0]);
+    resp_batch_free(&c->batches[1]);
+    iol_reply_free(&c->out);
+    iol_reply_free(&c->reply);
+    kl_free(c->stash);
+    c->stash = NULL;
+    c->stash_len = 0;
+    c->io_flags |= IOF_CONN_CLOSED;
+}
+
+/* The connection is closed and the executor does not hold the batch:
+ * release the I/O side and tell the executor. */
+static void io_finish_close(iol_client_t *c) {
+    iol_thread_t *t = c->thread;
+    io_free_parts(c);
+    if (t->stopping) return; /* stays listed: iol_shutdown takes it from here */
+    list_remove(c);
+    atomic_fetch_sub_explicit(&t->st_clients, 1, memory_order_relaxed);
+    if (!threaded()) {
+        S.hooks.closed(c);
+        S.hooks.free(c);
+        return;
+    }
+    c->io_flags |= IOF_DEAD;
+    iol_chan_send(&t->to_exec, c, MSG_CLOSED);
+}
+
+static void io_on_conn_closed(conn_t *conn) {
+    iol_client_t *c = conn->data;
+    c->conn = NULL;
+    if (c->io_flags & IOF_IN_FLIGHT) return; /* finished when the batch returns */
+    io_finish_close(c);
+}
+
+static void io_close(iol_client_t *c) {
+    if (c->io_flags & IOF_CLOSING) return;
+    c->io_flags |= IOF_CLOSING;
+    c->io_flags &= ~IOF_READING;
+    if (c->io_flags & IOF_IN_FLIGHT) {
+        /* The executor may have parked the batch: tell it the peer is gone so
+         * it hands the batch back instead of waiting forever. */
+        if (threaded())
+            iol_chan_send(&c->thread->to_exec, c, MSG_GONE);
+        else if (c->exec_held)
+            S.hooks.gone(c);
+    }
+    if (c->conn) {
+        conn_close(c->conn, io_on_conn_closed);
+    } else if (!(c->io_flags & IOF_IN_FLIGHT)) {
+        io_finish_close(c);
+    }
+}
+
+static void io_on_ready(conn_t *conn, int status) {
+    iol_client_t *c = conn->data;
+    if (status < 0) {
+        io_close(c);
+        return;
+    }
+    c->io_flags |= IOF_READY;
+    io_update_reading(c);
+    io_flush(c);
+}
+
+/* Attach a freshly accepted client to this thread's loop. Thread: owner. */
+static void io_attach(iol_thread_t *t, iol_client_t *c) {
+    c->prev = NULL;
+    c->next = t->clients;
+    if (t->clients) t->clients->prev = c;
+    t->clients = c;
+    int err = conn_create_socket(t->loop, c->fd, c->kind, &c->conn);
+    if (err) {
+        kl_warning("Error registering fd event for the new client: %s", uv_strerror(err));
+        c->conn = NULL;
+        c->io_flags |= IOF_CLOSING;
+        io_finish_close(c);
+        return;
+    }
+    c->conn->data = c;
+    if (conn_accept(c->conn, io_on_ready) != 0) io_close(c);
+}
+
+/* ---------------------------------------------------------------- I/O thread side */
+
+static void io_on_return(iol_client_t *c) {
+    c->io_flags &= ~IOF_IN_FLIGHT;
+    if (c->io_flags & IOF_CLOSING) {
+        resp_batch_reset(c->exec_batch);
+        iol_reply_free(&c->reply);
+        if (!c->conn) io_finish_close(c);
+        return;
+    }
+    io_collect(c);
+    io_resume(c);
+}
+
+typedef struct push_msg {
+    iol_reply_t r;
+} push_msg_t;
+
+static void io_push(iol_client_t *c, iol_reply_t *r) {
+    if (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED)) {
+        iol_reply_free(r);
+        return;
+    }
+    iol_reply_move(&c->out, r);
+    io_flush(c);
+}
+
+static void io_stop_all(iol_thread_t *t);
+
+static void io_drain(iol_thread_t *t) {
+    iol_msg_t m[64];
+    uint32_t n;
+    while ((n = iol_chan_recv(&t->from_exec, m, 64)) > 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            iol_client_t *c = m[i].ptr;
+            switch ((int)m[i].arg) {
+            case MSG_ATTACH:
+                io_attach(t, c);
+                break;
+            case MSG_RETURN:
+                io_on_return(c);
+                break;
+            case MSG_KILL:
+                if (!(c->io_flags & IOF_DEAD)) io_close(c);
+                break;
+            case MSG_KILL_AFTER:
+                if (!(c->io_flags & (IOF_DEAD | IOF_CLOSING))) {
+                    c->io_flags |= IOF_CLOSE_AFTER_WRITE;
+                    io_flush(c);
+                }
+                break;
+            case MSG_FREE:
+                S.hooks.free(c);
+                break;
+            case MSG_PUSH: {
+                push_msg_t *pm = m[i].ptr;
+                iol_client_t *target = *(iol_client_t **)(pm + 1);
+                io_push(target, &pm->r);
+                kl_free(pm);
+                break;
+            }
+            case MSG_LIMITS: {
+                iol_limits_t *l = m[i].ptr;
+                t->limits = *l;
+                rlimits_from(&t->rlimits, l);
+                kl_free(l);
+                break;
+            }
+            case MSG_STOP:
+                io_stop_all(t);
+                break;
+            }
+        }
+    }
+}
+
+static void io_on_async(uv_async_t *h) {
+    io_drain(h->data);
+}
+
+static void io_on_prepare(uv_prepare_t *h) {
+    iol_thread_t *t = h->data;
+    for (;;) {
+        if (iol_chan_flush(&t->to_exec)) uv_timer_start(&t->ovf_timer, io_on_ovf_timer, 1, 0);
+        iol_wake_consumer_will_sleep(&t->wake);
+        if (iol_ring_spsc_empty(&t->from_exec.ring)) break;
+        iol_wake_consumer_awake(&t->wake);
+        io_drain(t);
+    }
+}
+
+static void io_on_check(uv_check_t *h) {
+    iol_thread_t *t = h->data;
+    iol_wake_consumer_awake(&t->wake);
+}
+
+static void io_on_ovf_timer(uv_timer_t *h) {
+    /* Nothing to do: running an iteration makes prepare retry the flush. */
+    (void)h;
+}
+
+static void io_close_handle_cb(uv_handle_t *h) {
+    (void)h;
+}
+
+static void io_stop_all(iol_thread_t *t) {
+    t->stopping = true;
+    for (iol_client_t *c = t->clients; c; c = c->next) {
+        if (c->conn && !(c->io_flags & IOF_CLOSING)) io_flush(c);
+        c->io_flags |= IOF_CLOSING;
+        if (c->conn) conn_close(c->conn, NULL);
+    }
+    uv_close((uv_handle_t *)&t->async, io_close_handle_cb);
+    uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
+    uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
+    uv_close((uv_handle_t *)&t->ovf_timer, io_close_handle_cb);
+}
+
+static void io_thread_main(void *arg) {
+    iol_thread_t *t = arg;
+    atomic_store_explicit(&t->tid, (long)syscall(SYS_gettid), memory_order_relaxed);
+    char name[16];
+    snprintf(name, sizeof(name), "io_thd_%d", t->index);
+    pthread_setname_np(pthread_self(), name);
+    uv_run(t->loop, UV_RUN_DEFAULT);
+}
+
+/* ---------------------------------------------------------------- executor side */
+
+static void exec_drain(void) {
+    for (int i = 1; i <= S.nthreads; i++) {
+        iol_thread_t *t = &S.threads[i];
+        iol_msg_t m[64];
+        uint32_t n;
+        while ((n = iol_chan_recv(&t->to_exec, m, 64)) > 0) {
+            for (uint32_t k = 0; k < n; k++) {
+                iol_client_t *c = m[k].ptr;
+                if (m[k].arg == MSG_DISPATCH) {
+                    if (exec_run(c)) iol_chan_send(&t->from_exec, c, MSG_RETURN);
+                } else if (m[k].arg == MSG_GONE) {
+                    if (c->exec_held) S.hooks.gone(c);
+                } else if (m[k].arg == MSG_CLOSED) {
+                    S.hooks.closed(c);
+                    iol_chan_send(&t->from_exec, c, MSG_FREE);
+                }
+            }
+        }
+    }
+}
+
+static void exec_flush_all(void) {
+    bool ovf = false;
+    for (int i = 1; i <= S.nthreads; i++) ovf |= iol_chan_flush(&S.threads[i].from_exec);
+    if (ovf) uv_timer_start(&S.exec_ovf_timer, io_on_ovf_timer, 1, 0);
+}
+
+static void exec_on_async(uv_async_t *h) {
+    exec_drain();
+}
+
+static bool exec_inbound_empty(void) {
+    for (int i = 1; i <= S.nthreads; i++)
+        if (!iol_ring_spsc_empty(&S.threads[i].to_exec.ring)) return false;
+    return true;
+}
+
+static void exec_on_prepare(uv_prepare_t *h) {
+    for (;;) {
+        exec_flush_all();
+        iol_wake_consumer_will_sleep(&S.exec_wake);
+        if (exec_inbound_empty()) break;
+        iol_wake_consumer_awake(&S.exec_wake);
+        exec_drain();
+    }
+}
+
+static void exec_on_check(uv_check_t *h) {
+    iol_wake_consumer_awake(&S.exec_wake);
+}
+
+/* ---------------------------------------------------------------- public */
+
+static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
+    memset(t, 0, sizeof(*t));
+    t->index = index;
+    t->limits = S.limits;
+    rlimits_from(&t->rlimits, &S.limits);
+    if (!loop) {
+        int err = uv_loop_init(&t->own_loop);
+        if (err) return err;
+        loop = &t->own_loop;
+    }
+    t->loop = loop;
+    if (index == 0) return 0;
+    uv_async_init(loop, &t->async, io_on_async);
+    t->async.data = t;
+    uv_prepare_init(loop, &t->prepare);
+    t->prepare.data = t;
+    uv_prepare_start(&t->prepare, io_on_prepare);
+    uv_check_init(loop, &t->check);
+    t->check.data = t;
+    uv_check_start(&t->check, io_on_check);
+    uv_timer_init(loop, &t->ovf_timer);
+    iol_chan_init(&t->from_exec, RING_CAPACITY, &t->wake, &t->async);
+    iol_chan_init(&t->to_exec, RING_CAPACITY, &S.exec_wake, &S.exec_async);
+    return 0;
+}
+
+int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
+             const iol_limits_t *limits) {
+    memset(&S, 0, sizeof(S));
+    S.main_loop = main_loop;
+    iol__listener_set_loop(main_loop);
+    S.nthreads = nthreads;
+    S.hooks = *hooks;
+    S.limits = *limits;
+    S.threads = kl_calloc((size_t)nthreads + 1, sizeof(iol_thread_t));
+    if (nthreads > 0) {
+        uv_async_init(main_loop, &S.exec_async, exec_on_async);
+        uv_prepare_init(main_loop, &S.exec_prepare);
+        uv_prepare_start(&S.exec_prepare, exec_on_prepare);
+        uv_check_init(main_loop, &S.exec_check);
+        uv_check_start(&S.exec_check, exec_on_check);
+        uv_timer_init(main_loop, &S.exec_ovf_timer);
+    }
+    int err = thread_init(&S.threads[0], 0, main_loop);
+    if (err) return err;
+    atomic_store(&S.threads[0].tid, (long)syscall(SYS_gettid));
+    for (int i = 1; i <= nthreads; i++) {
+        err = thread_init(&S.threads[i], i, NULL);
+        if (err) return err;
+    }
+    return 0;
+}
+
+int iol_start(void) {
+    for (int i = 1; i <= S.nthreads; i++) {
+        int err = uv_thread_create(&S.threads[i].thread, io_thread_main, &S.threads[i]);
+        if (err) return err;
+    }
+    S.started = true;
+    return 0;
+}
+
+void iol_set_limits(const iol_limits_t *limits) {
+    S.limits = *limits;
+    rlimits_from(&S.threads[0].rlimits, limits);
+    S.threads[0].limits = *limits;
+    for (int i = 1; i <= S.nthreads; i++) {
+        iol_limits_t *l = kl_malloc(sizeof(*l));
+        *l = *limits;
+        iol_chan_send(&S.threads[i].from_exec, l, MSG_LIMITS);
+    }
+}
+
+/* Pick the I/O thread with the fewest clients. Thread: executor. */
+static iol_thread_t *pick_thread(void) {
+    if (!threaded()) return &S.threads[0];
+    iol_thread_t *best = &S.threads[1];
+    uint64_t best_n = atomic_load_explicit(&best->st_clients, memory_order_relaxed);
+    for (int i = 2; i <= S.nthreads; i++) {
+        uint64_t n = atomic_load_explicit(&S.threads[i].st_clients, memory_order_relaxed);
+        if (n < best_n) {
+            best = &S.threads[i];
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+/* Called by the listener with an accepted socket. Thread: executor (main). */
+void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
+
+void iol__accepted(int fd, int kind, const char *peer, const char *local, int port) {
+    const char *reject = NULL;
+    iol_client_t *c = S.hooks.accept(fd, kind, peer, local, port, &reject);
+    if (!c) {
+        if (reject && kind != CONN_KIND_TLS) {
+            ssize_t w = write(fd, reject, strlen(reject));
+            (void)w;
+        }
+        close(fd);
+        return;
+    }
+    iol_thread_t *t = pick_thread();
+    c->thread = t;
+    c->fd = fd;
+    c->kind = (uint8_t)kind;
+    c->listener_port = port;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    snprintf(c->local, sizeof(c->local), "%s", local);
+    resp_parser_init(&c->parser);
+    resp_batch_init(&c->batches[0]);
+    resp_batch_init(&c->batches[1]);
+    c->filling = &c->batches[0];
+    c->exec_batch = &c->batches[1];
+    iol_reply_init(&c->out);
+    iol_reply_init(&c->reply);
+    int64_t now = now_ms(S.main_loop);
+    c->ctime_ms = now;
+    atomic_store_explicit(&c->last_io_ms, now, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->st_clients, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->st_accepts, 1, memory_order_relaxed);
+    if (!threaded()) {
+        io_attach(t, c);
+        return;
+    }
+    /* The channel's release store publishes every field set above. */
+    iol_chan_send(&t->from_exec, c, MSG_ATTACH);
+}
+
+void iol_client_kill(iol_client_t *c, bool after_reply) {
+    if (iol_client_held(c)) {
+        c->hand_flags |= after_reply ? IOL_HAND_CLOSE_AFTER_REPLY : IOL_HAND_CLOSE_NOW;
+        return;
+    }
+    if (!threaded()) {
+        if (after_reply) {
+            if (!(c->io_flags & IOF_CLOSING)) {
+                c->io_flags |= IOF_CLOSE_AFTER_WRITE;
+                io_flush(c);
+            }
+        } else {
+            io_close(c);
+        }
+        return;
+    }
+    iol_chan_send(&c->thread->from_exec, c, after_reply ? MSG_KILL_AFTER : MSG_KILL);
+}
+
+bool iol_client_held(const iol_client_t *c) {
+    return c->exec_held;
+}
+
+void iol_client_release(iol_client_t *c) {
+    if (!c->exec_held) return;
+    c->exec_held = false;
+    if (!threaded()) {
+        c->io_flags &= ~IOF_IN_FLIGHT;
+        if (c->io_flags & IOF_CLOSING) {
+            resp_batch_reset(c->exec_batch);
+            iol_reply_free(&c->reply);
+            if (!c->conn) io_finish_close(c);
+            return;
+        }
+        io_collect(c);
+        io_resume(c);
+        return;
+    }
+    iol_chan_send(&c->thread->from_exec, c, MSG_RETURN);
+}
+
+void iol_client_push(iol_client_t *c, iol_reply_t *r) {
+    if (iol_client_held(c)) {
+        iol_reply_move(&c->reply, r);
+        return;
+    }
+    if (!threaded()) {
+        io_push(c, r);
+        return;
+    }
+    push_msg_t *pm = kl_malloc(sizeof(*pm) + sizeof(iol_client_t *));
+    iol_reply_init(&pm->r);
+    iol_reply_move(&pm->r, r);
+    *(iol_client_t **)(pm + 1) = c;
+    iol_chan_send(&c->thread->from_exec, pm, MSG_PUSH);
+}
+
+void iol_thread_stats(int index, iol_thread_stats_t *out) {
+    iol_thread_t *t = &S.threads[index];
+    out->clients = atomic_load_explicit(&t->st_clients, memory_order_relaxed);
+    out->reads = atomic_load_explicit(&t->st_reads, memory_order_relaxed);
+    out->writes = atomic_load_explicit(&t->st_writes, memory_order_relaxed);
+    out->commands = atomic_load_explicit(&t->st_commands, memory_order_relaxed);
+    out->bytes_in = atomic_load_explicit(&t->st_in, memory_order_relaxed);
+    out->bytes_out = atomic_load_explicit(&t->st_out, memory_order_relaxed);
+    out->accepts = atomic_load_explicit(&t->st_accepts, memory_order_relaxed);
+}
+
+long iol_thread_tid(int index) {
+    return atomic_load_explicit(&S.threads[index].tid, memory_order_relaxed);
+}
+
+static void walk_close_cb(uv_handle_t *h, void *arg) {
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+void iol_shutdown(void) {
+    if (threaded()) {
+        for (int i = 1; i <= S.nthreads; i++) {
+            iol_chan_send(&S.threads[i].from_exec, NULL, MSG_STOP);
+            while (iol_chan_flush(&S.threads[i].from_exec)) usleep(1000);
+            uv_async_send(&S.threads[i].async);
+        }
+        for (int i = 1; i <= S.nthreads; i++) {
+            if (S.started) uv_thread_join(&S.threads[i].thread);
+        }
+        /* The I/O threads are gone: the main thread owns everything now.
+         * Settle messages still queued towards the executor. */
+        for (int i = 1; i <= S.nthreads; i++) {
+            iol_thread_t *t = &S.threads[i];
+            iol_msg_t m;
+            while (iol_chan_recv(&t->to_exec, &m, 1)) {
+                iol_client_t *c = m.ptr;
+                if (m.arg == MSG_CLOSED) {
+                    S.hooks.closed(c);
+                    S.hooks.free(c);
+                }
+            }
+            /* Unprocessed executor->thread messages: free what they carry. */
+            while (iol_chan_recv(&t->from_exec, &m, 1)) {
+                if (m.arg == MSG_PUSH) {
+                    push_msg_t *pm = m.ptr;
+                    iol_reply_free(&pm->r);
+                    kl_free(pm);
+                } else if (m.arg == MSG_LIMITS) {
+                    kl_free(m.ptr);
+                } else if (m.arg == MSG_FREE) {
+                    S.hooks.free(m.ptr);
+                }
+            }
+            while (t->clients) {
+                iol_client_t *c = t->clients;
+                t->clients = c->next;
+                if (!(c->io_flags & IOF_CONN_CLOSED)) io_free_parts(c);
+                S.hooks.closed(c);
+                S.hooks.free(c);
+            }
+            uv_walk(t->loop, walk_close_cb, NULL);
+            uv_run(t->loop, UV_RUN_DEFAULT);
+            uv_loop_close(t->loop);
+            iol_chan_destroy(&t->to_exec);
+            iol_chan_destroy(&t->from_exec);
+        }
+        uv_close((uv_handle_t *)&S.exec_async, NULL);
+        uv_close((uv_handle_t *)&S.exec_prepare, NULL);
+        uv_close((uv_handle_t *)&S.exec_check, NULL);
+        uv_close((uv_handle_t *)&S.exec_ovf_timer, NULL);
+    } else {
+        iol_thread_t *t = &S.threads[0];
+        t->stopping = true;
+        for (iol_client_t *c = t->clients; c; c = c->next) {
+            if (c->conn && !(c->io_flags & IOF_CLOSING)) io_flush(c);
+            c->io_flags |= IOF_CLOSING;
+            if (c->conn) conn_close(c->conn, NULL);
+        }
+        uv_run(S.main_loop, UV_RUN_NOWAIT);
+        while (t->clients) {
+            iol_client_t *c = t->clients;
+            t->clients = c->next;
+            if (!(c->io_flags & IOF_CONN_CLOSED)) io_free_parts(c);
+            S.hooks.closed(c);
+            S.hooks.free(c);
+        }
+    }
+    kl_free(S.threads);
+    S.threads = NULL;
+}

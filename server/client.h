@@ -1,0 +1,62 @@
+/* The server's view of a client: the I/O part (iol_client_t, owned as
+ * ioloop/THREADING.md says) followed by executor state.
+ *
+ * Everything after `io` belongs to the executor thread for the client's whole
+ * life; no I/O thread reads or writes it. */
+#ifndef KL_CLIENT_H
+#define KL_CLIENT_H
+
+#include "iol.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kdb;
+struct kl_command;
+
+enum client_flag {
+    CF_MONITOR = 1u << 0,
+    CF_CLOSE_ASAP = 1u << 1,   /* killed: run nothing more */
+    CF_REPLY_OFF = 1u << 2,
+    CF_REPLY_SKIP_NEXT = 1u << 3,
+    CF_REPLY_SKIP = 1u << 4,   /* skip replies of the current command */
+    CF_NO_EVICT = 1u << 5,
+    CF_PUBSUB = 1u << 6,
+    CF_MULTI = 1u << 7,
+    CF_CLOSE_AFTER_REPLY = 1u << 8,
+    CF_NO_TOUCH = 1u << 9,
+};
+
+typedef struct client {
+    iol_client_t io; /* must stay first */
+
+    /* Executor-owned. */
+    int db_id;
+    struct kdb *db;
+    int resp;             /* 2 or 3 */
+    bool authenticated;
+    uint32_t flags;       /* enum client_flag */
+    char *name;           /* CLIENT SETNAME, NULL if unset */
+    char *lib_name, *lib_ver;
+    uint32_t argc;        /* the command being run */
+    resp_arg_t *argv;
+    const struct kl_command *cmd, *lastcmd;
+    int64_t cmd_start_us;
+    struct client *prev, *next; /* registry of all clients */
+    uint64_t commands_done;
+} client_t;
+
+static inline client_t *client_of(iol_client_t *io) {
+    return (client_t *)io;
+}
+
+/* Registry (Thread: executor). */
+client_t *clients_first(void);
+size_t clients_count(void);
+client_t *client_by_id(uint64_t id);
+/* Render one CLIENT LIST / CLIENT INFO line into a growing buffer. */
+struct kl_buf;
+void client_info_line(client_t *c, struct kl_buf *out);
+const char *client_type_name(const client_t *c);
+
+#endif

@@ -1,0 +1,89 @@
+/* The command table and the pieces every command implementation uses.
+ *
+ * A command is `void proc(client_t *c)`; c->argv/c->argc hold its arguments
+ * (NUL-terminated copies owned by the client's batch), c->db the selected
+ * database. It replies through reply.h and reads/writes keys through db.h.
+ *
+ * Thread: executor. */
+#ifndef KL_CMD_H
+#define KL_CMD_H
+
+#include "client.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <strings.h>
+
+enum cmd_flag {
+    CMD_WRITE = 1u << 0,
+    CMD_READONLY = 1u << 1,
+    CMD_DENYOOM = 1u << 2,
+    CMD_ADMIN = 1u << 4,
+    CMD_PUBSUB = 1u << 5,
+    CMD_NOSCRIPT = 1u << 6,
+    CMD_BLOCKING = 1u << 8,
+    CMD_LOADING = 1u << 9,
+    CMD_STALE = 1u << 10,
+    CMD_SKIP_MONITOR = 1u << 11,
+    CMD_SKIP_SLOWLOG = 1u << 12,
+    CMD_FAST = 1u << 14,
+    CMD_NO_AUTH = 1u << 15,
+    CMD_MAY_REPLICATE = 1u << 16,
+    CMD_NO_MULTI = 1u << 19,
+    CMD_ALLOW_BUSY = 1u << 21,
+    CMD_ONLY_SENTINEL = 1u << 23,
+    CMD_NO_MANDATORY_KEYS = 1u << 24,
+    CMD_PROTECTED = 1u << 25,
+    CMD_SENTINEL = 1u << 26,
+};
+
+typedef void (*cmd_proc_t)(client_t *c);
+
+typedef struct kl_command {
+    const char *name;      /* lower case; "config|get" for subcommands */
+    cmd_proc_t proc;
+    int arity;             /* > 0 exact, < 0 at least -arity */
+    uint32_t flags;
+    int first_key, last_key, key_step;
+    const char *group;     /* "string", "generic", "server", "connection", ... */
+    const char *since;
+    const char *summary;
+    const char *complexity;
+    const char *acl_cats;  /* space separated, e.g. "@write @string @fast" */
+    const struct kl_command *subcommands; /* NULL-name terminated array */
+    /* Statistics (executor-owned, INFO commandstats). */
+    uint64_t calls, usec, rejected_calls, failed_calls;
+} kl_command_t;
+
+void cmd_table_init(void);
+void cmd_table_free(void);
+/* Look a command up by name (case-insensitive). */
+kl_command_t *cmd_lookup(const char *name, size_t len);
+/* For a container command, the subcommand (argv[1]); NULL if unknown. */
+kl_command_t *cmd_lookup_sub(const kl_command_t *parent, const char *name, size_t len);
+/* Iterate the table: returns the i-th top-level command or NULL. */
+kl_command_t *cmd_at(size_t i);
+size_t cmd_count(void);
+void cmd_stats_reset(void);
+
+/* Run one command for c (argv already set). */
+void cmd_call(client_t *c);
+
+/* Shared argument helpers. Each replies with Redis's error and returns -1 on
+ * failure, 0 on success. */
+int arg_ll(client_t *c, const resp_arg_t *a, long long *out);
+int arg_ll_range(client_t *c, const resp_arg_t *a, long long min, long long max, long long *out,
+                 const char *msg);
+int arg_ld(client_t *c, const resp_arg_t *a, long double *out);
+int arg_double(client_t *c, const resp_arg_t *a, double *out);
+static inline bool arg_is(const resp_arg_t *a, const char *lit) {
+    return strcasecmp(a->ptr, lit) == 0;
+}
+
+/* Command families register their tables (defined in each cmd_*.c / t_*.c). */
+extern kl_command_t cmds_string[];
+extern kl_command_t cmds_keyspace[];
+extern kl_command_t cmds_server[];
+extern kl_command_t cmds_connection[];
+
+#endif

@@ -1,0 +1,705 @@
+/* The generic keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, RANDOMKEY,
+ * RENAME, MOVE, COPY, TOUCH, the EXPIRE/TTL family, PERSIST and OBJECT, with
+ * Redis 7.0's replies and error texts.
+ *
+ * Everything here works on any value type through the kobj_t helpers
+ * (obj_type_name, obj_encoding_name, obj_dup), so the data types that come
+ * later need nothing from this file.
+ *
+ * Thread: executor (every function here). */
+#include "cmd.h"
+#include "config.h"
+#include "db.h"
+#include "dict.h"
+#include "kl_alloc.h"
+#include "kl_util.h"
+#include "object.h"
+#include "reply.h"
+#include "server.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Redis's lookupKeyReadWithFlags(LOOKUP_NOTOUCH): expire the key if its TTL
+ * passed, count a keyspace hit or miss, but leave the LRU clock alone. */
+static kobj_t *lookup_read_notouch(kdb_t *db, const char *key, size_t klen) {
+    kobj_t *o = db_peek(db, key, klen);
+    if (o && db_expire_if_needed(db, key, klen)) o = NULL;
+    if (o)
+        g_srv.stat.keyspace_hits++;
+    else
+        g_srv.stat.keyspace_misses++;
+    return o;
+}
+
+static bool key_is_expired(kdb_t *db, const char *key, size_t klen) {
+    int64_t when = db_get_expire(db, key, klen);
+    return when >= 0 && when <= g_srv.mstime;
+}
+
+static inline bool same_key(const resp_arg_t *a, const resp_arg_t *b) {
+    return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
+}
+
+/* Redis's getIntFromObjectOrReply (a long range check with its own message). */
+static int arg_int(client_t *c, const resp_arg_t *a, int *out) {
+    long long v;
+    if (arg_ll(c, a, &v) != 0) return -1;
+    if (v < INT_MIN || v > INT_MAX) {
+        reply_errorf(c, "ERR value is out of range, value must between %d and %d", INT_MIN,
+                     INT_MAX);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- DEL, EXISTS, TYPE, TOUCH */
+
+static void del_generic(client_t *c) {
+    kdb_t *db = c->db;
+    long long deleted = 0;
+    for (uint32_t j = 1; j < c->argc; j++) {
+        const resp_arg_t *k = &c->argv[j];
+        /* A key whose TTL passed is expired, not deleted by this command. */
+        db_expire_if_needed(db, k->ptr, k->len);
+        if (db_delete(db, k->ptr, k->len)) {
+            g_srv.dirty++;
+            deleted++;
+        }
+    }
+    reply_int(c, deleted);
+}
+
+static void ks_del_cmd(client_t *c) {
+    del_generic(c);
+}
+
+/* UNLINK frees synchronously for now: values are freed on the executor
+ * either way until a lazy-free thread exists. */
+static void ks_unlink_cmd(client_t *c) {
+    del_generic(c);
+}
+
+static void ks_exists_cmd(client_t *c) {
+    long long count = 0;
+    for (uint32_t j = 1; j < c->argc; j++)
+        if (lookup_read_notouch(c->db, c->argv[j].ptr, c->argv[j].len)) count++;
+    reply_int(c, count);
+}
+
+static void ks_type_cmd(client_t *c) {
+    kobj_t *o = lookup_read_notouch(c->db, c->argv[1].ptr, c->argv[1].len);
+    reply_simple(c, o ? obj_type_name(o->type) : "none");
+}
+
+static void ks_touch_cmd(client_t *c) {
+    long long touched = 0;
+    for (uint32_t j = 1; j < c->argc; j++)
+        if (db_lookup_read(c->db, c->argv[j].ptr, c->argv[j].len)) touched++;
+    reply_int(c, touched);
+}
+
+/* ---------------------------------------------------------------- KEYS, SCAN, RANDOMKEY */
+
+static void ks_keys_cmd(client_t *c) {
+    kdb_t *db = c->db;
+    const char *pat = c->argv[1].ptr;
+    size_t plen = c->argv[1].len;
+    bool allkeys = plen == 1 && pat[0] == '*';
+    bool volatile_keys = db_expires_size(db) != 0;
+    long n = 0;
+    reply_deferred_t d = reply_defer(c);
+    dict_iter_t it;
+    /* Unsafe iteration: only the expires dict is consulted inside the loop
+     * and expired keys are skipped, not deleted (as Redis's KEYS does). */
+    dict_iter_init(&it, db->keys, 0);
+    dict_entry_t *e;
+    while ((e = dict_iter_next(&it)) != NULL) {
+        const char *k = dict_entry_key(e);
+        size_t kl = dict_entry_klen(e);
+        if (!allkeys && !kl_glob_match(pat, plen, k, kl, 0)) continue;
+        if (volatile_keys && key_is_expired(db, k, kl)) continue;
+        reply_bulk(c, k, kl);
+        n++;
+    }
+    dict_iter_done(&it);
+    reply_set_array_len(c, d, n);
+}
+
+/* Keys collected by one SCAN call: their bytes back to back in buf, with
+ * offsets and lengths, so that deleting expired keys while filtering can
+ * never leave a dangling pointer behind. */
+typedef struct scan_keys {
+    kl_buf_t buf;
+    struct {
+        size_t off, len;
+    } * k;
+    size_t n, cap;
+} scan_keys_t;
+
+static void scan_collect(void *priv, dict_entry_t *e) {
+    scan_keys_t *s = priv;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->k = kl_realloc(s->k, s->cap * sizeof(*s->k));
+    }
+    s->k[s->n].off = s->buf.len;
+    s->k[s->n].len = dict_entry_klen(e);
+    kl_buf_append(&s->buf, dict_entry_key(e), dict_entry_klen(e));
+    s->n++;
+}
+
+/* Redis's parseScanCursorOrReply: strtoul rules (so "-1" wraps and "+1" is
+ * fine) but no leading space, no trailing garbage and no overflow. */
+static int parse_scan_cursor(client_t *c, const resp_arg_t *a, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(a->ptr, &end, 10);
+    if (isspace((unsigned char)a->ptr[0]) || end[0] != '\0' || errno == ERANGE) {
+        reply_error(c, "ERR invalid cursor");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void ks_scan_cmd(client_t *c) {
+    kdb_t *db = c->db;
+    uint64_t cursor;
+    if (parse_scan_cursor(c, &c->argv[1], &cursor) != 0) return;
+
+    long long count = 10;
+    const char *pat = NULL, *typename = NULL;
+    size_t plen = 0;
+    bool use_pattern = false;
+    for (uint32_t i = 2; i < c->argc;) {
+        uint32_t left = c->argc - i;
+        if (arg_is(&c->argv[i], "count") && left >= 2) {
+            if (arg_ll(c, &c->argv[i + 1], &count) != 0) return;
+            if (count < 1) {
+                reply_syntax_error(c);
+                return;
+            }
+            i += 2;
+        } else if (arg_is(&c->argv[i], "match") && left >= 2) {
+            pat = c->argv[i + 1].ptr;
+            plen = c->argv[i + 1].len;
+            use_pattern = !(plen == 1 && pat[0] == '*');
+            i += 2;
+        } else if (arg_is(&c->argv[i], "type") && left >= 2) {
+            typename = c->argv[i + 1].ptr;
+            i += 2;
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+
+    scan_keys_t s = {0};
+    long long maxiterations = count * 10;
+    do {
+        cursor = dict_scan(db->keys, cursor, scan_collect, &s);
+    } while (cursor && maxiterations-- && (long long)s.n < count);
+
+    /* Filter in place: a kept key moves down to slot `kept`. */
+    size_t kept = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        const char *k = s.buf.p + s.k[i].off;
+        size_t kl = s.k[i].len;
+        if (use_pattern && !kl_glob_match(pat, plen, k, kl, 0)) continue;
+        if (typename) {
+            kobj_t *o = lookup_read_notouch(db, k, kl);
+            if (strcasecmp(typename, o ? obj_type_name(o->type) : "none") != 0) continue;
+        }
+        if (db_expire_if_needed(db, k, kl)) continue;
+        s.k[kept++] = s.k[i];
+    }
+
+    char cbuf[KL_LLSTR_SIZE];
+    int clen = kl_ull_to_str(cbuf, sizeof(cbuf), cursor);
+    reply_array(c, 2);
+    reply_bulk(c, cbuf, (size_t)clen);
+    reply_array(c, (long)kept);
+    for (size_t i = 0; i < kept; i++)
+        reply_bulk(c, s.buf.p + s.k[i].off, s.k[i].len);
+    kl_buf_free(&s.buf);
+    kl_free(s.k);
+}
+
+static void ks_randomkey_cmd(client_t *c) {
+    const char *k;
+    size_t kl;
+    if (!db_random_key(c->db, &k, &kl)) {
+        reply_null(c);
+        return;
+    }
+    reply_bulk(c, k, kl);
+}
+
+/* ---------------------------------------------------------------- RENAME, MOVE, COPY */
+
+static void rename_generic(client_t *c, int nx) {
+    kdb_t *db = c->db;
+    const resp_arg_t *src = &c->argv[1], *dst = &c->argv[2];
+    if (!db_lookup_write(db, src->ptr, src->len)) {
+        reply_error(c, "ERR no such key");
+        return;
+    }
+    /* Renaming a key to itself does nothing, once the key is known to exist. */
+    if (same_key(src, dst)) {
+        if (nx)
+            reply_int(c, 0);
+        else
+            reply_ok(c);
+        return;
+    }
+    if (db_lookup_write(db, dst->ptr, dst->len)) {
+        if (nx) {
+            reply_int(c, 0);
+            return;
+        }
+        db_delete(db, dst->ptr, dst->len);
+    }
+    int64_t expire;
+    kobj_t *o = db_take(db, src->ptr, src->len, &expire);
+    db_add(db, dst->ptr, dst->len, o);
+    if (expire >= 0) db_set_expire(db, dst->ptr, dst->len, expire);
+    g_srv.dirty++;
+    if (nx)
+        reply_int(c, 1);
+    else
+        reply_ok(c);
+}
+
+static void ks_rename_cmd(client_t *c) {
+    rename_generic(c, 0);
+}
+
+static void ks_renamenx_cmd(client_t *c) {
+    rename_generic(c, 1);
+}
+
+static void ks_move_cmd(client_t *c) {
+    kdb_t *src = c->db;
+    const resp_arg_t *k = &c->argv[1];
+    if (g_cfg.cluster_enabled) {
+        reply_error(c, "ERR MOVE is not allowed in cluster mode");
+        return;
+    }
+    int dbid;
+    if (arg_int(c, &c->argv[2], &dbid) != 0) return;
+    kdb_t *dst = db_get(dbid);
+    if (!dst) {
+        reply_error(c, "ERR DB index is out of range");
+        return;
+    }
+    if (src == dst) {
+        reply_error(c, "ERR source and destination objects are the same");
+        return;
+    }
+    if (!db_lookup_write(src, k->ptr, k->len)) {
+        reply_int(c, 0);
+        return;
+    }
+    if (db_lookup_write(dst, k->ptr, k->len)) {
+        reply_int(c, 0);
+        return;
+    }
+    int64_t expire;
+    kobj_t *o = db_take(src, k->ptr, k->len, &expire);
+    db_add(dst, k->ptr, k->len, o);
+    if (expire >= 0) db_set_expire(dst, k->ptr, k->len, expire);
+    g_srv.dirty++;
+    reply_int(c, 1);
+}
+
+static void ks_copy_cmd(client_t *c) {
+    kdb_t *src = c->db, *dst = c->db;
+    int srcid = c->db_id, dbid = c->db_id;
+    int replace = 0;
+    for (uint32_t j = 3; j < c->argc; j++) {
+        uint32_t additional = c->argc - j - 1;
+        if (arg_is(&c->argv[j], "replace")) {
+            replace = 1;
+        } else if (arg_is(&c->argv[j], "db") && additional >= 1) {
+            if (arg_int(c, &c->argv[j + 1], &dbid) != 0) return;
+            dst = db_get(dbid);
+            if (!dst) {
+                reply_error(c, "ERR DB index is out of range");
+                return;
+            }
+            j++;
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    if (g_cfg.cluster_enabled && (srcid != 0 || dbid != 0)) {
+        reply_error(c, "ERR Copying to another database is not allowed in cluster mode");
+        return;
+    }
+    const resp_arg_t *key = &c->argv[1], *newkey = &c->argv[2];
+    if (src == dst && same_key(key, newkey)) {
+        reply_error(c, "ERR source and destination objects are the same");
+        return;
+    }
+    kobj_t *o = db_lookup_read(src, key->ptr, key->len);
+    if (!o) {
+        reply_int(c, 0);
+        return;
+    }
+    int64_t expire = db_get_expire(src, key->ptr, key->len);
+    if (db_lookup_write(dst, newkey->ptr, newkey->len) && !replace) {
+        reply_int(c, 0);
+        return;
+    }
+    /* db_set replaces an existing destination and drops its TTL. */
+    db_set(dst, newkey->ptr, newkey->len, obj_dup(o), false);
+    if (expire >= 0) db_set_expire(dst, newkey->ptr, newkey->len, expire);
+    g_srv.dirty++;
+    reply_int(c, 1);
+}
+
+/* ---------------------------------------------------------------- EXPIRE family */
+
+enum { EXP_NX = 1, EXP_XX = 2, EXP_GT = 4, EXP_LT = 8 };
+
+static void expire_generic(client_t *c, long long basetime, int seconds) {
+    kdb_t *db = c->db;
+    const resp_arg_t *k = &c->argv[1];
+    int flags = 0;
+    for (uint32_t j = 3; j < c->argc; j++) {
+        const resp_arg_t *a = &c->argv[j];
+        if (arg_is(a, "nx"))
+            flags |= EXP_NX;
+        else if (arg_is(a, "xx"))
+            flags |= EXP_XX;
+        else if (arg_is(a, "gt"))
+            flags |= EXP_GT;
+        else if (arg_is(a, "lt"))
+            flags |= EXP_LT;
+        else {
+            reply_errorf(c, "ERR Unsupported option %s", a->ptr);
+            return;
+        }
+    }
+    if ((flags & EXP_NX) && (flags & (EXP_XX | EXP_GT | EXP_LT))) {
+        reply_error(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if ((flags & EXP_GT) && (flags & EXP_LT)) {
+        reply_error(c, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+
+    long long when;
+    if (arg_ll(c, &c->argv[2], &when) != 0) return;
+    /* Negative times are allowed (the key is deleted), but the conversion to
+     * ms and the addition of the base time must not overflow. */
+    if (seconds) {
+        if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000) {
+            reply_errorf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
+            return;
+        }
+        when *= 1000;
+    }
+    if (when > LLONG_MAX - basetime) {
+        reply_errorf(c, "ERR invalid expire time in '%s' command", c->cmd->name);
+        return;
+    }
+    when += basetime;
+
+    if (!db_lookup_write(db, k->ptr, k->len)) {
+        reply_int(c, 0);
+        return;
+    }
+    if (flags) {
+        int64_t cur = db_get_expire(db, k->ptr, k->len);
+        if ((flags & EXP_NX) && cur != -1) {
+            reply_int(c, 0);
+            return;
+        }
+        if ((flags & EXP_XX) && cur == -1) {
+            reply_int(c, 0);
+            return;
+        }
+        /* No TTL counts as an infinite one: GT always fails on it, LT
+         * always succeeds. */
+        if ((flags & EXP_GT) && (when <= cur || cur == -1)) {
+            reply_int(c, 0);
+            return;
+        }
+        if ((flags & EXP_LT) && cur != -1 && when >= cur) {
+            reply_int(c, 0);
+            return;
+        }
+    }
+    if (when <= g_srv.mstime) {
+        db_delete(db, k->ptr, k->len);
+    } else {
+        db_set_expire(db, k->ptr, k->len, when);
+    }
+    g_srv.dirty++;
+    reply_int(c, 1);
+}
+
+static void ks_expire_cmd(client_t *c) {
+    expire_generic(c, g_srv.mstime, 1);
+}
+
+static void ks_pexpire_cmd(client_t *c) {
+    expire_generic(c, g_srv.mstime, 0);
+}
+
+static void ks_expireat_cmd(client_t *c) {
+    expire_generic(c, 0, 1);
+}
+
+static void ks_pexpireat_cmd(client_t *c) {
+    expire_generic(c, 0, 0);
+}
+
+static void ttl_generic(client_t *c, int output_ms, int output_abs) {
+    kdb_t *db = c->db;
+    const resp_arg_t *k = &c->argv[1];
+    if (!lookup_read_notouch(db, k->ptr, k->len)) {
+        reply_int(c, -2);
+        return;
+    }
+    int64_t expire = db_get_expire(db, k->ptr, k->len);
+    if (expire == -1) {
+        reply_int(c, -1);
+        return;
+    }
+    long long ttl = output_abs ? expire : expire - g_srv.mstime;
+    if (ttl < 0) ttl = 0;
+    reply_int(c, output_ms ? ttl : (ttl + 500) / 1000);
+}
+
+static void ks_ttl_cmd(client_t *c) {
+    ttl_generic(c, 0, 0);
+}
+
+static void ks_pttl_cmd(client_t *c) {
+    ttl_generic(c, 1, 0);
+}
+
+static void ks_expiretime_cmd(client_t *c) {
+    ttl_generic(c, 0, 1);
+}
+
+static void ks_pexpiretime_cmd(client_t *c) {
+    ttl_generic(c, 1, 1);
+}
+
+static void ks_persist_cmd(client_t *c) {
+    const resp_arg_t *k = &c->argv[1];
+    if (db_lookup_write(c->db, k->ptr, k->len) && db_remove_expire(c->db, k->ptr, k->len)) {
+        g_srv.dirty++;
+        reply_int(c, 1);
+        return;
+    }
+    reply_int(c, 0);
+}
+
+/* ---------------------------------------------------------------- OBJECT */
+
+/* OBJECT's lookup: expire the key if needed, count the hit or miss (Redis's
+ * objectCommandLookup is a lookupKeyRead with NOTOUCH) and never update the
+ * LRU/LFU data it is about to report. Replies null when the key is missing. */
+static kobj_t *object_lookup_or_reply(client_t *c) {
+    kobj_t *o = lookup_read_notouch(c->db, c->argv[2].ptr, c->argv[2].len);
+    if (!o) reply_null(c);
+    return o;
+}
+
+static bool lfu_policy(void) {
+    return g_cfg.maxmemory_policy == KL_MAXMEMORY_VOLATILE_LFU ||
+           g_cfg.maxmemory_policy == KL_MAXMEMORY_ALLKEYS_LFU;
+}
+
+/* Redis's LFUDecrAndReturn: the 8-bit logarithmic counter in the low bits of
+ * lru, decayed by one per lfu-decay-time minutes since the 16-bit access time
+ * (minutes) kept in the high bits. */
+static long long lfu_decr_and_return(const kobj_t *o) {
+    unsigned long ldt = o->lru >> 8;
+    unsigned long counter = o->lru & 255;
+    unsigned long now = (unsigned long)((g_srv.mstime / 1000 / 60) & 65535);
+    unsigned long elapsed = now >= ldt ? now - ldt : 65535 - ldt + now;
+    unsigned long periods =
+        g_cfg.lfu_decay_time ? elapsed / (unsigned long)g_cfg.lfu_decay_time : 0;
+    if (periods) counter = periods > counter ? 0 : counter - periods;
+    return (long long)counter;
+}
+
+static void ks_object_encoding_cmd(client_t *c) {
+    kobj_t *o = object_lookup_or_reply(c);
+    if (!o) return;
+    reply_bulk_cstr(c, obj_encoding_name(o->enc));
+}
+
+static void ks_object_refcount_cmd(client_t *c) {
+    kobj_t *o = object_lookup_or_reply(c);
+    if (!o) return;
+    reply_int(c, obj_refcount(o));
+}
+
+static void ks_object_idletime_cmd(client_t *c) {
+    kobj_t *o = object_lookup_or_reply(c);
+    if (!o) return;
+    if (lfu_policy()) {
+        reply_error(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
+                       "note that when switching between policies at runtime LRU and LFU data "
+                       "will take some time to adjust.");
+        return;
+    }
+    reply_int(c, db_idle_seconds(o));
+}
+
+static void ks_object_freq_cmd(client_t *c) {
+    kobj_t *o = object_lookup_or_reply(c);
+    if (!o) return;
+    if (!lfu_policy()) {
+        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not "
+                       "tracked. Please note that when switching between policies at runtime "
+                       "LRU and LFU data will take some time to adjust.");
+        return;
+    }
+    reply_int(c, lfu_decr_and_return(o));
+}
+
+static void ks_object_help_cmd(client_t *c) {
+    static const char *help[] = {
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        NULL,
+    };
+    reply_help(c, help);
+}
+
+/* The container itself is only reached if the executor does not resolve the
+ * subcommand; answer as Redis does for an unknown one. */
+static void ks_object_cmd(client_t *c) {
+    reply_subcommand_error(c);
+}
+
+/* ---------------------------------------------------------------- table */
+
+/* Designated initializers leave the statistics fields zero. */
+#define KS_CMD(n, p, a, f, fk, lk, ks, g, s, sum, cx, acl, sub)                                    \
+    {                                                                                              \
+        .name = n, .proc = p, .arity = a, .flags = f, .first_key = fk, .last_key = lk,             \
+        .key_step = ks, .group = g, .since = s, .summary = sum, .complexity = cx, .acl_cats = acl, \
+        .subcommands = sub,                                                                        \
+    }
+
+static kl_command_t object_subcommands[] = {
+    KS_CMD("object|encoding", ks_object_encoding_cmd, 3, CMD_READONLY, 2, 2, 1, "generic", "2.2.3",
+           "Inspect the internal encoding of a Redis object", "O(1)", "@keyspace @read @slow",
+           NULL),
+    KS_CMD("object|freq", ks_object_freq_cmd, 3, CMD_READONLY, 2, 2, 1, "generic", "4.0.0",
+           "Get the logarithmic access frequency counter of a Redis object", "O(1)",
+           "@keyspace @read @slow", NULL),
+    KS_CMD("object|help", ks_object_help_cmd, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "generic",
+           "6.2.0", "Show helpful text about the different subcommands", "O(1)", "@keyspace @slow",
+           NULL),
+    KS_CMD("object|idletime", ks_object_idletime_cmd, 3, CMD_READONLY, 2, 2, 1, "generic", "2.2.3",
+           "Get the time since a Redis object was last accessed", "O(1)", "@keyspace @read @slow",
+           NULL),
+    KS_CMD("object|refcount", ks_object_refcount_cmd, 3, CMD_READONLY, 2, 2, 1, "generic", "2.2.3",
+           "Get the number of references to the value of the key", "O(1)", "@keyspace @read @slow",
+           NULL),
+    {0},
+};
+
+kl_command_t cmds_keyspace[] = {
+    KS_CMD(
+        "del", ks_del_cmd, -2, CMD_WRITE, 1, -1, 1, "generic", "1.0.0", "Delete a key",
+        "O(N) where N is the number of keys that will be removed. When a key to remove holds a "
+        "value other than a string, the individual complexity for this key is O(M) where M is the "
+        "number of elements in the list, set, sorted set or hash. Removing a single key that holds "
+        "a string value is O(1).",
+        "@keyspace @write @slow", NULL),
+    KS_CMD("unlink", ks_unlink_cmd, -2, CMD_WRITE | CMD_FAST, 1, -1, 1, "generic", "4.0.0",
+           "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
+           "blocking.",
+           "O(1) for each key removed regardless of its size. Then the command does O(N) work in a "
+           "different thread in order to reclaim memory, where N is the number of allocations the "
+           "deleted objects where composed of.",
+           "@keyspace @write @fast", NULL),
+    KS_CMD("exists", ks_exists_cmd, -2, CMD_READONLY | CMD_FAST, 1, -1, 1, "generic", "1.0.0",
+           "Determine if a key exists", "O(N) where N is the number of keys to check.",
+           "@keyspace @read @fast", NULL),
+    KS_CMD("type", ks_type_cmd, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "generic", "1.0.0",
+           "Determine the type stored at key", "O(1)", "@keyspace @read @fast", NULL),
+    KS_CMD(
+        "keys", ks_keys_cmd, 2, CMD_READONLY, 0, 0, 0, "generic", "1.0.0",
+        "Find all keys matching the given pattern",
+        "O(N) with N being the number of keys in the database, under the assumption that the key "
+        "names in the database and the given pattern have limited length.",
+        "@keyspace @read @slow @dangerous", NULL),
+    KS_CMD("scan", ks_scan_cmd, -2, CMD_READONLY, 0, 0, 0, "generic", "2.8.0",
+           "Incrementally iterate the keys space",
+           "O(1) for every call. O(N) for a complete iteration, including enough command calls for "
+           "the cursor to return back to 0. N is the number of elements inside the collection.",
+           "@keyspace @read @slow", NULL),
+    KS_CMD("randomkey", ks_randomkey_cmd, 1, CMD_READONLY, 0, 0, 0, "generic", "1.0.0",
+           "Return a random key from the keyspace", "O(1)", "@keyspace @read @slow", NULL),
+    KS_CMD("rename", ks_rename_cmd, 3, CMD_WRITE, 1, 2, 1, "generic", "1.0.0", "Rename a key",
+           "O(1)", "@keyspace @write @slow", NULL),
+    KS_CMD("renamenx", ks_renamenx_cmd, 3, CMD_WRITE | CMD_FAST, 1, 2, 1, "generic", "1.0.0",
+           "Rename a key, only if the new key does not exist", "O(1)", "@keyspace @write @fast",
+           NULL),
+    KS_CMD("move", ks_move_cmd, 3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "1.0.0",
+           "Move a key to another database", "O(1)", "@keyspace @write @fast", NULL),
+    KS_CMD(
+        "copy", ks_copy_cmd, -3, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, "generic", "6.2.0", "Copy a key",
+        "O(N) worst case for collections, where N is the number of nested items. O(1) for string "
+        "values.",
+        "@keyspace @write @slow", NULL),
+    KS_CMD(
+        "touch", ks_touch_cmd, -2, CMD_READONLY | CMD_FAST, 1, -1, 1, "generic", "3.2.1",
+        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+        "O(N) where N is the number of keys that will be touched.", "@keyspace @read @fast", NULL),
+    KS_CMD("expire", ks_expire_cmd, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "1.0.0",
+           "Set a key's time to live in seconds", "O(1)", "@keyspace @write @fast", NULL),
+    KS_CMD("pexpire", ks_pexpire_cmd, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "2.6.0",
+           "Set a key's time to live in milliseconds", "O(1)", "@keyspace @write @fast", NULL),
+    KS_CMD("expireat", ks_expireat_cmd, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "1.2.0",
+           "Set the expiration for a key as a UNIX timestamp", "O(1)", "@keyspace @write @fast",
+           NULL),
+    KS_CMD("pexpireat", ks_pexpireat_cmd, -3, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "2.6.0",
+           "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "O(1)",
+           "@keyspace @write @fast", NULL),
+    KS_CMD("ttl", ks_ttl_cmd, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "generic", "1.0.0",
+           "Get the time to live for a key in seconds", "O(1)", "@keyspace @read @fast", NULL),
+    KS_CMD("pttl", ks_pttl_cmd, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "generic", "2.6.0",
+           "Get the time to live for a key in milliseconds", "O(1)", "@keyspace @read @fast", NULL),
+    KS_CMD("expiretime", ks_expiretime_cmd, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "generic", "7.0.0",
+           "Get the expiration Unix timestamp for a key", "O(1)", "@keyspace @read @fast", NULL),
+    KS_CMD("pexpiretime", ks_pexpiretime_cmd, 2, CMD_READONLY | CMD_FAST, 1, 1, 1, "generic",
+           "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", "O(1)",
+           "@keyspace @read @fast", NULL),
+    KS_CMD("persist", ks_persist_cmd, 2, CMD_WRITE | CMD_FAST, 1, 1, 1, "generic", "2.2.0",
+           "Remove the expiration from a key", "O(1)", "@keyspace @write @fast", NULL),
+    KS_CMD("object", ks_object_cmd, -2, 0, 0, 0, 0, "generic", "2.2.3",
+           "A container for object introspection commands", "Depends on subcommand.", "@slow",
+           object_subcommands),
+    {0},
+};

@@ -1,0 +1,514 @@
+/* Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME SHUTDOWN MONITOR DEBUG
+ * COMMAND SLOWLOG LATENCY INFO CONFIG. */
+#include "cmd.h"
+
+#include "config.h"
+#include "db.h"
+#include "exec.h"
+#include "info.h"
+#include "kl_alloc.h"
+#include "kl_log.h"
+#include "kl_util.h"
+#include "reply.h"
+#include "server.h"
+#include "slowlog.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void cmd_dbsize(client_t *c) {
+    reply_int(c, (long long)db_size(c->db));
+}
+
+/* FLUSHDB/FLUSHALL [ASYNC|SYNC]: keyloom frees synchronously either way (the
+ * free runs on the executor, like Redis's SYNC), which is observably the same. */
+static int flush_mode_ok(client_t *c) {
+    if (c->argc == 1) return 1;
+    if (c->argc == 2 && (arg_is(&c->argv[1], "async") || arg_is(&c->argv[1], "sync"))) return 1;
+    reply_syntax_error(c);
+    return 0;
+}
+
+static void cmd_flushdb(client_t *c) {
+    if (!flush_mode_ok(c)) return;
+    g_srv.dirty += (uint64_t)db_flush(c->db);
+    reply_ok(c);
+}
+
+static void cmd_flushall(client_t *c) {
+    if (!flush_mode_ok(c)) return;
+    g_srv.dirty += (uint64_t)db_flush_all();
+    g_srv.dirty++;
+    reply_ok(c);
+}
+
+static void cmd_swapdb(client_t *c) {
+    long long a, b;
+    if (kl_str_to_ll(c->argv[1].ptr, c->argv[1].len, &a) || a < INT32_MIN || a > INT32_MAX) {
+        reply_error(c, "ERR invalid first DB index");
+        return;
+    }
+    if (kl_str_to_ll(c->argv[2].ptr, c->argv[2].len, &b) || b < INT32_MIN || b > INT32_MAX) {
+        reply_error(c, "ERR invalid second DB index");
+        return;
+    }
+    if (a < 0 || a >= db_count() || b < 0 || b >= db_count()) {
+        reply_error(c, "ERR DB index is out of range");
+        return;
+    }
+    if (a != b) db_swap((int)a, (int)b);
+    g_srv.dirty++;
+    reply_ok(c);
+}
+
+static void cmd_time(client_t *c) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    reply_array(c, 2);
+    reply_bulk_ll(c, (long long)ts.tv_sec);
+    reply_bulk_ll(c, (long long)(ts.tv_nsec / 1000));
+}
+
+static void cmd_shutdown(client_t *c) {
+    bool abort_req = false;
+    for (uint32_t i = 1; i < c->argc; i++) {
+        if (arg_is(&c->argv[i], "nosave") || arg_is(&c->argv[i], "now") ||
+            arg_is(&c->argv[i], "force")) {
+            continue;
+        } else if (arg_is(&c->argv[i], "save")) {
+            reply_error(c, "ERR keyloom has no persistence: SHUTDOWN SAVE is not supported");
+            return;
+        } else if (arg_is(&c->argv[i], "abort")) {
+            abort_req = true;
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    if (abort_req) {
+        if (c->argc != 2) {
+            reply_syntax_error(c);
+            return;
+        }
+        reply_error(c, "ERR No shutdown in progress.");
+        return;
+    }
+    kl_warning("User requested shutdown...");
+    g_srv.shutdown_asap = 1;
+    /* No reply: the connection closes with the server, as in Redis. */
+    exec_client_kill(c, true);
+    uv_stop(g_srv.loop);
+}
+
+static void cmd_monitor(client_t *c) {
+    if (c->flags & CF_MONITOR) return;
+    exec_monitor_add(c);
+    reply_ok(c);
+}
+
+/* ---------------------------------------------------------------- DEBUG */
+
+static bool debug_allowed(client_t *c) {
+    int mode = g_cfg.enable_debug_command;
+    if (mode == KL_CFG_YES) return true;
+    if (mode == KL_CFG_LOCAL &&
+        (c->io.kind == CONN_KIND_UNIX || !strncmp(c->io.peer, "127.", 4) ||
+         !strncmp(c->io.peer, "[::1]", 5)))
+        return true;
+    reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
+                   "\"local\", you can run it from a local connection, otherwise you need to set "
+                   "this option in the configuration file, and then restart the server.");
+    return false;
+}
+
+static void cmd_debug(client_t *c) {
+    if (!debug_allowed(c)) return;
+    const resp_arg_t *sub = &c->argv[1];
+    if (c->argc == 2 && arg_is(sub, "help")) {
+        static const char *help[] = {
+            "OBJECT <key>",
+            "    Show low level info about `key` and associated value.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            NULL};
+        reply_help(c, help);
+    } else if (c->argc == 3 && arg_is(sub, "sleep")) {
+        double secs = strtod(c->argv[2].ptr, NULL);
+        if (secs > 0) {
+            struct timespec ts;
+            ts.tv_sec = (time_t)secs;
+            ts.tv_nsec = (long)((secs - floor(secs)) * 1e9);
+            nanosleep(&ts, NULL);
+        }
+        reply_ok(c);
+    } else if (c->argc == 3 && arg_is(sub, "set-active-expire")) {
+        g_srv.active_expire_enabled = atoi(c->argv[2].ptr);
+        reply_ok(c);
+    } else if (c->argc == 3 && arg_is(sub, "object")) {
+        db_expire_if_needed(c->db, c->argv[2].ptr, c->argv[2].len);
+        kobj_t *o = db_peek(c->db, c->argv[2].ptr, c->argv[2].len);
+        if (!o) {
+            reply_error(c, "ERR no such key");
+            return;
+        }
+        char buf[256];
+        snprintf(buf, sizeof(buf),
+                 "Value at:%p refcount:%lld encoding:%s serializedlength:%zu lru:%u "
+                 "lru_seconds_idle:%lld",
+                 (void *)o, obj_refcount(o) == 2147483647LL ? 2147483647LL : 1,
+                 obj_encoding_name(o->enc), o->type == OBJ_STRING ? obj_string_len(o) + 1 : 0,
+                 o->lru, db_idle_seconds(o));
+        reply_simple(c, buf);
+    } else {
+        reply_subcommand_error(c);
+    }
+}
+
+/* ---------------------------------------------------------------- COMMAND */
+
+static void reply_flags(client_t *c, uint32_t f) {
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+        {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"},   {CMD_DENYOOM, "denyoom"},
+        {CMD_ADMIN, "admin"},       {CMD_PUBSUB, "pubsub"},       {CMD_NOSCRIPT, "noscript"},
+        {CMD_BLOCKING, "blocking"}, {CMD_LOADING, "loading"},     {CMD_STALE, "stale"},
+        {CMD_SKIP_MONITOR, "skip_monitor"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+        {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},     {CMD_MAY_REPLICATE, "may_replicate"},
+        {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
+        {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
+    };
+    long n = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (f & names[i].bit) n++;
+    reply_set(c, n);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (f & names[i].bit) reply_simple(c, names[i].name);
+}
+
+static void reply_words(client_t *c, const char *s) {
+    long n = 0;
+    for (const char *p = s; p && *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != ' ') p++;
+    }
+    reply_set(c, n);
+    for (const char *p = s; p && *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        const char *e = p;
+        while (*e && *e != ' ') e++;
+        char w[64];
+        size_t l = (size_t)(e - p) < sizeof(w) - 1 ? (size_t)(e - p) : sizeof(w) - 1;
+        memcpy(w, p, l);
+        w[l] = '\0';
+        reply_simple(c, w);
+        p = e;
+    }
+}
+
+static void reply_command_info(client_t *c, const kl_command_t *cmd) {
+    if (!cmd) {
+        reply_null_array(c);
+        return;
+    }
+    reply_array(c, 10);
+    reply_bulk_cstr(c, cmd->name);
+    reply_int(c, cmd->arity);
+    reply_flags(c, cmd->flags);
+    reply_int(c, cmd->first_key);
+    reply_int(c, cmd->last_key);
+    reply_int(c, cmd->key_step);
+    reply_words(c, cmd->acl_cats);
+    reply_set(c, 0);   /* tips */
+    reply_array(c, 0); /* key specs */
+    long nsub = 0;
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) nsub++;
+    reply_array(c, nsub);
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) reply_command_info(c, s);
+}
+
+static void reply_command_docs(client_t *c, const kl_command_t *cmd) {
+    long nsub = 0;
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) nsub++;
+    reply_map(c, nsub ? 5 : 4);
+    reply_bulk_cstr(c, "summary");
+    reply_bulk_cstr(c, cmd->summary ? cmd->summary : "");
+    reply_bulk_cstr(c, "since");
+    reply_bulk_cstr(c, cmd->since ? cmd->since : "1.0.0");
+    reply_bulk_cstr(c, "group");
+    reply_bulk_cstr(c, cmd->group ? cmd->group : "generic");
+    reply_bulk_cstr(c, "complexity");
+    reply_bulk_cstr(c, cmd->complexity ? cmd->complexity : "O(1)");
+    if (nsub) {
+        reply_bulk_cstr(c, "subcommands");
+        reply_map(c, nsub);
+        for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) {
+            reply_bulk_cstr(c, s->name);
+            reply_command_docs(c, s);
+        }
+    }
+}
+
+static void cmd_command(client_t *c) {
+    if (c->argc == 1) {
+        reply_array(c, (long)cmd_count());
+        for (size_t i = 0; i < cmd_count(); i++) reply_command_info(c, cmd_at(i));
+        return;
+    }
+    const resp_arg_t *sub = &c->argv[1];
+    if (c->argc == 2 && arg_is(sub, "help")) {
+        static const char *help[] = {
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            NULL};
+        reply_help(c, help);
+    } else if (c->argc == 2 && arg_is(sub, "count")) {
+        reply_int(c, (long long)cmd_count());
+    } else if (arg_is(sub, "list")) {
+        if (c->argc != 2) {
+            reply_syntax_error(c);
+            return;
+        }
+        long n = 0;
+        for (size_t i = 0; i < cmd_count(); i++) {
+            n++;
+            for (const kl_command_t *s = cmd_at(i)->subcommands; s && s->name; s++) n++;
+        }
+        reply_array(c, n);
+        for (size_t i = 0; i < cmd_count(); i++) {
+            reply_bulk_cstr(c, cmd_at(i)->name);
+            for (const kl_command_t *s = cmd_at(i)->subcommands; s && s->name; s++)
+                reply_bulk_cstr(c, s->name);
+        }
+    } else if (arg_is(sub, "info")) {
+        if (c->argc == 2) {
+            reply_array(c, (long)cmd_count());
+            for (size_t i = 0; i < cmd_count(); i++) reply_command_info(c, cmd_at(i));
+            return;
+        }
+        reply_array(c, c->argc - 2);
+        for (uint32_t i = 2; i < c->argc; i++) {
+            const kl_command_t *cmd = NULL;
+            const char *bar = memchr(c->argv[i].ptr, '|', c->argv[i].len);
+            if (bar) {
+                kl_command_t *p = cmd_lookup(c->argv[i].ptr, (size_t)(bar - c->argv[i].ptr));
+                if (p) cmd = cmd_lookup_sub(p, bar + 1, c->argv[i].len - (size_t)(bar - c->argv[i].ptr) - 1);
+            } else {
+                cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
+            }
+            reply_command_info(c, cmd);
+        }
+    } else if (arg_is(sub, "docs")) {
+        if (c->argc == 2) {
+            reply_map(c, (long)cmd_count());
+            for (size_t i = 0; i < cmd_count(); i++) {
+                reply_bulk_cstr(c, cmd_at(i)->name);
+                reply_command_docs(c, cmd_at(i));
+            }
+            return;
+        }
+        reply_deferred_t d = reply_defer(c);
+        long n = 0;
+        for (uint32_t i = 2; i < c->argc; i++) {
+            kl_command_t *cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
+            if (!cmd) continue;
+            reply_bulk_cstr(c, cmd->name);
+            reply_command_docs(c, cmd);
+            n++;
+        }
+        reply_set_map_len(c, d, n);
+    } else {
+        reply_subcommand_error(c);
+    }
+}
+
+/* ---------------------------------------------------------------- INFO */
+
+static void cmd_info(client_t *c) {
+    kl_buf_t b = {0};
+    info_generate(&b, (int)c->argc - 1, c->argv + 1);
+    reply_verbatim(c, b.p ? b.p : "", b.len, "txt");
+    kl_buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- CONFIG */
+
+static void config_emit(void *ctx, const char *name, const char *value, size_t vlen) {
+    client_t *c = ctx;
+    reply_bulk_cstr(c, name);
+    reply_bulk(c, value, vlen);
+}
+
+typedef struct emit_count {
+    long n;
+} emit_count_t;
+
+static void config_count(void *ctx, const char *name, const char *value, size_t vlen) {
+    ((emit_count_t *)ctx)->n++;
+}
+
+static void cmd_config(client_t *c) {
+    const resp_arg_t *sub = &c->argv[1];
+    if (c->argc == 2 && arg_is(sub, "help")) {
+        static const char *help[] = {
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            NULL};
+        reply_help(c, help);
+    } else if (arg_is(sub, "get")) {
+        const char *pats[64];
+        int np = 0;
+        for (uint32_t i = 2; i < c->argc && np < 64; i++) pats[np++] = c->argv[i].ptr;
+        emit_count_t cnt = {0};
+        config_get(pats, np, config_count, &cnt);
+        reply_map(c, cnt.n);
+        config_get(pats, np, config_emit, c);
+    } else if (arg_is(sub, "set")) {
+        if (c->argc < 4 || (c->argc - 2) % 2 != 0) {
+            reply_errorf(c, "ERR wrong number of arguments for 'config|set' command");
+            return;
+        }
+        const char **args = kl_malloc(sizeof(char *) * (c->argc - 2));
+        for (uint32_t i = 2; i < c->argc; i++) args[i - 2] = c->argv[i].ptr;
+        char *err = NULL;
+        int rc = config_set((int)c->argc - 2, args, &err);
+        kl_free(args);
+        if (rc != 0) {
+            reply_error(c, err ? err : "ERR CONFIG SET failed");
+            kl_free(err);
+            return;
+        }
+        reply_ok(c);
+    } else if (c->argc == 2 && arg_is(sub, "resetstat")) {
+        memset(&g_srv.stat, 0, sizeof(g_srv.stat));
+        g_srv.stat.reset_time_ms = g_srv.mstime;
+        cmd_stats_reset();
+        reply_errorstats_reset();
+        reply_ok(c);
+    } else if (c->argc == 2 && arg_is(sub, "rewrite")) {
+        char *err = NULL;
+        if (config_rewrite(&err) != 0) {
+            reply_error(c, err ? err : "ERR Rewriting config file failed");
+            kl_free(err);
+            return;
+        }
+        kl_notice("CONFIG REWRITE executed with success.");
+        reply_ok(c);
+    } else {
+        reply_subcommand_error(c);
+    }
+}
+
+#define SRV_CMD(n, p, a, f, g, s, sum, cx, acl) \
+    {n, p, a, f, 0, 0, 0, g, s, sum, cx, acl, NULL, 0, 0, 0, 0}
+
+static kl_command_t config_subs[] = {
+    {"config|get", cmd_config, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"config|set", cmd_config, -4, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"config|resetstat", cmd_config, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.0.0", "Resets the server's statistics.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"config|rewrite", cmd_config, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.0", "Persists the effective configuration to file.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"config|help", cmd_config, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", "@slow", NULL, 0, 0, 0, 0},
+    {0},
+};
+
+static kl_command_t command_subs[] = {
+    {"command|count", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns a count of commands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|docs", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|info", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|list", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|help", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
+    {0},
+};
+
+static kl_command_t slowlog_subs[] = {
+    {"slowlog|get", cmd_slowlog, -2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.2.12", "Returns the slow log's entries.", "O(N) where N is the number of entries returned", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"slowlog|len", cmd_slowlog, 2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.2.12", "Returns the number of entries in the slow log.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"slowlog|reset", cmd_slowlog, 2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.2.12", "Clears all entries from the slow log.", "O(N) where N is the number of entries in the slowlog", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"slowlog|help", cmd_slowlog, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "6.2.0", "Show helpful text about the different subcommands", "O(1)", "@slow", NULL, 0, 0, 0, 0},
+    {0},
+};
+
+static kl_command_t latency_subs[] = {
+    {"latency|latest", cmd_latency, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns the latest latency samples for all events.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"latency|history", cmd_latency, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns timestamp-latency samples for an event.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"latency|reset", cmd_latency, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Resets the latency data for one or more events.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"latency|help", cmd_latency, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns helpful text about the different subcommands.", "O(1)", "@slow", NULL, 0, 0, 0, 0},
+    {0},
+};
+
+kl_command_t cmds_server[] = {
+    SRV_CMD("dbsize", cmd_dbsize, 1, CMD_READONLY | CMD_FAST, "server", "1.0.0",
+            "Returns the number of keys in the database.", "O(1)", "@keyspace @read @fast"),
+    SRV_CMD("flushdb", cmd_flushdb, -1, CMD_WRITE, "server", "1.0.0",
+            "Remove all keys from the current database.",
+            "O(N) where N is the number of keys in the selected database",
+            "@keyspace @write @slow @dangerous"),
+    SRV_CMD("flushall", cmd_flushall, -1, CMD_WRITE, "server", "1.0.0",
+            "Removes all keys from all databases.",
+            "O(N) where N is the total number of keys in all databases",
+            "@keyspace @write @slow @dangerous"),
+    SRV_CMD("swapdb", cmd_swapdb, 3, CMD_WRITE | CMD_FAST, "server", "4.0.0",
+            "Swaps two Redis databases.",
+            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+            "@keyspace @write @fast @dangerous"),
+    SRV_CMD("time", cmd_time, 1, CMD_LOADING | CMD_STALE | CMD_FAST, "server", "2.6.0",
+            "Returns the server time.", "O(1)", "@fast"),
+    SRV_CMD("shutdown", cmd_shutdown, -1,
+            CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL |
+                CMD_ALLOW_BUSY,
+            "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+            "@admin @slow @dangerous"),
+    SRV_CMD("monitor", cmd_monitor, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "server",
+            "1.0.0", "Listens for all requests received by the server in real-time.", "",
+            "@admin @slow @dangerous"),
+    SRV_CMD("debug", cmd_debug, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED,
+            "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.",
+            "@admin @slow @dangerous"),
+    SRV_CMD("info", cmd_info, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, "server", "1.0.0",
+            "Returns information and statistics about the server.", "O(1)", "@slow @dangerous"),
+    {"config", cmd_config, -2, 0, 0, 0, 0, "server", "2.0.0",
+     "A container for server configuration commands.", "Depends on subcommand.", "@slow",
+     config_subs, 0, 0, 0, 0},
+    {"command", cmd_command, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, 0, 0, 0, "server",
+     "2.8.13", "Returns detailed information about all commands.",
+     "O(N) where N is the total number of Redis commands", "@slow @connection", command_subs, 0,
+     0, 0, 0},
+    {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12",
+     "A container for slow log commands.", "Depends on subcommand.", "@slow", slowlog_subs, 0, 0,
+     0, 0},
+    {"latency", cmd_latency, -2, 0, 0, 0, 0, "server", "2.8.13",
+     "A container for latency diagnostics commands.", "Depends on subcommand.", "@slow",
+     latency_subs, 0, 0, 0, 0},
+    {0},
+};

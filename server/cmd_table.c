@@ -1,0 +1,74 @@
+/* The command table: every family's array registered into one lookup dict. */
+#include "cmd.h"
+
+#include "dict.h"
+#include "kl_alloc.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const dict_type_t table_type = {NULL};
+static dict_t *table;
+static kl_command_t **all;
+static size_t nall, all_cap;
+
+static void add_family(kl_command_t *fam) {
+    for (kl_command_t *c = fam; c->name; c++) {
+        dict_entry_t *e = dict_add_or_find(table, c->name, strlen(c->name), NULL);
+        dict_entry_set_val(e, c);
+        if (nall == all_cap) {
+            all_cap = all_cap ? all_cap * 2 : 256;
+            all = kl_realloc(all, all_cap * sizeof(*all));
+        }
+        all[nall++] = c;
+    }
+}
+
+void cmd_table_init(void) {
+    table = dict_create(&table_type);
+    add_family(cmds_connection);
+    add_family(cmds_server);
+    add_family(cmds_string);
+    add_family(cmds_keyspace);
+}
+
+void cmd_table_free(void) {
+    dict_release(table);
+    table = NULL;
+    kl_free(all);
+    all = NULL;
+    nall = all_cap = 0;
+}
+
+kl_command_t *cmd_lookup(const char *name, size_t len) {
+    char low[64];
+    if (len >= sizeof(low)) return NULL;
+    for (size_t i = 0; i < len; i++) low[i] = (char)tolower((unsigned char)name[i]);
+    dict_entry_t *e = dict_find(table, low, len);
+    return e ? dict_entry_val(e) : NULL;
+}
+
+kl_command_t *cmd_lookup_sub(const kl_command_t *parent, const char *name, size_t len) {
+    for (const kl_command_t *s = parent->subcommands; s && s->name; s++) {
+        const char *bar = strchr(s->name, '|');
+        const char *sn = bar ? bar + 1 : s->name;
+        if (strlen(sn) == len && strncasecmp(sn, name, len) == 0) return (kl_command_t *)s;
+    }
+    return NULL;
+}
+
+kl_command_t *cmd_at(size_t i) {
+    return i < nall ? all[i] : NULL;
+}
+
+size_t cmd_count(void) {
+    return nall;
+}
+
+void cmd_stats_reset(void) {
+    for (size_t i = 0; i < nall; i++) {
+        all[i]->calls = all[i]->usec = all[i]->rejected_calls = all[i]->failed_calls = 0;
+        for (kl_command_t *s = (kl_command_t *)all[i]->subcommands; s && s->name; s++)
+            s->calls = s->usec = s->rejected_calls = s->failed_calls = 0;
+    }
+}

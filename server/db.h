@@ -1,0 +1,77 @@
+/* The keyspace: numbered databases of key -> value (kobj_t), with an expires
+ * table of key -> absolute unix time in ms for the keys that have a TTL.
+ *
+ * Expiry: lazily on access (every lookup checks the TTL against the time
+ * cached at the start of the command) and actively from the cron, in small
+ * time-budgeted steps so the executor never stalls.
+ *
+ * Thread: executor. */
+#ifndef KL_DB_H
+#define KL_DB_H
+
+#include "dict.h"
+#include "object.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kdb {
+    dict_t *keys;    /* key -> kobj_t* */
+    dict_t *expires; /* key -> s64 ms */
+    int id;
+    long long avg_ttl;
+    uint64_t expire_cursor;
+} kdb_t;
+
+void db_init(int count);
+void db_free_all(void);
+int db_count(void);
+kdb_t *db_get(int id);
+
+/* Lookups expire the key first when its TTL passed. read: counts hits/misses
+ * and refreshes the LRU clock (unless notouch). */
+kobj_t *db_lookup_read(kdb_t *db, const char *key, size_t klen);
+kobj_t *db_lookup_write(kdb_t *db, const char *key, size_t klen);
+/* No expiry, no statistics, no LRU update (for OBJECT, TYPE-less peeks). */
+kobj_t *db_peek(kdb_t *db, const char *key, size_t klen);
+bool db_exists(kdb_t *db, const char *key, size_t klen);
+
+/* Insert a key that does not exist. The db takes val. */
+void db_add(kdb_t *db, const char *key, size_t klen, kobj_t *val);
+/* Set key to val, replacing any old value; the TTL is removed unless keepttl. */
+void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl);
+/* Replace the value of an existing key in place, keeping its TTL. */
+void db_replace_value(kdb_t *db, const char *key, size_t klen, kobj_t *val);
+/* Delete; returns true if the key existed. */
+bool db_delete(kdb_t *db, const char *key, size_t klen);
+/* Remove the key and return its value (caller owns it), keeping nothing. */
+kobj_t *db_take(kdb_t *db, const char *key, size_t klen, int64_t *expire_out);
+
+int64_t db_get_expire(kdb_t *db, const char *key, size_t klen); /* -1 if none */
+void db_set_expire(kdb_t *db, const char *key, size_t klen, int64_t when_ms);
+bool db_remove_expire(kdb_t *db, const char *key, size_t klen);
+/* True if the key has a TTL in the past (it is then deleted). */
+bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen);
+
+size_t db_size(const kdb_t *db);
+size_t db_expires_size(const kdb_t *db);
+/* Remove every key; returns how many were removed. */
+long long db_flush(kdb_t *db);
+long long db_flush_all(void);
+/* Swap the contents of two databases. */
+void db_swap(int a, int b);
+/* A random non-expired key, or false when the db is empty. */
+bool db_random_key(kdb_t *db, const char **key, size_t *klen);
+
+/* One budgeted step of active expiry over every database (Thread: executor,
+ * from the cron). */
+void db_active_expire_cycle(long long budget_us);
+/* Cron housekeeping: rehash and shrink tables within a time budget. */
+void db_cron(long long budget_us);
+
+/* LRU clock helpers for OBJECT IDLETIME. */
+void db_touch(kobj_t *o);
+long long db_idle_seconds(const kobj_t *o);
+
+#endif

@@ -1,0 +1,421 @@
+/* INFO: the sections Redis clients and tools read, plus keyloom's threads. */
+#include "info.h"
+
+#include "client.h"
+#include "cmd.h"
+#include "config.h"
+#include "db.h"
+#include "exec.h"
+#include "iol.h"
+#include "kl_alloc.h"
+#include "kl_util.h"
+#include "kl_version.h"
+#include "reply.h"
+#include "server.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t peak_memory;
+
+static const char *maxmemory_policy_name(void) {
+    static char buf[32];
+    char *v = config_get_value("maxmemory-policy");
+    snprintf(buf, sizeof(buf), "%s", v ? v : "noeviction");
+    kl_free(v);
+    return buf;
+}
+
+static void human_bytes(char *buf, size_t len, double n) {
+    if (n < 1024)
+        snprintf(buf, len, "%.0fB", n);
+    else if (n < 1024.0 * 1024)
+        snprintf(buf, len, "%.2fK", n / 1024);
+    else if (n < 1024.0 * 1024 * 1024)
+        snprintf(buf, len, "%.2fM", n / (1024.0 * 1024));
+    else if (n < 1024.0 * 1024 * 1024 * 1024)
+        snprintf(buf, len, "%.2fG", n / (1024.0 * 1024 * 1024));
+    else
+        snprintf(buf, len, "%.2fT", n / (1024.0 * 1024 * 1024 * 1024));
+}
+
+static size_t rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    unsigned long size = 0, rss = 0;
+    if (fscanf(f, "%lu %lu", &size, &rss) != 2) rss = 0;
+    fclose(f);
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+void info_update_peak(void) {
+    size_t used = kl_used_memory();
+    if (used > peak_memory) peak_memory = used;
+}
+
+/* CPU time of one thread, from /proc/self/task/TID/stat (utime, stime). */
+static void thread_cpu(long tid, double *user, double *sys) {
+    *user = *sys = 0;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p) return;
+    unsigned long ut = 0, st = 0;
+    /* Fields after the command name: state(3) ... utime(14) stime(15). */
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+        field++;
+        if (field == 14) ut = strtoul(tok, NULL, 10);
+        if (field == 15) {
+            st = strtoul(tok, NULL, 10);
+            break;
+        }
+    }
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    *user = (double)ut / hz;
+    *sys = (double)st / hz;
+}
+
+static void section_server(kl_buf_t *b) {
+    struct utsname un;
+    uname(&un);
+    int64_t now_us = kl_ustime();
+    long long uptime = (g_srv.mstime ? kl_mstime() : 0) / 1000 - g_srv.start_ms / 1000;
+    kl_buf_appendf(b,
+                   "# Server\r\n"
+                   "redis_version:%s\r\n"
+                   "keyloom_version:%s\r\n"
+                   "redis_git_sha1:%s\r\n"
+                   "redis_git_dirty:0\r\n"
+                   "redis_build_id:%s\r\n"
+                   "redis_mode:standalone\r\n"
+                   "os:%s %s %s\r\n"
+                   "arch_bits:%d\r\n"
+                   "monotonic_clock:POSIX clock_gettime\r\n"
+                   "multiplexing_api:epoll\r\n"
+                   "atomicvar_api:c11-builtin\r\n"
+                   "gcc_version:%d.%d.%d\r\n"
+                   "process_id:%d\r\n"
+                   "process_supervised:no\r\n"
+                   "run_id:%s\r\n"
+                   "tcp_port:%d\r\n"
+                   "server_time_usec:%lld\r\n"
+                   "uptime_in_seconds:%lld\r\n"
+                   "uptime_in_days:%lld\r\n"
+                   "hz:%d\r\n"
+                   "configured_hz:%d\r\n"
+                   "lru_clock:%u\r\n"
+                   "executable:%s\r\n"
+                   "config_file:%s\r\n"
+                   "io_threads_active:%d\r\n",
+                   KEYLOOM_REDIS_VERSION, KEYLOOM_VERSION, KEYLOOM_GIT_SHA1, KEYLOOM_GIT_SHA1,
+                   un.sysname, un.release, un.machine, (int)(sizeof(long) * 8),
+#ifdef __GNUC__
+                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
+#else
+                   0, 0, 0,
+#endif
+                   (int)g_srv.pid, g_srv.runid, g_srv.tcp_port, (long long)now_us, uptime,
+                   uptime / 86400, g_cfg.hz, g_cfg.hz, g_srv.lruclock,
+                   g_srv.executable ? g_srv.executable : "",
+                   g_srv.config_file ? g_srv.config_file : "", iol_threaded() ? 1 : 0);
+}
+
+static void section_clients(kl_buf_t *b) {
+    kl_buf_appendf(b,
+                   "# Clients\r\n"
+                   "connected_clients:%zu\r\n"
+                   "cluster_connections:0\r\n"
+                   "maxclients:%d\r\n"
+                   "client_recent_max_input_buffer:0\r\n"
+                   "client_recent_max_output_buffer:0\r\n"
+                   "blocked_clients:0\r\n"
+                   "tracking_clients:0\r\n"
+                   "clients_in_timeout_table:0\r\n"
+                   "paused_clients:%zu\r\n",
+                   clients_count(), g_cfg.maxclients, exec_parked_count());
+}
+
+static void section_memory(kl_buf_t *b) {
+    kl_mem_stats_t ms;
+    kl_mem_stats(&ms);
+    if (ms.allocated > peak_memory) peak_memory = ms.allocated;
+    size_t rss = rss_bytes();
+    char h1[32], h2[32], h3[32], h4[32], h5[32];
+    human_bytes(h1, sizeof(h1), (double)ms.allocated);
+    human_bytes(h2, sizeof(h2), (double)rss);
+    human_bytes(h3, sizeof(h3), (double)peak_memory);
+    long pages = sysconf(_SC_PHYS_PAGES);
+    double total = (double)pages * (double)sysconf(_SC_PAGESIZE);
+    human_bytes(h4, sizeof(h4), total);
+    human_bytes(h5, sizeof(h5), (double)g_cfg.maxmemory);
+    kl_buf_appendf(b,
+                   "# Memory\r\n"
+                   "used_memory:%zu\r\n"
+                   "used_memory_human:%s\r\n"
+                   "used_memory_rss:%zu\r\n"
+                   "used_memory_rss_human:%s\r\n"
+                   "used_memory_peak:%llu\r\n"
+                   "used_memory_peak_human:%s\r\n"
+                   "used_memory_peak_perc:%.2f%%\r\n"
+                   "allocator_allocated:%zu\r\n"
+                   "allocator_active:%zu\r\n"
+                   "allocator_resident:%zu\r\n"
+                   "total_system_memory:%.0f\r\n"
+                   "total_system_memory_human:%s\r\n"
+                   "maxmemory:%llu\r\n"
+                   "maxmemory_human:%s\r\n"
+                   "maxmemory_policy:%s\r\n"
+                   "allocator_frag_ratio:%.2f\r\n"
+                   "allocator_rss_ratio:%.2f\r\n"
+                   "mem_fragmentation_ratio:%.2f\r\n"
+                   "mem_allocator:%s\r\n"
+                   "lazyfree_pending_objects:0\r\n"
+                   "lazyfreed_objects:0\r\n",
+                   ms.allocated, h1, rss, h2, (unsigned long long)peak_memory, h3,
+                   peak_memory ? (double)ms.allocated * 100.0 / (double)peak_memory : 0.0,
+                   ms.allocated, ms.active, ms.resident, total, h4,
+                   (unsigned long long)g_cfg.maxmemory, h5, maxmemory_policy_name(),
+                   ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0,
+                   ms.active ? (double)ms.resident / (double)ms.active : 0.0,
+                   ms.allocated ? (double)rss / (double)ms.allocated : 0.0, kl_allocator_name());
+}
+
+static void section_persistence(kl_buf_t *b) {
+    kl_buf_appendf(b,
+                   "# Persistence\r\n"
+                   "loading:0\r\n"
+                   "async_loading:0\r\n"
+                   "rdb_changes_since_last_save:%llu\r\n"
+                   "rdb_bgsave_in_progress:0\r\n"
+                   "rdb_last_save_time:%lld\r\n"
+                   "rdb_saves:0\r\n"
+                   "aof_enabled:0\r\n"
+                   "aof_rewrite_in_progress:0\r\n",
+                   (unsigned long long)g_srv.dirty, (long long)(g_srv.start_ms / 1000));
+}
+
+static void section_stats(kl_buf_t *b) {
+    uint64_t in = 0, out = 0, reads = 0, writes = 0;
+    for (int i = 0; i <= iol_nthreads(); i++) {
+        iol_thread_stats_t ts;
+        iol_thread_stats(i, &ts);
+        in += ts.bytes_in;
+        out += ts.bytes_out;
+        reads += ts.reads;
+        writes += ts.writes;
+    }
+    const kl_stats_t *s = &g_srv.stat;
+    kl_buf_appendf(b,
+                   "# Stats\r\n"
+                   "total_connections_received:%llu\r\n"
+                   "total_commands_processed:%llu\r\n"
+                   "instantaneous_ops_per_sec:%llu\r\n"
+                   "total_net_input_bytes:%llu\r\n"
+                   "total_net_output_bytes:%llu\r\n"
+                   "rejected_connections:%llu\r\n"
+                   "expired_keys:%llu\r\n"
+                   "expired_stale_perc:%.2f\r\n"
+                   "expired_time_cap_reached_count:%llu\r\n"
+                   "evicted_keys:%llu\r\n"
+                   "evicted_clients:0\r\n"
+                   "keyspace_hits:%llu\r\n"
+                   "keyspace_misses:%llu\r\n"
+                   "pubsub_channels:0\r\n"
+                   "pubsub_patterns:0\r\n"
+                   "total_forks:0\r\n"
+                   "unexpected_error_replies:0\r\n"
+                   "total_error_replies:%llu\r\n"
+                   "total_reads_processed:%llu\r\n"
+                   "total_writes_processed:%llu\r\n"
+                   "io_threaded_reads_processed:%llu\r\n"
+                   "io_threaded_writes_processed:%llu\r\n"
+                   "client_query_buffer_limit_disconnections:%llu\r\n"
+                   "client_output_buffer_limit_disconnections:%llu\r\n",
+                   (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
+                   (unsigned long long)info_ops_per_sec(), (unsigned long long)in,
+                   (unsigned long long)out, (unsigned long long)s->rejected_conn,
+                   (unsigned long long)s->expiredkeys, s->expired_stale_perc * 100,
+                   (unsigned long long)s->expired_time_cap_reached_count,
+                   (unsigned long long)s->evictedkeys, (unsigned long long)s->keyspace_hits,
+                   (unsigned long long)s->keyspace_misses, reply_total_errors(),
+                   (unsigned long long)reads, (unsigned long long)writes,
+                   (unsigned long long)(iol_threaded() ? reads : 0),
+                   (unsigned long long)(iol_threaded() ? writes : 0),
+                   (unsigned long long)s->client_qbuf_limit_disconnections,
+                   (unsigned long long)s->client_outbuf_limit_disconnections);
+}
+
+static void section_replication(kl_buf_t *b) {
+    kl_buf_appendf(b,
+                   "# Replication\r\n"
+                   "role:master\r\n"
+                   "connected_slaves:0\r\n"
+                   "master_failover_state:no-failover\r\n"
+                   "master_replid:%s\r\n"
+                   "master_replid2:0000000000000000000000000000000000000000\r\n"
+                   "master_repl_offset:0\r\n"
+                   "second_repl_offset:-1\r\n"
+                   "repl_backlog_active:0\r\n",
+                   g_srv.runid);
+}
+
+static void section_cpu(kl_buf_t *b) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double mu, ms;
+    thread_cpu(iol_thread_tid(0), &mu, &ms);
+    kl_buf_appendf(b,
+                   "# CPU\r\n"
+                   "used_cpu_sys:%ld.%06ld\r\n"
+                   "used_cpu_user:%ld.%06ld\r\n"
+                   "used_cpu_sys_children:0.000000\r\n"
+                   "used_cpu_user_children:0.000000\r\n"
+                   "used_cpu_sys_main_thread:%.6f\r\n"
+                   "used_cpu_user_main_thread:%.6f\r\n",
+                   (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec, (long)ru.ru_utime.tv_sec,
+                   (long)ru.ru_utime.tv_usec, ms, mu);
+}
+
+static void section_threads(kl_buf_t *b) {
+    kl_buf_appendf(b, "# Threads\r\nio_threads:%d\r\nio_threads_active:%d\r\n",
+                   iol_nthreads() + 1, iol_threaded() ? 1 : 0);
+    for (int i = 0; i <= iol_nthreads(); i++) {
+        iol_thread_stats_t ts;
+        iol_thread_stats(i, &ts);
+        double u, s;
+        thread_cpu(iol_thread_tid(i), &u, &s);
+        kl_buf_appendf(b,
+                       "io_thread_%d:role=%s,clients=%llu,reads=%llu,writes=%llu,commands=%llu,"
+                       "net_input_bytes=%llu,net_output_bytes=%llu,accepts=%llu,"
+                       "cpu_user=%.6f,cpu_sys=%.6f\r\n",
+                       i, i == 0 ? (iol_threaded() ? "executor" : "executor+io") : "io",
+                       (unsigned long long)ts.clients, (unsigned long long)ts.reads,
+                       (unsigned long long)ts.writes, (unsigned long long)ts.commands,
+                       (unsigned long long)ts.bytes_in, (unsigned long long)ts.bytes_out,
+                       (unsigned long long)ts.accepts, u, s);
+    }
+}
+
+static void append_cmdstat(kl_buf_t *b, const kl_command_t *c) {
+    if (!c->calls && !c->failed_calls && !c->rejected_calls) return;
+    kl_buf_appendf(b,
+                   "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+                   "failed_calls=%llu\r\n",
+                   c->name, (unsigned long long)c->calls, (unsigned long long)c->usec,
+                   c->calls ? (double)c->usec / (double)c->calls : 0.0,
+                   (unsigned long long)c->rejected_calls, (unsigned long long)c->failed_calls);
+}
+
+static void section_commandstats(kl_buf_t *b) {
+    kl_buf_append_str(b, "# Commandstats\r\n");
+    for (size_t i = 0; i < cmd_count(); i++) {
+        const kl_command_t *c = cmd_at(i);
+        append_cmdstat(b, c);
+        for (const kl_command_t *s = c->subcommands; s && s->name; s++) append_cmdstat(b, s);
+    }
+}
+
+static void section_errorstats(kl_buf_t *b) {
+    kl_buf_append_str(b, "# Errorstats\r\n");
+    reply_errorstats_info(b);
+}
+
+static void section_keyspace(kl_buf_t *b) {
+    kl_buf_append_str(b, "# Keyspace\r\n");
+    for (int i = 0; i < db_count(); i++) {
+        kdb_t *db = db_get(i);
+        size_t keys = db_size(db);
+        if (!keys) continue;
+        kl_buf_appendf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", i, keys,
+                       db_expires_size(db), db->avg_ttl);
+    }
+}
+
+typedef struct section {
+    const char *name;
+    void (*fn)(kl_buf_t *b);
+    int in_default;
+} section_t;
+
+static const section_t sections[] = {
+    {"server", section_server, 1},
+    {"clients", section_clients, 1},
+    {"memory", section_memory, 1},
+    {"persistence", section_persistence, 1},
+    {"stats", section_stats, 1},
+    {"replication", section_replication, 1},
+    {"cpu", section_cpu, 1},
+    {"threads", section_threads, 1},
+    {"commandstats", section_commandstats, 0},
+    {"errorstats", section_errorstats, 1},
+    {"keyspace", section_keyspace, 1},
+};
+
+void info_generate(kl_buf_t *out, int argc, const resp_arg_t *argv) {
+    int want[sizeof(sections) / sizeof(sections[0])] = {0};
+    size_t ns = sizeof(sections) / sizeof(sections[0]);
+    if (argc == 0) {
+        for (size_t i = 0; i < ns; i++) want[i] = sections[i].in_default;
+    }
+    for (int a = 0; a < argc; a++) {
+        const char *n = argv[a].ptr;
+        if (!strcasecmp(n, "all") || !strcasecmp(n, "everything")) {
+            for (size_t i = 0; i < ns; i++) want[i] = 1;
+        } else if (!strcasecmp(n, "default")) {
+            for (size_t i = 0; i < ns; i++) want[i] |= sections[i].in_default;
+        } else {
+            for (size_t i = 0; i < ns; i++)
+                if (!strcasecmp(n, sections[i].name)) want[i] = 1;
+        }
+    }
+    bool first = true;
+    for (size_t i = 0; i < ns; i++) {
+        if (!want[i]) continue;
+        if (!first) kl_buf_append(out, "\r\n", 2);
+        first = false;
+        sections[i].fn(out);
+    }
+}
+
+/* ---------------------------------------------------------------- ops/sec */
+
+#define OPS_SAMPLES 16
+static uint64_t ops_samples[OPS_SAMPLES];
+static int ops_idx;
+static int64_t ops_last_ms;
+static uint64_t ops_last_count;
+
+void info_track_ops(void) {
+    int64_t now = kl_mstime();
+    if (ops_last_ms == 0) {
+        ops_last_ms = now;
+        ops_last_count = g_srv.stat.numcommands;
+        return;
+    }
+    int64_t dt = now - ops_last_ms;
+    if (dt < 100) return;
+    uint64_t ops = g_srv.stat.numcommands - ops_last_count;
+    ops_samples[ops_idx] = ops * 1000 / (uint64_t)dt;
+    ops_idx = (ops_idx + 1) % OPS_SAMPLES;
+    ops_last_ms = now;
+    ops_last_count = g_srv.stat.numcommands;
+}
+
+uint64_t info_ops_per_sec(void) {
+    uint64_t sum = 0;
+    for (int i = 0; i < OPS_SAMPLES; i++) sum += ops_samples[i];
+    return sum / OPS_SAMPLES;
+}

@@ -1,0 +1,441 @@
+/* keyloom-server: start-up, the cron, signals and shutdown. */
+#include "cmd.h"
+#include "config.h"
+#include "db.h"
+#include "exec.h"
+#include "info.h"
+#include "iol.h"
+#include "kl_alloc.h"
+#include "kl_log.h"
+#include "kl_util.h"
+#include "kl_version.h"
+#include "server.h"
+#include "slowlog.h"
+#include "reply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+kl_server_t g_srv;
+
+#define MAX_LISTENERS 32
+static iol_listener_t *tcp_listeners[MAX_LISTENERS];
+static int n_tcp_listeners;
+static iol_listener_t *unix_listener;
+static uv_timer_t cron_timer;
+static uv_signal_t sig_term, sig_int;
+
+void srv_update_time(void) {
+    g_srv.ustime = kl_ustime();
+    g_srv.mstime = g_srv.ustime / 1000;
+    g_srv.lruclock = (uint32_t)((g_srv.mstime / 1000) & ((1u << 24) - 1));
+}
+
+/* ---------------------------------------------------------------- process title */
+
+/* The title overwrites the argv block (argv strings are copied first). */
+static char *saved_arg0;
+static size_t saved_arg0_cap;
+
+static void proctitle_set(const char *title) {
+    if (!saved_arg0) return;
+    size_t n = strlen(title);
+    if (n >= saved_arg0_cap) n = saved_arg0_cap - 1;
+    memcpy(saved_arg0, title, n);
+    memset(saved_arg0 + n, 0, saved_arg0_cap - n);
+    char comm[16];
+    snprintf(comm, sizeof(comm), "%s", "keyloom-server");
+    prctl(PR_SET_NAME, comm, 0, 0, 0);
+}
+
+/* ---------------------------------------------------------------- listeners */
+
+static int listen_all(void) {
+    char err[256];
+    if (g_cfg.port != 0) {
+        for (int i = 0; i < g_cfg.bind_count && n_tcp_listeners < MAX_LISTENERS; i++) {
+            const char *addr = g_cfg.bind[i];
+            bool optional = addr[0] == '-';
+            if (optional) addr++;
+            const char *real = addr;
+            if (!strcmp(addr, "*")) real = "0.0.0.0";
+            if (!strcmp(addr, "::*")) real = "::";
+            iol_listener_t *l;
+            int rc = iol_listen_tcp(real, g_cfg.port, g_cfg.tcp_backlog, CONN_KIND_TCP, &l, err,
+                                    sizeof(err));
+            if (rc) {
+                if (optional && (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT ||
+                                 rc == -EPROTONOSUPPORT || rc == -ESOCKTNOSUPPORT ||
+                                 rc == -EINVAL))
+                    continue;
+                kl_warning("Warning: Could not create server TCP listening socket %s:%d: %s",
+                           addr, g_cfg.port, err);
+                kl_warning("Failed listening on port %d (tcp), aborting.", g_cfg.port);
+                return -1;
+            }
+            tcp_listeners[n_tcp_listeners++] = l;
+            g_srv.tcp_port = iol_listener_port(l);
+            kl_notice("Listening on %s:%d (tcp)", addr, g_srv.tcp_port);
+        }
+    }
+    if (g_cfg.unixsocket && g_cfg.unixsocket[0]) {
+        int rc = iol_listen_unix(g_cfg.unixsocket, (unsigned)g_cfg.unixsocketperm,
+                                 g_cfg.tcp_backlog, &unix_listener, err, sizeof(err));
+        if (rc) {
+            kl_warning("Failed opening Unix socket: %s", err);
+            return -1;
+        }
+    }
+    if (n_tcp_listeners == 0 && !unix_listener) {
+        kl_warning("Configured to not listen anywhere, exiting.");
+        return -1;
+    }
+    return 0;
+}
+
+static void close_listeners(void) {
+    for (int i = 0; i < n_tcp_listeners; i++) iol_listener_close(tcp_listeners[i]);
+    n_tcp_listeners = 0;
+    if (unix_listener) iol_listener_close(unix_listener);
+    unix_listener = NULL;
+}
+
+/* CONFIG SET port / bind: open the new listeners first, then close the old. */
+static int apply_listeners(char **err) {
+    iol_listener_t *old[MAX_LISTENERS];
+    int nold = n_tcp_listeners;
+    memcpy(old, tcp_listeners, sizeof(old));
+    n_tcp_listeners = 0;
+    char e[256];
+    if (g_cfg.port != 0) {
+        for (int i = 0; i < g_cfg.bind_count && n_tcp_listeners < MAX_LISTENERS; i++) {
+            const char *addr = g_cfg.bind[i];
+            bool optional = addr[0] == '-';
+            if (optional) addr++;
+            const char *real = !strcmp(addr, "*") ? "0.0.0.0" : !strcmp(addr, "::*") ? "::" : addr;
+            iol_listener_t *l;
+            int rc = iol_listen_tcp(real, g_cfg.port, g_cfg.tcp_backlog, CONN_KIND_TCP, &l, e,
+                                    sizeof(e));
+            if (rc) {
+                if (optional) continue;
+                for (int k = 0; k < n_tcp_listeners; k++) iol_listener_close(tcp_listeners[k]);
+                memcpy(tcp_listeners, old, sizeof(old));
+                n_tcp_listeners = nold;
+                *err = kl_strdup("Unable to listen on this port");
+                return -1;
+            }
+            tcp_listeners[n_tcp_listeners++] = l;
+        }
+    }
+    for (int k = 0; k < nold; k++) iol_listener_close(old[k]);
+    g_srv.tcp_port = n_tcp_listeners ? iol_listener_port(tcp_listeners[0]) : 0;
+    return 0;
+}
+
+static iol_limits_t limits_from_config(void) {
+    iol_limits_t l;
+    l.proto_max_bulk_len = (size_t)g_cfg.proto_max_bulk_len;
+    l.client_query_buffer_limit = (size_t)g_cfg.client_query_buffer_limit;
+    l.out_high_water = 4 * 1024 * 1024;
+    return l;
+}
+
+static int apply_limits(char **err) {
+    iol_limits_t l = limits_from_config();
+    iol_set_limits(&l);
+    return 0;
+}
+
+static int apply_loglevel(char **err) {
+    kl_log_set_level(g_cfg.loglevel);
+    return 0;
+}
+
+static int apply_keepalive(char **err) {
+    iol_set_tcp_keepalive(g_cfg.tcp_keepalive);
+    return 0;
+}
+
+static int apply_hz(char **err) {
+    uv_timer_set_repeat(&cron_timer, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- cron */
+
+static void cron(uv_timer_t *t) {
+    srv_update_time();
+    g_srv.cronloops++;
+    int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
+    /* Active expiry gets 25% of a cron period, scaled by the effort knob. */
+    long long budget = 1000000LL / hz * 25 / 100;
+    budget += budget * (g_cfg.active_expire_effort - 1) / 4;
+    if (g_srv.active_expire_enabled) db_active_expire_cycle(budget);
+    db_cron(1000);
+    exec_clients_cron();
+    info_track_ops();
+    info_update_peak();
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (g_srv.shutdown_asap && signum == SIGINT) {
+        kl_warning("You insist... exiting now.");
+        _exit(1);
+    }
+    kl_warning("Received %s scheduling shutdown...", name);
+    g_srv.shutdown_asap = 1;
+    uv_stop(h->loop);
+}
+
+/* ---------------------------------------------------------------- start-up */
+
+static void usage(void) {
+    fprintf(stderr,
+            "Usage: ./keyloom-server [/path/to/keyloom.conf] [options] [-]\n"
+            "       ./keyloom-server - (read config from stdin)\n"
+            "       ./keyloom-server -v or --version\n"
+            "       ./keyloom-server -h or --help\n"
+            "\n"
+            "Examples:\n"
+            "       ./keyloom-server (run the server with default conf)\n"
+            "       echo 'maxmemory 128mb' | ./keyloom-server -\n"
+            "       ./keyloom-server /etc/keyloom/6379.conf\n"
+            "       ./keyloom-server --port 7777\n"
+            "       ./keyloom-server /etc/mykeyloom.conf --loglevel verbose -\n"
+            "       ./keyloom-server /etc/mykeyloom.conf --loglevel verbose\n"
+            "\n"
+            "keyloom speaks the Redis protocol and accepts redis-server's configuration\n"
+            "directives; see conf/keyloom.conf for every directive it supports.\n");
+    exit(1);
+}
+
+static void version(void) {
+    printf("keyloom server v=%s sha=%s:0 malloc=%s bits=%d build=%s redis_compat=%s\n",
+           KEYLOOM_VERSION, KEYLOOM_GIT_SHA1, kl_allocator_name(), (int)(sizeof(long) * 8),
+           KEYLOOM_BUILD_TYPE, KEYLOOM_REDIS_VERSION);
+    exit(0);
+}
+
+static char *read_stdin_all(void) {
+    kl_buf_t b = {0};
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) kl_buf_append(&b, buf, (size_t)n);
+    if (!b.p) kl_buf_append(&b, "", 0);
+    return kl_buf_detach(&b);
+}
+
+static void daemonize(void) {
+    if (fork() != 0) exit(0);
+    setsid();
+    int fd = open("/dev/null", O_RDWR, 0);
+    if (fd != -1) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO) close(fd);
+    }
+}
+
+static void write_pidfile(void) {
+    if (!g_cfg.pidfile || !g_cfg.pidfile[0]) return;
+    FILE *f = fopen(g_cfg.pidfile, "w");
+    if (!f) {
+        kl_warning("Failed to write PID file: %s", strerror(errno));
+        return;
+    }
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+}
+
+static void banner(void) {
+    kl_notice("oO0OoO0OoO0Oo keyloom is starting oO0OoO0OoO0Oo");
+    kl_notice("keyloom version=%s (redis_version=%s), bits=%d, commit=%s, pid=%d, just started",
+              KEYLOOM_VERSION, KEYLOOM_REDIS_VERSION, (int)(sizeof(long) * 8), KEYLOOM_GIT_SHA1,
+              (int)getpid());
+    if (g_srv.config_file)
+        kl_notice("Configuration loaded from %s", g_srv.config_file);
+    else
+        kl_notice("Warning: no config file specified, using the default config. In order to "
+                  "specify a config file use keyloom-server /path/to/keyloom.conf");
+}
+
+static void build_title(char *buf, size_t len) {
+    char addrs[256] = "";
+    size_t off = 0;
+    if (g_cfg.port != 0 && g_cfg.bind_count > 0) {
+        const char *a = g_cfg.bind[0];
+        if (a[0] == '-') a++;
+        off += (size_t)snprintf(addrs + off, sizeof(addrs) - off, "%s:%d", a, g_srv.tcp_port);
+    }
+    if (g_cfg.unixsocket && g_cfg.unixsocket[0] && off < sizeof(addrs))
+        off += (size_t)snprintf(addrs + off, sizeof(addrs) - off, "%s%s", off ? " " : "",
+                                g_cfg.unixsocket);
+    snprintf(buf, len, "keyloom-server %s", addrs);
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2) {
+        if (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")) version();
+        if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) usage();
+    }
+    saved_arg0 = argv[0];
+    {
+        /* The title may use every byte of the original argv block. */
+        char *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+        saved_arg0_cap = (size_t)(end - argv[0]);
+    }
+    char **args = kl_malloc(sizeof(char *) * (size_t)(argc + 1));
+    for (int i = 0; i < argc; i++) args[i] = kl_strdup(argv[i]);
+    args[argc] = NULL;
+
+    config_init_defaults();
+    const char *cfgfile = NULL;
+    int j = 1;
+    char *stdin_text = NULL;
+    if (argc >= 2 && args[1][0] != '-') {
+        cfgfile = args[1];
+        j = 2;
+    }
+    /* A lone "-" anywhere means: also read config from stdin. */
+    int nopts = 0;
+    char **opts = kl_malloc(sizeof(char *) * (size_t)(argc + 1));
+    for (int i = j; i < argc; i++) {
+        if (!strcmp(args[i], "-")) {
+            stdin_text = read_stdin_all();
+            continue;
+        }
+        opts[nopts++] = args[i];
+    }
+    char *err = NULL;
+    if (config_load(cfgfile, stdin_text, nopts, opts, &err) != 0) {
+        fputs(err ? err : "Error loading config\n", stderr);
+        kl_free(err);
+        exit(1);
+    }
+    kl_free(stdin_text);
+    kl_free(opts);
+
+    if (g_cfg.daemonize) daemonize();
+    kl_log_set_level(g_cfg.loglevel);
+    if (g_cfg.logfile && g_cfg.logfile[0]) {
+        int rc = kl_log_set_file(g_cfg.logfile);
+        if (rc) {
+            fprintf(stderr, "Can't open the log file: %s\n", strerror(-rc));
+            exit(1);
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+
+    memset(&g_srv, 0, sizeof(g_srv));
+    g_srv.pid = getpid();
+    g_srv.loop = uv_default_loop();
+    g_srv.next_client_id = 1;
+    g_srv.active_expire_enabled = 1;
+    kl_get_random_hex_chars(g_srv.runid, 40);
+    g_srv.runid[40] = '\0';
+    srv_update_time();
+    g_srv.start_ms = g_srv.mstime;
+    g_srv.stat.reset_time_ms = g_srv.mstime;
+    {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n > 0) {
+            exe[n] = '\0';
+            g_srv.executable = kl_strdup(exe);
+        }
+    }
+    if (config_file_path()) g_srv.config_file = kl_strdup(config_file_path());
+
+    banner();
+    {
+        /* maxclients needs file descriptors: raise the soft limit like Redis. */
+        struct rlimit rl;
+        rlim_t need = (rlim_t)g_cfg.maxclients + 32;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+            rlim_t want = need <= rl.rlim_max ? need : rl.rlim_max;
+            rl.rlim_cur = want;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            if (want < need)
+                kl_warning("You requested maxclients of %d requiring at least %llu max file "
+                           "descriptors; the limit is %llu.",
+                           g_cfg.maxclients, (unsigned long long)need,
+                           (unsigned long long)want);
+        }
+    }
+
+    db_init(g_cfg.databases);
+    cmd_table_init();
+    iol_limits_t limits = limits_from_config();
+    int nthreads = g_cfg.io_threads > 1 ? g_cfg.io_threads - 1 : 0;
+    if (iol_init(g_srv.loop, nthreads, exec_hooks(), &limits) != 0) {
+        kl_warning("Failed to initialise the I/O layer");
+        exit(1);
+    }
+    iol_set_tcp_keepalive(g_cfg.tcp_keepalive);
+    if (listen_all() != 0) exit(1);
+    config_register_apply("port", apply_listeners);
+    config_register_apply("bind", apply_listeners);
+    config_register_apply("proto-max-bulk-len", apply_limits);
+    config_register_apply("client-query-buffer-limit", apply_limits);
+    config_register_apply("loglevel", apply_loglevel);
+    config_register_apply("tcp-keepalive", apply_keepalive);
+    config_register_apply("hz", apply_hz);
+    if (iol_start() != 0) {
+        kl_warning("Failed to start the I/O threads");
+        exit(1);
+    }
+    write_pidfile();
+    kl_notice("Server initialized");
+    if (unix_listener) kl_notice("Listening on unix socket %s", g_cfg.unixsocket);
+    kl_notice("io-threads %d (%d I/O thread%s beside the executor)", g_cfg.io_threads, nthreads,
+              nthreads == 1 ? "" : "s");
+    if (g_cfg.set_proc_title) {
+        char title[256];
+        build_title(title, sizeof(title));
+        proctitle_set(title);
+    }
+    kl_notice("Ready to accept connections");
+
+    uv_timer_init(g_srv.loop, &cron_timer);
+    uv_timer_start(&cron_timer, cron, 1, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
+    uv_signal_init(g_srv.loop, &sig_term);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_init(g_srv.loop, &sig_int);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+
+    while (!g_srv.shutdown_asap) uv_run(g_srv.loop, UV_RUN_DEFAULT);
+
+    /* Graceful shutdown: stop accepting, flush what clients can take, join. */
+    close_listeners();
+    iol_shutdown();
+    uv_close((uv_handle_t *)&cron_timer, NULL);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_run(g_srv.loop, UV_RUN_NOWAIT);
+    if (g_cfg.pidfile && g_cfg.pidfile[0]) unlink(g_cfg.pidfile);
+    kl_warning("keyloom is now ready to exit, bye bye...");
+    db_free_all();
+    cmd_table_free();
+    slowlog_free();
+    exec_free_all();
+    reply_errorstats_free();
+    kl_free(g_srv.executable);
+    kl_free(g_srv.config_file);
+    for (int i = 0; i < argc; i++) kl_free(args[i]);
+    kl_free(args);
+    config_free();
+    uv_loop_close(g_srv.loop);
+    return g_srv.shutdown_exit_code;
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures (once) and builds keyloom in ./build (release by default).
+# Extra arguments go to `meson setup`, e.g. -Db_sanitize=address,undefined.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR="${BUILD_DIR:-build}"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  meson setup "$BUILD_DIR" --buildtype=release "$@"
+fi
+ninja -C "$BUILD_DIR"
