@@ -11,6 +11,7 @@
 #include "kl_version.h"
 #include "server.h"
 #include "slowlog.h"
+#include "tls.h"
 #include "reply.h"
 
 #include <errno.h>
@@ -31,6 +32,8 @@ kl_server_t g_srv;
 static iol_listener_t *tcp_listeners[MAX_LISTENERS];
 static int n_tcp_listeners;
 static iol_listener_t *unix_listener;
+static iol_listener_t *tls_listeners[MAX_LISTENERS];
+static int n_tls_listeners;
 static uv_timer_t cron_timer;
 static uv_signal_t sig_term, sig_int;
 
@@ -59,33 +62,112 @@ static void proctitle_set(const char *title) {
 
 /* ---------------------------------------------------------------- listeners */
 
+/* Listen on every bind address for one port; returns 0 or -1 (logged). */
+static int listen_port(int port, int kind, iol_listener_t **out, int *nout, int *bound_port) {
+    char err[256];
+    for (int i = 0; i < g_cfg.bind_count && *nout < MAX_LISTENERS; i++) {
+        const char *addr = g_cfg.bind[i];
+        bool optional = addr[0] == '-';
+        if (optional) addr++;
+        const char *real = !strcmp(addr, "*") ? "0.0.0.0" : !strcmp(addr, "::*") ? "::" : addr;
+        iol_listener_t *l;
+        int rc = iol_listen_tcp(real, port, g_cfg.tcp_backlog, kind, &l, err, sizeof(err));
+        if (rc) {
+            if (optional) continue;
+            kl_warning("Warning: Could not create server %s listening socket %s:%d: %s",
+                       kind == CONN_KIND_TLS ? "TLS" : "TCP", addr, port, err);
+            for (int k = 0; k < *nout; k++) iol_listener_close(out[k]);
+            *nout = 0;
+            return -1;
+        }
+        out[(*nout)++] = l;
+        *bound_port = iol_listener_port(l);
+        kl_notice("Listening on %s:%d (%s)", addr, *bound_port,
+                  kind == CONN_KIND_TLS ? "tls" : "tcp");
+    }
+    return 0;
+}
+
+static void tls_settings_from_config(tls_settings_t *s) {
+    memset(s, 0, sizeof(*s));
+    s->cert_file = g_cfg.tls_cert_file;
+    s->key_file = g_cfg.tls_key_file;
+    s->key_file_pass = g_cfg.tls_key_file_pass;
+    s->client_cert_file = g_cfg.tls_client_cert_file;
+    s->client_key_file = g_cfg.tls_client_key_file;
+    s->client_key_file_pass = g_cfg.tls_client_key_file_pass;
+    s->ca_cert_file = g_cfg.tls_ca_cert_file;
+    s->ca_cert_dir = g_cfg.tls_ca_cert_dir;
+    s->dh_params_file = g_cfg.tls_dh_params_file;
+    s->protocols = g_cfg.tls_protocols;
+    s->ciphers = g_cfg.tls_ciphers;
+    s->ciphersuites = g_cfg.tls_ciphersuites;
+    s->prefer_server_ciphers = g_cfg.tls_prefer_server_ciphers;
+    s->session_caching = g_cfg.tls_session_caching;
+    s->session_cache_size = g_cfg.tls_session_cache_size;
+    s->session_cache_timeout = g_cfg.tls_session_cache_timeout;
+    s->auth_clients = g_cfg.tls_auth_clients == KL_TLS_AUTH_YES        ? TLS_AUTH_YES
+                      : g_cfg.tls_auth_clients == KL_TLS_AUTH_OPTIONAL ? TLS_AUTH_OPTIONAL
+                                                                       : TLS_AUTH_NO;
+}
+
+static bool tls_wanted(void) {
+    return g_cfg.tls_port != 0 || g_cfg.tls_replication || g_cfg.tls_cluster;
+}
+
+/* CONFIG SET of any tls-* directive: rebuild the contexts; existing
+ * connections keep theirs. */
+static int apply_tls(char **err) {
+    if (!tls_wanted()) return 0;
+    tls_settings_t s;
+    tls_settings_from_config(&s);
+    char *e = NULL;
+    if (tls_configure(&s, &e) != 0) {
+        kl_warning("Failed to configure TLS: %s", e ? e : "unknown error");
+        *err = e ? e : kl_strdup("Unable to update TLS configuration. Check server logs.");
+        return -1;
+    }
+    kl_notice("TLS configuration reloaded");
+    return 0;
+}
+
+static int apply_tls_port(char **err) {
+    iol_listener_t *old[MAX_LISTENERS];
+    int nold = n_tls_listeners;
+    memcpy(old, tls_listeners, sizeof(old));
+    n_tls_listeners = 0;
+    if (g_cfg.tls_port != 0) {
+        if (!tls_configured() && apply_tls(err) != 0) {
+            memcpy(tls_listeners, old, sizeof(old));
+            n_tls_listeners = nold;
+            return -1;
+        }
+        if (listen_port(g_cfg.tls_port, CONN_KIND_TLS, tls_listeners, &n_tls_listeners,
+                        &g_srv.tls_port) != 0) {
+            memcpy(tls_listeners, old, sizeof(old));
+            n_tls_listeners = nold;
+            *err = kl_strdup("Unable to listen on this port");
+            return -1;
+        }
+    }
+    for (int k = 0; k < nold; k++) iol_listener_close(old[k]);
+    if (!n_tls_listeners) g_srv.tls_port = 0;
+    return 0;
+}
+
 static int listen_all(void) {
     char err[256];
-    if (g_cfg.port != 0) {
-        for (int i = 0; i < g_cfg.bind_count && n_tcp_listeners < MAX_LISTENERS; i++) {
-            const char *addr = g_cfg.bind[i];
-            bool optional = addr[0] == '-';
-            if (optional) addr++;
-            const char *real = addr;
-            if (!strcmp(addr, "*")) real = "0.0.0.0";
-            if (!strcmp(addr, "::*")) real = "::";
-            iol_listener_t *l;
-            int rc = iol_listen_tcp(real, g_cfg.port, g_cfg.tcp_backlog, CONN_KIND_TCP, &l, err,
-                                    sizeof(err));
-            if (rc) {
-                if (optional && (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT ||
-                                 rc == -EPROTONOSUPPORT || rc == -ESOCKTNOSUPPORT ||
-                                 rc == -EINVAL))
-                    continue;
-                kl_warning("Warning: Could not create server TCP listening socket %s:%d: %s",
-                           addr, g_cfg.port, err);
-                kl_warning("Failed listening on port %d (tcp), aborting.", g_cfg.port);
-                return -1;
-            }
-            tcp_listeners[n_tcp_listeners++] = l;
-            g_srv.tcp_port = iol_listener_port(l);
-            kl_notice("Listening on %s:%d (tcp)", addr, g_srv.tcp_port);
-        }
+    if (g_cfg.tls_port != 0 &&
+        listen_port(g_cfg.tls_port, CONN_KIND_TLS, tls_listeners, &n_tls_listeners,
+                    &g_srv.tls_port) != 0) {
+        kl_warning("Failed listening on port %d (tls), aborting.", g_cfg.tls_port);
+        return -1;
+    }
+    if (g_cfg.port != 0 &&
+        listen_port(g_cfg.port, CONN_KIND_TCP, tcp_listeners, &n_tcp_listeners,
+                    &g_srv.tcp_port) != 0) {
+        kl_warning("Failed listening on port %d (tcp), aborting.", g_cfg.port);
+        return -1;
     }
     if (g_cfg.unixsocket && g_cfg.unixsocket[0]) {
         int rc = iol_listen_unix(g_cfg.unixsocket, (unsigned)g_cfg.unixsocketperm,
@@ -94,8 +176,9 @@ static int listen_all(void) {
             kl_warning("Failed opening Unix socket: %s", err);
             return -1;
         }
+        kl_notice("Listening on unix socket %s", g_cfg.unixsocket);
     }
-    if (n_tcp_listeners == 0 && !unix_listener) {
+    if (n_tcp_listeners == 0 && n_tls_listeners == 0 && !unix_listener) {
         kl_warning("Configured to not listen anywhere, exiting.");
         return -1;
     }
@@ -103,6 +186,8 @@ static int listen_all(void) {
 }
 
 static void close_listeners(void) {
+    for (int i = 0; i < n_tls_listeners; i++) iol_listener_close(tls_listeners[i]);
+    n_tls_listeners = 0;
     for (int i = 0; i < n_tcp_listeners; i++) iol_listener_close(tcp_listeners[i]);
     n_tcp_listeners = 0;
     if (unix_listener) iol_listener_close(unix_listener);
@@ -115,29 +200,16 @@ static int apply_listeners(char **err) {
     int nold = n_tcp_listeners;
     memcpy(old, tcp_listeners, sizeof(old));
     n_tcp_listeners = 0;
-    char e[256];
-    if (g_cfg.port != 0) {
-        for (int i = 0; i < g_cfg.bind_count && n_tcp_listeners < MAX_LISTENERS; i++) {
-            const char *addr = g_cfg.bind[i];
-            bool optional = addr[0] == '-';
-            if (optional) addr++;
-            const char *real = !strcmp(addr, "*") ? "0.0.0.0" : !strcmp(addr, "::*") ? "::" : addr;
-            iol_listener_t *l;
-            int rc = iol_listen_tcp(real, g_cfg.port, g_cfg.tcp_backlog, CONN_KIND_TCP, &l, e,
-                                    sizeof(e));
-            if (rc) {
-                if (optional) continue;
-                for (int k = 0; k < n_tcp_listeners; k++) iol_listener_close(tcp_listeners[k]);
-                memcpy(tcp_listeners, old, sizeof(old));
-                n_tcp_listeners = nold;
-                *err = kl_strdup("Unable to listen on this port");
-                return -1;
-            }
-            tcp_listeners[n_tcp_listeners++] = l;
-        }
+    if (g_cfg.port != 0 &&
+        listen_port(g_cfg.port, CONN_KIND_TCP, tcp_listeners, &n_tcp_listeners,
+                    &g_srv.tcp_port) != 0) {
+        memcpy(tcp_listeners, old, sizeof(old));
+        n_tcp_listeners = nold;
+        *err = kl_strdup("Unable to listen on this port");
+        return -1;
     }
     for (int k = 0; k < nold; k++) iol_listener_close(old[k]);
-    g_srv.tcp_port = n_tcp_listeners ? iol_listener_port(tcp_listeners[0]) : 0;
+    if (!n_tcp_listeners) g_srv.tcp_port = 0;
     return 0;
 }
 
@@ -198,6 +270,10 @@ static void on_signal(uv_signal_t *h, int signum) {
 }
 
 /* ---------------------------------------------------------------- start-up */
+
+static void close_any(uv_handle_t *h, void *arg) {
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
 
 static void usage(void) {
     fprintf(stderr,
@@ -375,6 +451,18 @@ int main(int argc, char **argv) {
         }
     }
 
+    tls_init();
+    if (tls_wanted()) {
+        tls_settings_t ts;
+        tls_settings_from_config(&ts);
+        char *terr = NULL;
+        if (tls_configure(&ts, &terr) != 0) {
+            kl_warning("Failed to configure TLS. %s", terr ? terr : "");
+            fprintf(stderr, "Failed to configure TLS: %s\n", terr ? terr : "unknown error");
+            kl_free(terr);
+            exit(1);
+        }
+    }
     db_init(g_cfg.databases);
     cmd_table_init();
     iol_limits_t limits = limits_from_config();
@@ -392,13 +480,21 @@ int main(int argc, char **argv) {
     config_register_apply("loglevel", apply_loglevel);
     config_register_apply("tcp-keepalive", apply_keepalive);
     config_register_apply("hz", apply_hz);
+    config_register_apply("tls-port", apply_tls_port);
+    static const char *tls_dirs[] = {
+        "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-client-cert-file",
+        "tls-client-key-file", "tls-client-key-file-pass", "tls-ca-cert-file", "tls-ca-cert-dir",
+        "tls-dh-params-file", "tls-protocols", "tls-ciphers", "tls-ciphersuites",
+        "tls-prefer-server-ciphers", "tls-session-caching", "tls-session-cache-size",
+        "tls-session-cache-timeout", "tls-auth-clients", "tls-replication", "tls-cluster"};
+    for (size_t i = 0; i < sizeof(tls_dirs) / sizeof(tls_dirs[0]); i++)
+        config_register_apply(tls_dirs[i], apply_tls);
     if (iol_start() != 0) {
         kl_warning("Failed to start the I/O threads");
         exit(1);
     }
     write_pidfile();
     kl_notice("Server initialized");
-    if (unix_listener) kl_notice("Listening on unix socket %s", g_cfg.unixsocket);
     kl_notice("io-threads %d (%d I/O thread%s beside the executor)", g_cfg.io_threads, nthreads,
               nthreads == 1 ? "" : "s");
     if (g_cfg.set_proc_title) {
@@ -436,6 +532,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < argc; i++) kl_free(args[i]);
     kl_free(args);
     config_free();
+    tls_shutdown();
+    uv_walk(g_srv.loop, close_any, NULL);
+    uv_run(g_srv.loop, UV_RUN_DEFAULT);
     uv_loop_close(g_srv.loop);
     return g_srv.shutdown_exit_code;
 }
