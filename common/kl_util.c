@@ -90,7 +90,8 @@ int kl_glob_match(const char *pat, size_t plen, const char *s, size_t slen, int 
     if (slen == 0) return plen == 0;
     while (si < slen) {
         if (pi < plen && pat[pi] == '*') {
-            while (pi < plen && pat[pi] == '*') pi++;
+            while (pi < plen && pat[pi] == '*')
+                pi++;
             if (pi == plen) return 1;
             have_star = 1;
             star_pi = pi;
@@ -109,7 +110,8 @@ int kl_glob_match(const char *pat, size_t plen, const char *s, size_t slen, int 
         pi = star_pi;
         si = ++star_si;
     }
-    while (pi < plen && pat[pi] == '*') pi++;
+    while (pi < plen && pat[pi] == '*')
+        pi++;
     return pi == plen;
 }
 
@@ -185,7 +187,8 @@ int kl_ull_to_str(char *buf, size_t cap, unsigned long long v) {
         if (cap) buf[0] = '\0';
         return 0;
     }
-    for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
     buf[n] = '\0';
     return n;
 }
@@ -263,15 +266,20 @@ int kl_ld_to_str(char *buf, size_t cap, long double v, int mode) {
         return (int)n;
     }
     switch (mode) {
-    case KL_LD_AUTO: l = snprintf(buf, cap, "%.17Lg", v); break;
-    case KL_LD_HEX: l = snprintf(buf, cap, "%La", v); break;
+    case KL_LD_AUTO:
+        l = snprintf(buf, cap, "%.17Lg", v);
+        break;
+    case KL_LD_HEX:
+        l = snprintf(buf, cap, "%La", v);
+        break;
     case KL_LD_HUMAN:
         /* 17 digits after the point keeps small decimals looking like what the
          * user typed once trailing zeros are removed. */
         l = snprintf(buf, cap, "%.17Lf", v);
         if (l < 0 || (size_t)l + 1 > cap) goto err;
         if (memchr(buf, '.', (size_t)l)) {
-            while (l > 0 && buf[l - 1] == '0') l--;
+            while (l > 0 && buf[l - 1] == '0')
+                l--;
             if (l > 0 && buf[l - 1] == '.') l--;
         }
         if (l == 2 && buf[0] == '-' && buf[1] == '0') {
@@ -280,7 +288,8 @@ int kl_ld_to_str(char *buf, size_t cap, long double v, int mode) {
         }
         buf[l] = '\0';
         return l;
-    default: goto err;
+    default:
+        goto err;
     }
     if (l < 0 || (size_t)l + 1 > cap) goto err;
     return l;
@@ -320,7 +329,8 @@ unsigned long long kl_mem_to_ull(const char *s, size_t len, int *err) {
     size_t ulen;
 
     *err = 0;
-    while (digits < len && s[digits] >= '0' && s[digits] <= '9') digits++;
+    while (digits < len && s[digits] >= '0' && s[digits] <= '9')
+        digits++;
     u = s + digits;
     ulen = len - digits;
     if (ulen == 0 || (ulen == 1 && (u[0] | 0x20) == 'b')) {
@@ -417,7 +427,8 @@ uint64_t kl__siphash(const void *data, size_t len, uint64_t k0, uint64_t k1, int
     for (; p != end; p += 8) {
         m = load_le64(p, lower);
         v3 ^= m;
-        for (i = 0; i < (size_t)crounds; i++) SIPROUND;
+        for (i = 0; i < (size_t)crounds; i++)
+            SIPROUND;
         v0 ^= m;
     }
     for (i = 0; i < left; i++) {
@@ -426,10 +437,12 @@ uint64_t kl__siphash(const void *data, size_t len, uint64_t k0, uint64_t k1, int
         b |= (uint64_t)c << (8 * i);
     }
     v3 ^= b;
-    for (i = 0; i < (size_t)crounds; i++) SIPROUND;
+    for (i = 0; i < (size_t)crounds; i++)
+        SIPROUND;
     v0 ^= b;
     v2 ^= 0xff;
-    for (i = 0; i < (size_t)drounds; i++) SIPROUND;
+    for (i = 0; i < (size_t)drounds; i++)
+        SIPROUND;
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
@@ -492,7 +505,8 @@ static __thread int rng_seeded;
 uint64_t kl_rand64(void) {
     uint64_t *s = rng_state, result, t;
     if (!rng_seeded) {
-        do kl_random_bytes(rng_state, sizeof(rng_state));
+        do
+            kl_random_bytes(rng_state, sizeof(rng_state));
         while ((rng_state[0] | rng_state[1] | rng_state[2] | rng_state[3]) == 0);
         rng_seeded = 1;
     }
@@ -528,7 +542,8 @@ void kl_buf_reserve(kl_buf_t *b, size_t extra) {
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap = cap < ((size_t)1 << 20) ? cap * 2 : cap + ((size_t)1 << 20);
+    while (cap < need)
+        cap = cap < ((size_t)1 << 20) ? cap * 2 : cap + ((size_t)1 << 20);
     b->p = kl_realloc(b->p, cap);
     b->cap = cap;
     b->p[b->len] = '\0';
@@ -590,11 +605,21 @@ static size_t repr_emit(const char *p, size_t n, void (*put)(void *, const char 
             put(ctx, esc, 2);
             total += 2;
             break;
-        case '\n': put(ctx, "\\n", 2), total += 2; break;
-        case '\r': put(ctx, "\\r", 2), total += 2; break;
-        case '\t': put(ctx, "\\t", 2), total += 2; break;
-        case '\a': put(ctx, "\\a", 2), total += 2; break;
-        case '\b': put(ctx, "\\b", 2), total += 2; break;
+        case '\n':
+            put(ctx, "\\n", 2), total += 2;
+            break;
+        case '\r':
+            put(ctx, "\\r", 2), total += 2;
+            break;
+        case '\t':
+            put(ctx, "\\t", 2), total += 2;
+            break;
+        case '\a':
+            put(ctx, "\\a", 2), total += 2;
+            break;
+        case '\b':
+            put(ctx, "\\b", 2), total += 2;
+            break;
         default:
             if (c >= 0x20 && c < 0x7f) {
                 put(ctx, (const char *)&p[i], 1);
@@ -673,7 +698,8 @@ static int hexval(int c) {
 
 void kl_free_args(char **argv, int argc) {
     if (!argv) return;
-    for (int i = 0; i < argc; i++) kl_free(argv[i]);
+    for (int i = 0; i < argc; i++)
+        kl_free(argv[i]);
     kl_free(argv);
 }
 
@@ -688,7 +714,8 @@ int kl_split_args_len(const char *line, size_t len, char ***argvp, size_t **lens
 #define AT(k) ((k) < len ? line[k] : '\0')
 
     for (;;) {
-        while (AT(i) && isspace((unsigned char)AT(i))) i++;
+        while (AT(i) && isspace((unsigned char)AT(i)))
+            i++;
         if (!AT(i)) break;
         int inq = 0, insq = 0, done = 0;
         kl_buf_clear(&cur);
@@ -706,12 +733,24 @@ int kl_split_args_len(const char *line, size_t len, char ***argvp, size_t **lens
                     char e;
                     i++;
                     switch (AT(i)) {
-                    case 'n': e = '\n'; break;
-                    case 'r': e = '\r'; break;
-                    case 't': e = '\t'; break;
-                    case 'b': e = '\b'; break;
-                    case 'a': e = '\a'; break;
-                    default: e = AT(i); break;
+                    case 'n':
+                        e = '\n';
+                        break;
+                    case 'r':
+                        e = '\r';
+                        break;
+                    case 't':
+                        e = '\t';
+                        break;
+                    case 'b':
+                        e = '\b';
+                        break;
+                    case 'a':
+                        e = '\a';
+                        break;
+                    default:
+                        e = AT(i);
+                        break;
                     }
                     kl_buf_append(&cur, &e, 1);
                 } else if (c == '"') {
@@ -741,10 +780,18 @@ int kl_split_args_len(const char *line, size_t len, char ***argvp, size_t **lens
                 case '\n':
                 case '\r':
                 case '\t':
-                case '\0': done = 1; break;
-                case '"': inq = 1; break;
-                case '\'': insq = 1; break;
-                default: kl_buf_append(&cur, &c, 1); break;
+                case '\0':
+                    done = 1;
+                    break;
+                case '"':
+                    inq = 1;
+                    break;
+                case '\'':
+                    insq = 1;
+                    break;
+                default:
+                    kl_buf_append(&cur, &c, 1);
+                    break;
                 }
             }
             if (AT(i)) i++;

@@ -29,9 +29,9 @@ int kl_glob_match(const char *pat, size_t plen, const char *s, size_t slen, int 
 /* ---- Numbers ----------------------------------------------------------- */
 
 /* Buffer sizes that always suffice for the formatting functions below. */
-#define KL_LLSTR_SIZE 21    /* "-9223372036854775808" + NUL */
-#define KL_DSTR_SIZE 128    /* kl_d_to_str */
-#define KL_LDSTR_SIZE 5120  /* kl_ld_to_str in human mode (%.17Lf of 1e4932) */
+#define KL_LLSTR_SIZE 21   /* "-9223372036854775808" + NUL */
+#define KL_DSTR_SIZE 128   /* kl_d_to_str */
+#define KL_LDSTR_SIZE 5120 /* kl_ld_to_str in human mode (%.17Lf of 1e4932) */
 
 /* Strict integer parsing with Redis string2ll rules: optional '-', then digits,
  * no spaces, no '+', no leading zeros except "0" itself, "-0" rejected.

@@ -32,7 +32,10 @@ typedef struct iol_client iol_client_t;
 enum {
     IOL_HAND_CLOSE_AFTER_REPLY = 1u << 0, /* write what is queued, then close */
     IOL_HAND_CLOSE_NOW = 1u << 1,         /* close without writing */
-    IOL_HAND_PAUSED = 1u << 2,            /* keep the client parked (not used yet) */
+    IOL_HAND_AUTHENTICATED = 1u << 2,     /* lift the parser's unauthenticated limits */
+    IOL_HAND_UNAUTHENTICATED = 1u << 3,   /* apply them again (RESET) */
+    IOL_HAND_MORE = 1u << 4, /* stopped at exec_done for output back-pressure: dispatch the
+                                same batch again once the output drained */
 };
 
 struct iol_client {
@@ -41,6 +44,7 @@ struct iol_client {
     iol_thread_t *thread;
     int64_t ctime_ms;
     uint8_t kind; /* enum conn_kind of the listener */
+    bool unauth_limits; /* set by the accept hook: Redis's limits before AUTH */
     int listener_port;
     char peer[64];  /* "ip:port" (IPv6 without brackets, as Redis) or "path:0"? see addr helpers */
     char local[64];
@@ -60,6 +64,7 @@ struct iol_client {
 
     /* Hand-off area: owned by the holder of the batch (I/O thread or executor). */
     resp_batch_t *exec_batch;
+    uint32_t exec_done; /* commands of exec_batch already run (IOL_HAND_MORE) */
     iol_reply_t reply;
     uint32_t hand_flags;
     /* Executor-only: the executor runs or parks this client's batch. */
@@ -138,6 +143,7 @@ void iol_client_release(iol_client_t *c);
 /* Per-thread statistics (INFO threads). Thread: any (relaxed reads). */
 typedef struct iol_thread_stats {
     uint64_t clients, reads, writes, commands, bytes_in, bytes_out, accepts;
+    uint64_t handshakes, handshake_failures;
 } iol_thread_stats_t;
 void iol_thread_stats(int index, iol_thread_stats_t *out); /* index 0 = main */
 long iol_thread_tid(int index); /* kernel tid, for /proc CPU times */

@@ -28,6 +28,7 @@ enum {
     IOF_PROTO_ERR = 1u << 5,     /* input ended with a protocol error */
     IOF_CONN_CLOSED = 1u << 6,   /* conn is gone, I/O memory freed */
     IOF_DEAD = 1u << 7,          /* CLOSED sent; only FREE may follow */
+    IOF_BATCH_PENDING = 1u << 8, /* exec_batch is partly run: dispatch it again first */
 };
 
 #define RING_CAPACITY 4096
@@ -55,6 +56,7 @@ struct iol_thread {
     /* Statistics: written by this thread (or the executor for accepts),
      * read by INFO; relaxed, they publish nothing. */
     _Atomic uint64_t st_clients, st_reads, st_writes, st_commands, st_in, st_out, st_accepts;
+    _Atomic uint64_t st_handshakes, st_handshake_failures;
 };
 
 static struct {
@@ -192,10 +194,17 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
 
 /* Bring the executor's results back into the I/O side. Thread: owner. */
 static void io_collect(iol_client_t *c) {
-    resp_batch_reset(c->exec_batch);
     iol_reply_move(&c->out, &c->reply);
     uint32_t hf = c->hand_flags;
     c->hand_flags = 0;
+    if (hf & IOL_HAND_MORE) {
+        c->io_flags |= IOF_BATCH_PENDING;
+    } else {
+        resp_batch_reset(c->exec_batch);
+        c->exec_done = 0;
+    }
+    if (hf & IOL_HAND_AUTHENTICATED) c->parser.auth_required = 0;
+    if (hf & IOL_HAND_UNAUTHENTICATED) c->parser.auth_required = 1;
     if (hf & IOL_HAND_CLOSE_NOW) {
         io_close(c);
         return;
@@ -208,23 +217,30 @@ static void io_collect(iol_client_t *c) {
  * free to take more commands. Thread: owner. */
 static bool io_dispatch(iol_client_t *c) {
     if (c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) return false;
-    if (c->filling->ncmds == 0) return true;
+    bool again = (c->io_flags & IOF_BATCH_PENDING) != 0;
+    if (!again && c->filling->ncmds == 0) return true;
     if (io_out_pending(c) > c->thread->limits.out_high_water) return false;
-    resp_batch_t *b = c->filling;
-    c->filling = (b == &c->batches[0]) ? &c->batches[1] : &c->batches[0];
-    c->exec_batch = b;
-    atomic_fetch_add_explicit(&c->thread->st_commands, b->ncmds, memory_order_relaxed);
+    if (again) {
+        /* The older, partly run batch goes first; the filling one waits. */
+        c->io_flags &= ~IOF_BATCH_PENDING;
+    } else {
+        resp_batch_t *b = c->filling;
+        c->filling = (b == &c->batches[0]) ? &c->batches[1] : &c->batches[0];
+        c->exec_batch = b;
+        c->exec_done = 0;
+        atomic_fetch_add_explicit(&c->thread->st_commands, b->ncmds, memory_order_relaxed);
+    }
     if (!threaded()) {
         if (!exec_run(c)) {
             c->io_flags |= IOF_IN_FLIGHT; /* parked: iol_client_release ends it */
             return true;
         }
         io_collect(c);
-        return !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE));
+        return !again && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE));
     }
     c->io_flags |= IOF_IN_FLIGHT;
     iol_chan_send(&c->thread->to_exec, c, MSG_DISPATCH);
-    return true;
+    return !again;
 }
 
 static void io_proto_error_reply(iol_client_t *c) {
@@ -263,7 +279,8 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
     if (off < len && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE)))
         io_stash(c, data + off, len - off);
     io_dispatch(c);
-    if ((c->io_flags & IOF_PROTO_ERR) && !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING)) &&
+    if ((c->io_flags & IOF_PROTO_ERR) &&
+        !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_BATCH_PENDING)) &&
         c->filling->ncmds == 0)
         io_proto_error_reply(c);
     atomic_store_explicit(&c->qbuf_bytes, resp_parser_pending(&c->parser) + c->stash_len,
@@ -283,7 +300,9 @@ static void io_resume(iol_client_t *c) {
         kl_free(s);
     } else {
         io_dispatch(c);
-        if ((c->io_flags & IOF_PROTO_ERR) && !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING)) &&
+        if (!(c->io_flags & (IOF_IN_FLIGHT | IOF_BATCH_PENDING))) io_dispatch(c);
+        if ((c->io_flags & IOF_PROTO_ERR) &&
+            !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_BATCH_PENDING)) &&
             c->filling->ncmds == 0 && !(c->io_flags & IOF_CLOSE_AFTER_WRITE))
             io_proto_error_reply(c);
     }
@@ -399,6 +418,10 @@ static void io_close(iol_client_t *c) {
 
 static void io_on_ready(conn_t *conn, int status) {
     iol_client_t *c = conn->data;
+    if (conn->kind == CONN_KIND_TLS)
+        atomic_fetch_add_explicit(status < 0 ? &c->thread->st_handshake_failures
+                                             : &c->thread->st_handshakes,
+                                  1, memory_order_relaxed);
     if (status < 0) {
         io_close(c);
         return;
@@ -718,6 +741,7 @@ void iol__accepted(int fd, int kind, const char *peer, const char *local, int po
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     snprintf(c->local, sizeof(c->local), "%s", local);
     resp_parser_init(&c->parser);
+    c->parser.auth_required = c->unauth_limits;
     resp_batch_init(&c->batches[0]);
     resp_batch_init(&c->batches[1]);
     c->filling = &c->batches[0];
@@ -803,6 +827,8 @@ void iol_thread_stats(int index, iol_thread_stats_t *out) {
     out->bytes_in = atomic_load_explicit(&t->st_in, memory_order_relaxed);
     out->bytes_out = atomic_load_explicit(&t->st_out, memory_order_relaxed);
     out->accepts = atomic_load_explicit(&t->st_accepts, memory_order_relaxed);
+    out->handshakes = atomic_load_explicit(&t->st_handshakes, memory_order_relaxed);
+    out->handshake_failures = atomic_load_explicit(&t->st_handshake_failures, memory_order_relaxed);
 }
 
 long iol_thread_tid(int index) {

@@ -39,8 +39,12 @@
 #define RESP_BIG_ARG (4 * 1024)     /* arguments above this get a chunk of their own */
 #define RESP_PCHUNK_MIN 1024        /* first chunk for a partial command's small args */
 #define RESP_KEEP_SLOTS 256         /* reset keeps arg/command arrays up to this size */
-/* A line's terminator must lie within its first RESP_LINE_WINDOW bytes. */
+/* A header line's terminator ('\r') must lie within its first RESP_LINE_WINDOW
+ * bytes; an inline line's '\n' one byte later, so that 64 KB of content
+ * followed by "\r\n" is accepted, as redis-server does when the content and
+ * the line end arrive in separate reads. */
 #define RESP_LINE_WINDOW (RESP_INLINE_MAX_SIZE + 1)
+#define RESP_INLINE_WINDOW (RESP_INLINE_MAX_SIZE + 2)
 /* Fewest bytes one bulk can take on the wire: "$0\r\n" plus the two trailing bytes. */
 #define RESP_MIN_BULK_WIRE 6
 /* Redis's limits for clients that have not authenticated yet. */
@@ -391,11 +395,18 @@ static int resp__get_line(resp_parser_t *p, const resp__lim_t *L, const char *bu
         *n = p->line_len - 1;
         return 1;
     }
-    look = RESP_LINE_WINDOW - p->line_len;
+    size_t window = term == '\n' ? RESP_INLINE_WINDOW : RESP_LINE_WINDOW;
+    look = window - p->line_len;
     if (look > avail) look = avail;
     t = memchr(s, term, look);
     if (!t) {
-        if (p->line_len + avail >= RESP_LINE_WINDOW) return RESP__LINE_TOO_LONG;
+        if (p->line_len + avail >= window) return RESP__LINE_TOO_LONG;
+        if (term == '\n' && p->line_len + avail >= RESP_LINE_WINDOW) {
+            /* 64 KB of content may be followed only by the line's "\r\n". */
+            size_t at = RESP_INLINE_MAX_SIZE;
+            char ch = at < p->line_len ? p->line[at] : s[at - p->line_len];
+            if (ch != '\r') return RESP__LINE_TOO_LONG;
+        }
         err = resp__line_append(p, L, s, avail);
         if (err) return err;
         *pos = len;
@@ -706,7 +717,7 @@ static size_t resp__fast_multibulk(const resp__lim_t *L, const char *buf, size_t
  * handled (0: leave it to the slow path); or returns a protocol error. */
 static int resp__fast_inline(resp_parser_t *p, const char *buf, size_t len, resp_batch_t *out,
                              size_t *taken) {
-    const char *nl = memchr(buf, '\n', len < RESP_LINE_WINDOW ? len : RESP_LINE_WINDOW);
+    const char *nl = memchr(buf, '\n', len < RESP_INLINE_WINDOW ? len : RESP_INLINE_WINDOW);
     size_t n;
     int err;
 

@@ -21,7 +21,7 @@
 
 /* Redis's fixed protocol limits. */
 #define RESP_INLINE_MAX_SIZE (64 * 1024)  /* longest inline line / header line */
-#define RESP_MAX_MULTIBULK_LEN (1024 * 1024) /* Redis: "*" count above -> invalid multibulk length */
+#define RESP_MAX_MULTIBULK_LEN 2147483647 /* Redis 7.0: a "*" count above INT_MAX is invalid */
 
 typedef struct resp_arg {
     char *ptr;  /* NUL-terminated copy of the argument; owned by the batch */

@@ -55,6 +55,7 @@ static void cmd_auth(client_t *c) {
     }
     if (auth_check(c, user, pass)) {
         c->authenticated = true;
+        c->io.hand_flags |= IOL_HAND_AUTHENTICATED;
         reply_ok(c);
     } else {
         reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
@@ -109,10 +110,11 @@ static void cmd_hello(client_t *c) {
             return;
         }
         c->authenticated = true;
+        c->io.hand_flags |= IOL_HAND_AUTHENTICATED;
     }
     if (!c->authenticated) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
-                       "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                       "otherwise the HELLO AUTH <user> <pass> option can be used to "
                        "authenticate the client and select the RESP protocol version at the "
                        "same time");
         return;
@@ -162,6 +164,7 @@ static void cmd_reset(client_t *c) {
         exec_monitor_remove(c);
     }
     c->authenticated = !(g_cfg.requirepass && g_cfg.requirepass[0]);
+    c->io.hand_flags |= c->authenticated ? IOL_HAND_AUTHENTICATED : IOL_HAND_UNAUTHENTICATED;
     reply_simple(c, "RESET");
 }
 

@@ -479,7 +479,9 @@ static void ttl_generic(client_t *c, int output_ms, int output_abs) {
     }
     long long ttl = output_abs ? expire : expire - g_srv.mstime;
     if (ttl < 0) ttl = 0;
-    reply_int(c, output_ms ? ttl : (ttl + 500) / 1000);
+    /* Round to the nearest second as (ttl + 500) / 1000, written so that a
+     * TTL near LLONG_MAX cannot overflow (ttl is never negative here). */
+    reply_int(c, output_ms ? ttl : ttl / 1000 + (ttl % 1000 + 500) / 1000);
 }
 
 static void ks_ttl_cmd(client_t *c) {

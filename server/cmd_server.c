@@ -42,7 +42,6 @@ static void cmd_flushdb(client_t *c) {
 static void cmd_flushall(client_t *c) {
     if (!flush_mode_ok(c)) return;
     g_srv.dirty += (uint64_t)db_flush_all();
-    g_srv.dirty++;
     reply_ok(c);
 }
 
@@ -74,20 +73,28 @@ static void cmd_time(client_t *c) {
 }
 
 static void cmd_shutdown(client_t *c) {
-    bool abort_req = false;
+    bool abort_req = false, save = false, nosave = false;
     for (uint32_t i = 1; i < c->argc; i++) {
-        if (arg_is(&c->argv[i], "nosave") || arg_is(&c->argv[i], "now") ||
-            arg_is(&c->argv[i], "force")) {
+        if (arg_is(&c->argv[i], "nosave")) {
+            nosave = true;
+        } else if (arg_is(&c->argv[i], "now") || arg_is(&c->argv[i], "force")) {
             continue;
         } else if (arg_is(&c->argv[i], "save")) {
-            reply_error(c, "ERR keyloom has no persistence: SHUTDOWN SAVE is not supported");
-            return;
+            save = true;
         } else if (arg_is(&c->argv[i], "abort")) {
             abort_req = true;
         } else {
             reply_syntax_error(c);
             return;
         }
+    }
+    if ((save && nosave) || (abort_req && (save || nosave))) {
+        reply_syntax_error(c);
+        return;
+    }
+    if (save) {
+        reply_error(c, "ERR keyloom has no persistence: SHUTDOWN SAVE is not supported");
+        return;
     }
     if (abort_req) {
         if (c->argc != 2) {
@@ -168,7 +175,10 @@ static void cmd_debug(client_t *c) {
                  o->lru, db_idle_seconds(o));
         reply_simple(c, buf);
     } else {
-        reply_subcommand_error(c);
+        reply_errorf(c,
+                     "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                     "DEBUG HELP.",
+                     c->argv[1].ptr);
     }
 }
 
@@ -220,7 +230,7 @@ static void reply_words(client_t *c, const char *s) {
 
 static void reply_command_info(client_t *c, const kl_command_t *cmd) {
     if (!cmd) {
-        reply_null_array(c);
+        reply_null(c);
         return;
     }
     reply_array(c, 10);
@@ -276,6 +286,8 @@ static void cmd_command(client_t *c) {
             "    Return the total number of commands in this Redis server.",
             "LIST",
             "    Return a list of all commands in this Redis server.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
             "INFO [<command-name> ...]",
             "    Return details about multiple Redis commands.",
             "    If no command names are given, documentation details for all",
@@ -289,21 +301,72 @@ static void cmd_command(client_t *c) {
     } else if (c->argc == 2 && arg_is(sub, "count")) {
         reply_int(c, (long long)cmd_count());
     } else if (arg_is(sub, "list")) {
-        if (c->argc != 2) {
+        /* COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pat] */
+        int ftype = 0; /* 0 none, 1 module, 2 aclcat, 3 pattern */
+        const resp_arg_t *fval = NULL;
+        if (c->argc == 5 && arg_is(&c->argv[2], "filterby")) {
+            if (arg_is(&c->argv[3], "module")) ftype = 1;
+            else if (arg_is(&c->argv[3], "aclcat")) ftype = 2;
+            else if (arg_is(&c->argv[3], "pattern")) ftype = 3;
+            fval = &c->argv[4];
+        }
+        if ((c->argc != 2 && c->argc != 5) || (c->argc == 5 && ftype == 0)) {
             reply_syntax_error(c);
             return;
         }
+        reply_deferred_t d = reply_defer(c);
         long n = 0;
         for (size_t i = 0; i < cmd_count(); i++) {
-            n++;
-            for (const kl_command_t *s = cmd_at(i)->subcommands; s && s->name; s++) n++;
+            const kl_command_t *top = cmd_at(i);
+            for (int k = -1;; k++) {
+                const kl_command_t *x = k < 0 ? top : &top->subcommands[k];
+                if (k >= 0 && (!top->subcommands || !x->name)) break;
+                bool ok = true;
+                if (ftype == 1) ok = false; /* keyloom has no modules */
+                if (ftype == 2) {
+                    char cat[80];
+                    snprintf(cat, sizeof(cat), "@%s", fval->ptr);
+                    const char *cats = x->acl_cats ? x->acl_cats : "";
+                    const char *hit = strstr(cats, cat);
+                    size_t cl = strlen(cat);
+                    ok = hit && (hit[cl] == ' ' || hit[cl] == '\0');
+                }
+                if (ftype == 3)
+                    ok = kl_glob_match(fval->ptr, fval->len, x->name, strlen(x->name), 1);
+                if (ok) {
+                    reply_bulk_cstr(c, x->name);
+                    n++;
+                }
+                if (!top->subcommands) break;
+            }
         }
+        reply_set_array_len(c, d, n);
+    } else if (arg_is(sub, "getkeys")) {
+        if (c->argc < 3) {
+            reply_error(c, "ERR wrong number of arguments for 'command|getkeys' command");
+            return;
+        }
+        kl_command_t *cmd = cmd_lookup(c->argv[2].ptr, c->argv[2].len);
+        if (!cmd) {
+            reply_error(c, "ERR Invalid command specified");
+            return;
+        }
+        int argc = (int)c->argc - 2;
+        if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+            reply_error(c, "ERR Invalid number of arguments specified for command");
+            return;
+        }
+        if (cmd->first_key <= 0) {
+            reply_error(c, "ERR The command has no key arguments");
+            return;
+        }
+        int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+        int step = cmd->key_step > 0 ? cmd->key_step : 1;
+        long n = 0;
+        for (int i = cmd->first_key; i <= last && i < argc; i += step) n++;
         reply_array(c, n);
-        for (size_t i = 0; i < cmd_count(); i++) {
-            reply_bulk_cstr(c, cmd_at(i)->name);
-            for (const kl_command_t *s = cmd_at(i)->subcommands; s && s->name; s++)
-                reply_bulk_cstr(c, s->name);
-        }
+        for (int i = cmd->first_key; i <= last && i < argc; i += step)
+            reply_bulk(c, c->argv[2 + i].ptr, c->argv[2 + i].len);
     } else if (arg_is(sub, "info")) {
         if (c->argc == 2) {
             reply_array(c, (long)cmd_count());
@@ -445,6 +508,7 @@ static kl_command_t command_subs[] = {
     {"command|count", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns a count of commands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|docs", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|info", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|getkeys", cmd_command, -3, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|list", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|help", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
     {0},

@@ -127,12 +127,9 @@ static const cfg_enum_t endpoint_enum[] = {
     {"ip", 0, 0}, {"hostname", 1, 0}, {"unknown-endpoint", 2, 0}, {NULL, 0, 0}};
 static const cfg_enum_t propagation_enum[] = {
     {"ignore", 0, 0}, {"panic", 1, 0}, {"panic-on-replicas", 2, 0}, {NULL, 0, 0}};
-static const cfg_enum_t shutdown_enum[] = {{"default", 0, 0},
-                                           {"save", KL_SHUTDOWN_SAVE, 0},
-                                           {"nosave", KL_SHUTDOWN_NOSAVE, 0},
-                                           {"now", KL_SHUTDOWN_NOW, 0},
-                                           {"force", KL_SHUTDOWN_FORCE, 0},
-                                           {NULL, 0, 0}};
+static const cfg_enum_t shutdown_enum[] = {
+    {"default", 0, 0},           {"save", KL_SHUTDOWN_SAVE, 0},   {"nosave", KL_SHUTDOWN_NOSAVE, 0},
+    {"now", KL_SHUTDOWN_NOW, 0}, {"force", KL_SHUTDOWN_FORCE, 0}, {NULL, 0, 0}};
 
 /* ---- Validators --------------------------------------------------------- */
 
@@ -192,35 +189,33 @@ static const cfg_special_t sp_bind, sp_save, sp_dir, sp_obuf, sp_notify, sp_oom_
 
 #define OFF(f) offsetof(kl_config_t, f)
 #define BOOL_(n, a, fl, f, d, chk)                                                                 \
-    {.name = n, .alias = a, .flags = fl, .type = T_BOOL, .off = OFF(f), .def = d, .check_num = chk}
+    {                                                                                              \
+        .name = n, .alias = a, .flags = fl, .type = T_BOOL, .off = OFF(f), .def = d,               \
+        .check_num = chk                                                                           \
+    }
 #define BOOL(n, a, fl, f, d) BOOL_(n, a, fl, f, d, NULL)
 #define NUM(n, a, fl, nt, f, l, h, d)                                                              \
-    {.name = n,                                                                                    \
-     .alias = a,                                                                                   \
-     .flags = fl,                                                                                  \
-     .type = T_NUM,                                                                                \
-     .ntype = nt,                                                                                  \
-     .off = OFF(f),                                                                                \
-     .lo = l,                                                                                      \
-     .hi = h,                                                                                      \
-     .def = d}
+    {                                                                                              \
+        .name = n, .alias = a, .flags = fl, .type = T_NUM, .ntype = nt, .off = OFF(f), .lo = l,    \
+        .hi = h, .def = d                                                                          \
+    }
 #define INT(n, a, fl, f, l, h, d) NUM(n, a, fl, N_INT, f, l, h, d)
 #define LL(n, a, fl, f, l, h, d) NUM(n, a, fl, N_LL, f, l, h, d)
 #define MEM(n, a, fl, f, l, h, d) NUM(n, a, (fl) | CF_MEMORY, N_LL, f, l, h, d)
 #define ENUM_(n, a, fl, f, e, d, chk)                                                              \
-    {.name = n,                                                                                    \
-     .alias = a,                                                                                   \
-     .flags = fl,                                                                                  \
-     .type = T_ENUM,                                                                               \
-     .off = OFF(f),                                                                                \
-     .enums = e,                                                                                   \
-     .def = d,                                                                                     \
-     .check_num = chk}
+    {                                                                                              \
+        .name = n, .alias = a, .flags = fl, .type = T_ENUM, .off = OFF(f), .enums = e, .def = d,   \
+        .check_num = chk                                                                           \
+    }
 #define ENUM(n, a, fl, f, e, d) ENUM_(n, a, fl, f, e, d, NULL)
 #define STR_(n, a, fl, f, d, chk)                                                                  \
-    {.name = n, .alias = a, .flags = fl, .type = T_STRING, .off = OFF(f), .sdef = d, .check_str = chk}
+    {                                                                                              \
+        .name = n, .alias = a, .flags = fl, .type = T_STRING, .off = OFF(f), .sdef = d,            \
+        .check_str = chk                                                                           \
+    }
 #define STR(n, a, fl, f, d) STR_(n, a, fl, f, d, NULL)
-#define SPECIAL(n, a, fl, ops, d) {.name = n, .alias = a, .flags = fl, .type = T_SPECIAL, .sp = &ops, .sdef = d}
+#define SPECIAL(n, a, fl, ops, d)                                                                  \
+    { .name = n, .alias = a, .flags = fl, .type = T_SPECIAL, .sp = &ops, .sdef = d }
 
 #define IMM CF_IMMUTABLE
 #define CPT CF_COMPAT
@@ -379,8 +374,7 @@ static const cfg_entry_t cfg_table[] = {
     BOOL("rdbchecksum", NULL, CPT | IMM, rdbchecksum, 1),
     BOOL("rdb-del-sync-files", NULL, CPT, rdb_del_sync_files, 0),
     BOOL("rdb-save-incremental-fsync", NULL, CPT, rdb_save_incremental_fsync, 1),
-    STR_("appendfilename", NULL, CPT | IMM, appendfilename, "appendonly.aof",
-         check_appendfilename),
+    STR_("appendfilename", NULL, CPT | IMM, appendfilename, "appendonly.aof", check_appendfilename),
     STR_("appenddirname", NULL, CPT | IMM, appenddirname, "appendonlydir", check_appenddirname),
     ENUM("appendfsync", NULL, CPT, appendfsync, appendfsync_enum, 0),
     BOOL("no-appendfsync-on-rewrite", NULL, CPT, no_appendfsync_on_rewrite, 0),
@@ -499,20 +493,32 @@ static char *errdup(const char *fmt, ...) {
 static long long num_get(const kl_config_t *c, const cfg_entry_t *e) {
     const void *p = (const char *)c + e->off;
     switch (e->ntype) {
-    case N_INT: return *(const int *)p;
-    case N_UINT: return *(const unsigned int *)p;
-    case N_LL: return *(const long long *)p;
-    default: return (long long)*(const unsigned long long *)p;
+    case N_INT:
+        return *(const int *)p;
+    case N_UINT:
+        return *(const unsigned int *)p;
+    case N_LL:
+        return *(const long long *)p;
+    default:
+        return (long long)*(const unsigned long long *)p;
     }
 }
 
 static void num_store(kl_config_t *c, const cfg_entry_t *e, long long v) {
     void *p = field(c, e);
     switch (e->ntype) {
-    case N_INT: *(int *)p = (int)v; break;
-    case N_UINT: *(unsigned int *)p = (unsigned int)v; break;
-    case N_LL: *(long long *)p = v; break;
-    default: *(unsigned long long *)p = (unsigned long long)v; break;
+    case N_INT:
+        *(int *)p = (int)v;
+        break;
+    case N_UINT:
+        *(unsigned int *)p = (unsigned int)v;
+        break;
+    case N_LL:
+        *(long long *)p = v;
+        break;
+    default:
+        *(unsigned long long *)p = (unsigned long long)v;
+        break;
     }
 }
 
@@ -565,11 +571,11 @@ static int num_parse(const cfg_entry_t *e, const char *v, long long *out, char *
         unsigned long long lo = (unsigned long long)e->lo, hi = (unsigned long long)e->hi;
         if (u > hi || u < lo) {
             if (e->flags & CF_OCTAL)
-                snprintf(reason, REASON_SIZE, "argument must be between %llo and %llo inclusive", lo,
-                         hi);
+                snprintf(reason, REASON_SIZE, "argument must be between %llo and %llo inclusive",
+                         lo, hi);
             else
-                snprintf(reason, REASON_SIZE, "argument must be between %llu and %llu inclusive", lo,
-                         hi);
+                snprintf(reason, REASON_SIZE, "argument must be between %llu and %llu inclusive",
+                         lo, hi);
             return -1;
         }
     } else if ((e->flags & CF_PERCENT) && ll < 0) {
@@ -707,10 +713,18 @@ static void entry_get(const cfg_entry_t *e, kl_buf_t *out) {
 static void entry_get_from(const kl_config_t *c, const cfg_entry_t *e, kl_buf_t *out) {
     const void *p = (const char *)c + e->off;
     switch (e->type) {
-    case T_BOOL: kl_buf_append_str(out, *(const int *)p ? "yes" : "no"); break;
-    case T_NUM: num_format(e, num_get(c, e), out); break;
-    case T_ENUM: enum_format(e, *(const int *)p, out); break;
-    case T_STRING: kl_buf_append_str(out, *(char *const *)p ? *(char *const *)p : ""); break;
+    case T_BOOL:
+        kl_buf_append_str(out, *(const int *)p ? "yes" : "no");
+        break;
+    case T_NUM:
+        num_format(e, num_get(c, e), out);
+        break;
+    case T_ENUM:
+        enum_format(e, *(const int *)p, out);
+        break;
+    case T_STRING:
+        kl_buf_append_str(out, *(char *const *)p ? *(char *const *)p : "");
+        break;
     default:
         /* Specials read the live configuration (dir reads the process). */
         e->sp->get(e, out);
@@ -721,10 +735,18 @@ static void entry_get_from(const kl_config_t *c, const cfg_entry_t *e, kl_buf_t 
 /* The default value as CONFIG GET would print it. */
 static void entry_default(const cfg_entry_t *e, kl_buf_t *out) {
     switch (e->type) {
-    case T_BOOL: kl_buf_append_str(out, e->def ? "yes" : "no"); break;
-    case T_NUM: num_format(e, e->def, out); break;
-    case T_ENUM: enum_format(e, (int)e->def, out); break;
-    default: kl_buf_append_str(out, e->sdef ? e->sdef : ""); break;
+    case T_BOOL:
+        kl_buf_append_str(out, e->def ? "yes" : "no");
+        break;
+    case T_NUM:
+        num_format(e, e->def, out);
+        break;
+    case T_ENUM:
+        enum_format(e, (int)e->def, out);
+        break;
+    default:
+        kl_buf_append_str(out, e->sdef ? e->sdef : "");
+        break;
     }
 }
 
@@ -793,7 +815,8 @@ static int entry_set(const cfg_entry_t *e, int argc, char **argv, char *reason) 
         *p = kl_strdup(argv[0]);
         return 0;
     }
-    default: return e->sp->set(e, argc, argv, reason);
+    default:
+        return e->sp->set(e, argc, argv, reason);
     }
 wrong_args:
     snprintf(reason, REASON_SIZE, "wrong number of arguments");
@@ -803,7 +826,8 @@ wrong_args:
 /* ---- Specials: bind ----------------------------------------------------- */
 
 static void bind_free(kl_config_t *c) {
-    for (int i = 0; i < c->bind_count; i++) kl_free(c->bind[i]);
+    for (int i = 0; i < c->bind_count; i++)
+        kl_free(c->bind[i]);
     kl_free(c->bind);
     c->bind = NULL;
     c->bind_count = 0;
@@ -819,7 +843,8 @@ static void bind_init(kl_config_t *c) {
 
 static void bind_copy(kl_config_t *dst, const kl_config_t *src) {
     dst->bind = kl_malloc(sizeof(char *) * (size_t)(src->bind_count ? src->bind_count : 1));
-    for (int i = 0; i < src->bind_count; i++) dst->bind[i] = kl_strdup(src->bind[i]);
+    for (int i = 0; i < src->bind_count; i++)
+        dst->bind[i] = kl_strdup(src->bind[i]);
     dst->bind_count = src->bind_count;
 }
 
@@ -832,7 +857,8 @@ static int bind_set(const cfg_entry_t *e, int argc, char **argv, char *reason) {
     if (argc == 1 && argv[0][0] == '\0') argc = 0;
     bind_free(&g_cfg);
     g_cfg.bind = kl_malloc(sizeof(char *) * (size_t)(argc ? argc : 1));
-    for (int i = 0; i < argc; i++) g_cfg.bind[i] = kl_strdup(argv[i]);
+    for (int i = 0; i < argc; i++)
+        g_cfg.bind[i] = kl_strdup(argv[i]);
     g_cfg.bind_count = argc;
     return 0;
 }
@@ -969,22 +995,53 @@ static int notify_parse(const char *s) {
     int flags = 0;
     for (; *s; s++) {
         switch (*s) {
-        case 'A': flags |= KL_NOTIFY_ALL; break;
-        case 'g': flags |= KL_NOTIFY_GENERIC; break;
-        case '$': flags |= KL_NOTIFY_STRING; break;
-        case 'l': flags |= KL_NOTIFY_LIST; break;
-        case 's': flags |= KL_NOTIFY_SET; break;
-        case 'h': flags |= KL_NOTIFY_HASH; break;
-        case 'z': flags |= KL_NOTIFY_ZSET; break;
-        case 'x': flags |= KL_NOTIFY_EXPIRED; break;
-        case 'e': flags |= KL_NOTIFY_EVICTED; break;
-        case 'K': flags |= KL_NOTIFY_KEYSPACE; break;
-        case 'E': flags |= KL_NOTIFY_KEYEVENT; break;
-        case 't': flags |= KL_NOTIFY_STREAM; break;
-        case 'm': flags |= KL_NOTIFY_KEY_MISS; break;
-        case 'd': flags |= KL_NOTIFY_MODULE; break;
-        case 'n': flags |= KL_NOTIFY_NEW; break;
-        default: return -1;
+        case 'A':
+            flags |= KL_NOTIFY_ALL;
+            break;
+        case 'g':
+            flags |= KL_NOTIFY_GENERIC;
+            break;
+        case '$':
+            flags |= KL_NOTIFY_STRING;
+            break;
+        case 'l':
+            flags |= KL_NOTIFY_LIST;
+            break;
+        case 's':
+            flags |= KL_NOTIFY_SET;
+            break;
+        case 'h':
+            flags |= KL_NOTIFY_HASH;
+            break;
+        case 'z':
+            flags |= KL_NOTIFY_ZSET;
+            break;
+        case 'x':
+            flags |= KL_NOTIFY_EXPIRED;
+            break;
+        case 'e':
+            flags |= KL_NOTIFY_EVICTED;
+            break;
+        case 'K':
+            flags |= KL_NOTIFY_KEYSPACE;
+            break;
+        case 'E':
+            flags |= KL_NOTIFY_KEYEVENT;
+            break;
+        case 't':
+            flags |= KL_NOTIFY_STREAM;
+            break;
+        case 'm':
+            flags |= KL_NOTIFY_KEY_MISS;
+            break;
+        case 'd':
+            flags |= KL_NOTIFY_MODULE;
+            break;
+        case 'n':
+            flags |= KL_NOTIFY_NEW;
+            break;
+        default:
+            return -1;
         }
     }
     return flags;
@@ -1079,9 +1136,8 @@ static void pct_init(kl_config_t *c) {
 
 static void pct_copy(kl_config_t *dst, const kl_config_t *src) {
     int n = src->latency_tracking_info_percentiles_len;
-    dst->latency_tracking_info_percentiles = n ? kl_memdup(src->latency_tracking_info_percentiles,
-                                                           sizeof(double) * (size_t)n)
-                                               : NULL;
+    dst->latency_tracking_info_percentiles =
+        n ? kl_memdup(src->latency_tracking_info_percentiles, sizeof(double) * (size_t)n) : NULL;
 }
 
 static int pct_set(const cfg_entry_t *e, int argc, char **argv, char *reason) {
@@ -1115,7 +1171,8 @@ static void pct_get(const cfg_entry_t *e, kl_buf_t *out) {
         if ((size_t)n >= sizeof(buf)) n = (int)sizeof(buf) - 1;
         /* %f then trailing zeros and dot trimmed, as Redis prints them. */
         if (memchr(buf, '.', (size_t)n)) {
-            while (n > 0 && buf[n - 1] == '0') n--;
+            while (n > 0 && buf[n - 1] == '0')
+                n--;
             if (n > 0 && buf[n - 1] == '.') n--;
         }
         if (i) kl_buf_append_char(out, ' ');
@@ -1235,7 +1292,9 @@ static void entry_rewrite(const cfg_entry_t *e, rw_state_t *st) {
         rw_line(st, e, kl_buf_detach(&b), force);
         return;
     }
-    default: e->sp->rewrite(e, st); return;
+    default:
+        e->sp->rewrite(e, st);
+        return;
     }
 }
 
@@ -1247,7 +1306,18 @@ static void bind_rewrite(const cfg_entry_t *e, rw_state_t *st) {
     }
     kl_buf_append_str(&b, "bind");
     if (g_cfg.bind_count == 0) kl_buf_append_str(&b, " \"\"");
-    for (int i = 0; i < g_cfg.bind_count; i++) kl_buf_appendf(&b, " %s", g_cfg.bind[i]);
+    for (int i = 0; i < g_cfg.bind_count; i++) {
+        const char *a = g_cfg.bind[i];
+        int plain = a[0] != '\0';
+        for (const char *p = a; *p && plain; p++)
+            if (!isgraph((unsigned char)*p) || *p == '"' || *p == '\'' || *p == '\\') plain = 0;
+        /* Redis writes addresses raw; quote the odd ones so the file loads back. */
+        kl_buf_append_char(&b, ' ');
+        if (plain)
+            kl_buf_append_str(&b, a);
+        else
+            kl_buf_append_repr(&b, a, strlen(a));
+    }
     rw_line(st, e, kl_buf_detach(&b), 1);
 }
 
@@ -1321,8 +1391,8 @@ static void replicaof_rewrite(const cfg_entry_t *e, rw_state_t *st) {
     rw_mark(st, e); /* never a replica: drop any "replicaof no one" line */
 }
 
-static const cfg_special_t sp_bind = {bind_set, bind_get, bind_rewrite, bind_init, bind_copy,
-                                      bind_free};
+static const cfg_special_t sp_bind = {bind_set,  bind_get,  bind_rewrite,
+                                      bind_init, bind_copy, bind_free};
 static const cfg_special_t sp_save = {save_set, save_get, save_rewrite, NULL, NULL, NULL};
 static const cfg_special_t sp_dir = {dir_set, dir_get, dir_rewrite, NULL, NULL, NULL};
 static const cfg_special_t sp_obuf = {obuf_set, obuf_get, obuf_rewrite, obuf_init, NULL, NULL};
@@ -1369,9 +1439,15 @@ void config_init_defaults(void) {
         const cfg_entry_t *e = &cfg_table[i];
         switch (e->type) {
         case T_BOOL:
-        case T_ENUM: *int_field(&g_cfg, e) = (int)e->def; break;
-        case T_NUM: num_store(&g_cfg, e, e->def); break;
-        case T_STRING: *str_field(&g_cfg, e) = kl_strdup(e->sdef ? e->sdef : ""); break;
+        case T_ENUM:
+            *int_field(&g_cfg, e) = (int)e->def;
+            break;
+        case T_NUM:
+            num_store(&g_cfg, e, e->def);
+            break;
+        case T_STRING:
+            *str_field(&g_cfg, e) = kl_strdup(e->sdef ? e->sdef : "");
+            break;
         default:
             if (e->sp->init) e->sp->init(&g_cfg);
             break;
@@ -1467,8 +1543,10 @@ char *config_expand_proc_title(const char *tmpl, const char *title) {
     /* Trim spaces on both sides, like Redis. */
     start = 0;
     end = b.len;
-    while (start < end && b.p[start] == ' ') start++;
-    while (end > start && b.p[end - 1] == ' ') end--;
+    while (start < end && b.p[start] == ' ')
+        start++;
+    while (end > start && b.p[end - 1] == ' ')
+        end--;
     memmove(b.p, b.p + start, end - start);
     b.len = end - start;
     b.p[b.len] = '\0';
@@ -1598,23 +1676,39 @@ static int load_text(const char *text, size_t len, int depth, char **err) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len, s = pos, t = end;
         char **argv = NULL, *line;
+        size_t *lens = NULL;
         int argc = 0, rc = 0, is_alias;
         const cfg_entry_t *e;
 
         linenum++;
         pos = end + 1;
-        while (s < t && is_trim_char(text[s])) s++;
-        while (t > s && is_trim_char(text[t - 1])) t--;
+        while (s < t && is_trim_char(text[s]))
+            s++;
+        while (t > s && is_trim_char(text[t - 1]))
+            t--;
         if (s == t || text[s] == '#') {
             if (!nl) break;
             continue;
         }
         line = kl_strndup(text + s, t - s);
-        if (kl_split_args(line, t - s, &argv, &argc)) {
+        if (kl_split_args_len(line, t - s, &argv, &lens, &argc)) {
             *err = fatal_line(linenum, line, "Unbalanced quotes in configuration line");
             kl_free(line);
             return -EINVAL;
         }
+        for (int k = 0; k < argc; k++) {
+            if (strlen(argv[k]) != lens[k]) {
+                /* Values are C strings here: refuse rather than truncate
+                 * (a truncated requirepass would be a silent downgrade). */
+                *err = fatal_line(linenum, line, "argument contains a NUL byte");
+                kl_free_args(argv, argc);
+                kl_free(lens);
+                kl_free(line);
+                return -EINVAL;
+            }
+        }
+        kl_free(lens);
+        lens = NULL;
         if (argc == 0) {
             kl_free_args(argv, argc);
             kl_free(line);
@@ -1623,14 +1717,33 @@ static int load_text(const char *text, size_t len, int depth, char **err) {
         }
         e = lookup(argv[0], &is_alias);
         if (e) {
-            rc = load_directive(e, argc, argv, reason);
-            if (rc) *err = fatal_line(linenum, line, reason);
+            if (load_directive(e, argc, argv, reason)) {
+                *err = fatal_line(linenum, line, reason);
+                rc = -EINVAL;
+            }
         } else {
             int deprecated = 0;
             for (const char *const *d = deprecated_names; *d; d++)
                 if (!strcasecmp(argv[0], *d) && argc == 2) deprecated = 1;
             if (deprecated) {
                 /* Silently ignored, like Redis 7.0 does. */
+            } else if (!strcasecmp(argv[0], "sentinel")) {
+                if (argc != 1) {
+                    *err =
+                        fatal_line(linenum, line, "sentinel directive while not in sentinel mode");
+                    rc = -EINVAL;
+                }
+            } else if (!strcasecmp(argv[0], "rename-command") && argc == 3) {
+                *err = fatal_line(linenum, line, "rename-command is not supported by keyloom");
+                rc = -EINVAL;
+            } else if (!strcasecmp(argv[0], "user") && argc >= 2) {
+                *err =
+                    fatal_line(linenum, line,
+                               "ACL users in the configuration file are not supported by keyloom");
+                rc = -EINVAL;
+            } else if (!strcasecmp(argv[0], "loadmodule") && argc >= 2) {
+                *err = fatal_line(linenum, line, "keyloom does not support modules");
+                rc = -EINVAL;
             } else if (!strcasecmp(argv[0], "include") && argc == 2) {
                 if (sandboxed) {
                     *err = fatal_line(linenum, line, "include is disabled in sandboxed mode");
@@ -1645,7 +1758,7 @@ static int load_text(const char *text, size_t len, int depth, char **err) {
         }
         kl_free_args(argv, argc);
         kl_free(line);
-        if (rc) return rc < 0 ? rc : -EINVAL;
+        if (rc) return rc;
         if (!nl) break;
     }
 
@@ -1805,7 +1918,8 @@ static size_t get_collect(const char **patterns, int npatterns, get_match_t **ou
                 seen[i][0] = 1;
                 ADD(e, e->name);
             }
-            if (e->alias && !seen[i][1] && kl_glob_match(pat, plen, e->alias, strlen(e->alias), 1)) {
+            if (e->alias && !seen[i][1] &&
+                kl_glob_match(pat, plen, e->alias, strlen(e->alias), 1)) {
                 seen[i][1] = 1;
                 ADD(e, e->alias);
             }
@@ -1912,7 +2026,7 @@ static void restore_snapshot(kl_config_t *backup, const char *cwd, pending_hook_
     }
 }
 
-int config_set_ex(int argc, const char **argv, unsigned flags, char **err) {
+int config_set_ex(int argc, const char **argv, const size_t *lens, unsigned flags, char **err) {
     int npairs = argc / 2, rc = -1, nhooks = 0;
     const cfg_entry_t **ents = NULL;
     pending_hook_t *hooks = NULL;
@@ -1963,14 +2077,19 @@ int config_set_ex(int argc, const char **argv, unsigned flags, char **err) {
                 break;
             }
         }
+        if (lens && strlen(argv[2 * i + 1]) != lens[2 * i + 1]) {
+            bad_name = argv[2 * i];
+            bad_reason = "argument contains a NUL byte";
+            break;
+        }
         ents[i] = e;
         kind[i] = (unsigned char)is_alias;
         if (e->type == T_SPECIAL && e->sp == &sp_dir) dir_touched = 1;
     }
     if (bad_name) {
         if (unknown)
-            *err = errdup("ERR Unknown option or number of arguments for CONFIG SET - '%s'",
-                          bad_name);
+            *err =
+                errdup("ERR Unknown option or number of arguments for CONFIG SET - '%s'", bad_name);
         else
             *err = errdup("ERR CONFIG SET failed (possibly related to argument '%s') - %s",
                           bad_name, bad_reason);
@@ -2038,31 +2157,36 @@ out:
 }
 
 int config_set(int argc, const char **argv, char **err) {
-    return config_set_ex(argc, argv, 0, err);
+    return config_set_ex(argc, argv, NULL, 0, err);
 }
 
 /* ---- CONFIG REWRITE ----------------------------------------------------- */
 
 /* Directives Redis keeps verbatim although they are not in its table. */
 static int is_kept_directive(const char *name) {
-    static const char *const kept[] = {"include", "rename-command", "user", "loadmodule",
-                                       "sentinel", NULL};
+    static const char *const kept[] = {"include",    "rename-command", "user",
+                                       "loadmodule", "sentinel",       NULL};
     for (const char *const *k = kept; *k; k++)
         if (!strcasecmp(name, *k)) return 1;
     return 0;
 }
 
+/* Redis 7.0 splits the old file on '\n', so a final newline yields one last
+ * empty line (kept, then merged with other blank lines); an empty file has
+ * no lines at all. */
 static void rw_read_old(rw_state_t *st, const char *text, size_t len) {
     size_t pos = 0;
-    while (pos < len) {
+    while (len > 0 && pos <= len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len, s = pos, t = end;
         char **argv;
         int argc;
         const cfg_entry_t *e;
         pos = end + 1;
-        while (s < t && is_trim_char(text[s])) s++;
-        while (t > s && is_trim_char(text[t - 1])) t--;
+        while (s < t && is_trim_char(text[s]))
+            s++;
+        while (t > s && is_trim_char(text[t - 1]))
+            t--;
         char *line = kl_strndup(text + s, t - s);
         if (line[0] == '#' || line[0] == '\0') {
             if (st->needs_signature && !strcmp(line, REWRITE_SIGNATURE)) st->needs_signature = 0;
@@ -2092,9 +2216,11 @@ static void rw_read_old(rw_state_t *st, const char *text, size_t len) {
 }
 
 static void rw_state_free(rw_state_t *st) {
-    for (size_t i = 0; i < st->nlines; i++) kl_free(st->lines[i]);
+    for (size_t i = 0; i < st->nlines; i++)
+        kl_free(st->lines[i]);
     kl_free(st->lines);
-    for (size_t i = 0; i < NENTRIES; i++) kl_free(st->opt[i].idx);
+    for (size_t i = 0; i < NENTRIES; i++)
+        kl_free(st->opt[i].idx);
     kl_free(st);
 }
 
@@ -2183,7 +2309,8 @@ int config_rewrite(char **err) {
     rw_read_old(st, old.p ? old.p : "", old.len);
     kl_buf_free(&old);
 
-    for (size_t i = 0; i < NENTRIES; i++) entry_rewrite(&cfg_table[i], st);
+    for (size_t i = 0; i < NENTRIES; i++)
+        entry_rewrite(&cfg_table[i], st);
 
     /* Lines of rewritten directives that were not reused are blanked. */
     for (size_t i = 0; i < NENTRIES; i++) {

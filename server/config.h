@@ -42,20 +42,20 @@ enum kl_maxmemory_policy {
 
 /* notify-keyspace-events bits (the letters of Redis's flag string). */
 enum {
-    KL_NOTIFY_KEYSPACE = 1 << 0, /* K */
-    KL_NOTIFY_KEYEVENT = 1 << 1, /* E */
-    KL_NOTIFY_GENERIC = 1 << 2,  /* g */
-    KL_NOTIFY_STRING = 1 << 3,   /* $ */
-    KL_NOTIFY_LIST = 1 << 4,     /* l */
-    KL_NOTIFY_SET = 1 << 5,      /* s */
-    KL_NOTIFY_HASH = 1 << 6,     /* h */
-    KL_NOTIFY_ZSET = 1 << 7,     /* z */
-    KL_NOTIFY_EXPIRED = 1 << 8,  /* x */
-    KL_NOTIFY_EVICTED = 1 << 9,  /* e */
-    KL_NOTIFY_STREAM = 1 << 10,  /* t */
+    KL_NOTIFY_KEYSPACE = 1 << 0,  /* K */
+    KL_NOTIFY_KEYEVENT = 1 << 1,  /* E */
+    KL_NOTIFY_GENERIC = 1 << 2,   /* g */
+    KL_NOTIFY_STRING = 1 << 3,    /* $ */
+    KL_NOTIFY_LIST = 1 << 4,      /* l */
+    KL_NOTIFY_SET = 1 << 5,       /* s */
+    KL_NOTIFY_HASH = 1 << 6,      /* h */
+    KL_NOTIFY_ZSET = 1 << 7,      /* z */
+    KL_NOTIFY_EXPIRED = 1 << 8,   /* x */
+    KL_NOTIFY_EVICTED = 1 << 9,   /* e */
+    KL_NOTIFY_STREAM = 1 << 10,   /* t */
     KL_NOTIFY_KEY_MISS = 1 << 11, /* m (not part of A) */
-    KL_NOTIFY_MODULE = 1 << 12,  /* d */
-    KL_NOTIFY_NEW = 1 << 13,     /* n (not part of A) */
+    KL_NOTIFY_MODULE = 1 << 12,   /* d */
+    KL_NOTIFY_NEW = 1 << 13,      /* n (not part of A) */
     /* A = g$lshzxetd */
     KL_NOTIFY_ALL = KL_NOTIFY_GENERIC | KL_NOTIFY_STRING | KL_NOTIFY_LIST | KL_NOTIFY_SET |
                     KL_NOTIFY_HASH | KL_NOTIFY_ZSET | KL_NOTIFY_EXPIRED | KL_NOTIFY_EVICTED |
@@ -84,17 +84,17 @@ typedef struct kl_config {
     int bind_count;
     int protected_mode;
     int port;
-    int tcp_backlog; /* immutable */
-    char *unixsocket; /* immutable */
+    int tcp_backlog;             /* immutable */
+    char *unixsocket;            /* immutable */
     unsigned int unixsocketperm; /* immutable, octal in the file */
     int timeout;
     int tcp_keepalive;
     /* General */
-    int daemonize; /* immutable */
-    char *pidfile; /* immutable */
-    int loglevel;  /* KL_LOG_* from kl_log.h; "nothing" accepted too */
-    char *logfile; /* immutable */
-    int databases; /* immutable, 1..INT_MAX */
+    int daemonize;        /* immutable */
+    char *pidfile;        /* immutable */
+    int loglevel;         /* KL_LOG_* from kl_log.h; "nothing" accepted too */
+    char *logfile;        /* immutable */
+    int databases;        /* immutable, 1..INT_MAX */
     int always_show_logo; /* immutable */
     int set_proc_title;   /* immutable */
     char *proc_title_template;
@@ -179,10 +179,10 @@ typedef struct kl_config {
     int disable_thp;
     int crash_log_enabled;
     int crash_memcheck_enabled;
-    int supervised;       /* upstart systemd auto no */
-    int syslog_enabled;   /* immutable */
-    char *syslog_ident;   /* immutable */
-    int syslog_facility;  /* user local0..local7 */
+    int supervised;      /* upstart systemd auto no */
+    int syslog_enabled;  /* immutable */
+    char *syslog_ident;  /* immutable */
+    int syslog_facility; /* user local0..local7 */
     char *ignore_warnings;
     char *server_cpulist, *bio_cpulist, *aof_rewrite_cpulist, *bgsave_cpulist;
     int oom_score_adj; /* no yes relative absolute */
@@ -195,8 +195,8 @@ typedef struct kl_config {
     long long busy_reply_threshold; /* alias lua-time-limit */
     char *aclfile;
     long long acllog_max_len;
-    int acl_pubsub_default; /* allchannels resetchannels */
-    int sanitize_dump_payload; /* no yes clients */
+    int acl_pubsub_default;         /* allchannels resetchannels */
+    int sanitize_dump_payload;      /* no yes clients */
     int propagation_error_behavior; /* ignore panic panic-on-replicas */
     long long tracking_table_max_keys;
     long long maxmemory_clients; /* bytes, or -percent when given as N% */
@@ -337,9 +337,11 @@ char *config_get_value(const char *name);
 int config_set(int argc, const char **argv, char **err);
 /* Flags for config_set_ex. */
 enum { KL_CONFIG_SET_LOCAL_CLIENT = 1 }; /* caller is a local (loopback/unix) client */
-/* As config_set; flags say whether protected directives (dir, dbfilename)
- * may be set when enable-protected-configs is "local". */
-int config_set_ex(int argc, const char **argv, unsigned flags, char **err);
+/* As config_set; lens (may be NULL) gives each argument's length so that a
+ * value with an embedded NUL byte is refused instead of being truncated;
+ * flags say whether protected directives (dir, dbfilename) may be set when
+ * enable-protected-configs is "local". */
+int config_set_ex(int argc, const char **argv, const size_t *lens, unsigned flags, char **err);
 
 /* Apply hooks. A hook runs after CONFIG SET has stored the new value(s) in
  * g_cfg (read them there) and returns 0, or -1 with *err pointing to a static

@@ -227,7 +227,7 @@ typedef struct expire_scan {
     kdb_t *db;
     int64_t now;
     long sampled, expired;
-    long long ttl_sum;
+    double ttl_sum; /* TTLs can be near INT64_MAX: sum in floating point */
     long ttl_samples;
     /* Keys to delete after the scan step (the scan callback must not free
      * the expires entry it is visiting on the keys dict side). */
@@ -246,7 +246,7 @@ static void expire_scan_cb(void *priv, dict_entry_t *e) {
             s->nvictims++;
         }
     } else {
-        s->ttl_sum += when - s->now;
+        s->ttl_sum += (double)(when - s->now);
         s->ttl_samples++;
     }
 }
@@ -284,7 +284,7 @@ void db_active_expire_cycle(long long budget_us) {
             total_sampled += s.sampled;
             total_expired += s.expired;
             if (s.ttl_samples) {
-                long long avg = s.ttl_sum / s.ttl_samples;
+                long long avg = (long long)(s.ttl_sum / (double)s.ttl_samples);
                 db->avg_ttl = db->avg_ttl ? (db->avg_ttl / 50) * 49 + avg / 50 : avg;
             }
             if (kl_ustime() - start > budget_us) {
@@ -294,6 +294,7 @@ void db_active_expire_cycle(long long budget_us) {
             /* Keep going in this db while more than 10% of the sample expired. */
             if (s.sampled == 0 || s.expired * 10 <= s.sampled || db->expire_cursor == 0) break;
         }
+        if (dict_size(db->expires) == 0) db->avg_ttl = 0;
     }
 done:
     if (total_sampled) {

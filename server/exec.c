@@ -61,6 +61,7 @@ static iol_client_t *hook_accept(int fd, int kind, const char *peer, const char 
     c->db = db_get(0);
     c->resp = 2;
     c->authenticated = !(g_cfg.requirepass && g_cfg.requirepass[0]);
+    c->io.unauth_limits = !c->authenticated;
     c->next = registry;
     if (registry) registry->prev = c;
     registry = c;
@@ -182,11 +183,25 @@ static bool exec_one(client_t *c) {
 
 /* Run commands of the batch from c->commands_done on. Returns false if it
  * had to stop and park. */
+#define EXEC_REPLY_YIELD (1024 * 1024)
+
 static bool exec_batch(client_t *c) {
     resp_batch_t *b = c->io.exec_batch;
+    if (c->commands_done < c->io.exec_done) c->commands_done = c->io.exec_done;
     for (uint32_t i = (uint32_t)c->commands_done; i < b->ncmds; i++) {
         if (c->flags & (CF_CLOSE_ASAP | CF_CLOSE_AFTER_REPLY)) break;
         if (c->io.hand_flags & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) break;
+        if (c->io.reply.bytes > EXEC_REPLY_YIELD && !(c->flags & CF_REPLY_OFF)) {
+            /* Let the I/O thread write (and the client read) before running
+             * more: a client that pipelines big replies without reading them
+             * must not grow the server's memory without bound. */
+            c->io.exec_done = i;
+            c->io.hand_flags |= IOL_HAND_MORE;
+            c->commands_done = 0;
+            c->argc = 0;
+            c->argv = NULL;
+            return true;
+        }
         c->argc = resp_batch_argc(b, i);
         c->argv = resp_batch_argv(b, i);
         if (!exec_one(c)) {
@@ -201,6 +216,7 @@ static bool exec_batch(client_t *c) {
         }
     }
     c->commands_done = 0;
+    c->io.exec_done = 0;
     c->argc = 0;
     c->argv = NULL;
     return true;
@@ -254,9 +270,23 @@ static void feed_monitors(client_t *c) {
         kl_buf_appendf(&b, "[%d unix:%s] ", c->db_id, g_cfg.unixsocket);
     else
         kl_buf_appendf(&b, "[%d %s] ", c->db_id, c->io.peer);
+    /* Credentials never reach MONITOR: AUTH's arguments and HELLO's AUTH
+     * user and password are redacted, as Redis does. */
+    bool is_auth = !strcmp(c->cmd->name, "auth");
+    bool is_hello = !strcmp(c->cmd->name, "hello");
+    uint32_t redact_until = 0;
     for (uint32_t i = 0; i < c->argc; i++) {
         if (i) kl_buf_append(&b, " ", 1);
-        kl_buf_append_repr(&b, c->argv[i].ptr, c->argv[i].len);
+        if (is_hello && i >= 2 && i + 2 < c->argc && !strcasecmp(c->argv[i].ptr, "auth") &&
+            redact_until <= i) {
+            kl_buf_append_repr(&b, c->argv[i].ptr, c->argv[i].len);
+            redact_until = i + 3;
+            continue;
+        }
+        if ((is_auth && i > 0) || i < redact_until)
+            kl_buf_append_str(&b, "\"(redacted)\"");
+        else
+            kl_buf_append_repr(&b, c->argv[i].ptr, c->argv[i].len);
     }
     kl_buf_append(&b, "\r\n", 2);
     for (size_t i = 0; i < nmonitors; i++) {

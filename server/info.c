@@ -12,6 +12,7 @@
 #include "kl_version.h"
 #include "reply.h"
 #include "server.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -127,7 +128,7 @@ static void section_server(kl_buf_t *b) {
 #else
                    0, 0, 0,
 #endif
-                   (int)g_srv.pid, g_srv.runid, g_srv.tcp_port, (long long)now_us, uptime,
+                   (int)g_srv.pid, g_srv.runid, g_srv.tcp_port ? g_srv.tcp_port : g_srv.tls_port, (long long)now_us, uptime,
                    uptime / 86400, g_cfg.hz, g_cfg.hz, g_srv.lruclock,
                    g_srv.executable ? g_srv.executable : "",
                    g_srv.config_file ? g_srv.config_file : "", iol_threaded() ? 1 : 0);
@@ -300,13 +301,45 @@ static void section_threads(kl_buf_t *b) {
         kl_buf_appendf(b,
                        "io_thread_%d:role=%s,clients=%llu,reads=%llu,writes=%llu,commands=%llu,"
                        "net_input_bytes=%llu,net_output_bytes=%llu,accepts=%llu,"
+                       "tls_handshakes=%llu,tls_handshake_failures=%llu,"
                        "cpu_user=%.6f,cpu_sys=%.6f\r\n",
                        i, i == 0 ? (iol_threaded() ? "executor" : "executor+io") : "io",
                        (unsigned long long)ts.clients, (unsigned long long)ts.reads,
                        (unsigned long long)ts.writes, (unsigned long long)ts.commands,
                        (unsigned long long)ts.bytes_in, (unsigned long long)ts.bytes_out,
-                       (unsigned long long)ts.accepts, u, s);
+                       (unsigned long long)ts.accepts, (unsigned long long)ts.handshakes,
+                       (unsigned long long)ts.handshake_failures, u, s);
     }
+}
+
+static void section_tls(kl_buf_t *b) {
+    tls_stats_t st;
+    tls_stats_get(&st);
+    int64_t cert_exp, ca_exp;
+    tls_cert_expiry(&cert_exp, &ca_exp);
+    uint64_t failed = st.failed_no_cert + st.failed_unknown_ca + st.failed_protocol +
+                      st.failed_timeout + st.failed_plaintext + st.failed_other;
+    kl_buf_appendf(b,
+                   "# TLS\r\n"
+                   "tls_port:%d\r\n"
+                   "tls_connections:%llu\r\n"
+                   "tls_handshakes_completed:%llu\r\n"
+                   "tls_handshakes_resumed:%llu\r\n"
+                   "tls_handshakes_failed:%llu\r\n"
+                   "tls_handshakes_failed_no_client_cert:%llu\r\n"
+                   "tls_handshakes_failed_unknown_ca:%llu\r\n"
+                   "tls_handshakes_failed_protocol:%llu\r\n"
+                   "tls_handshakes_failed_timeout:%llu\r\n"
+                   "tls_handshakes_failed_plaintext:%llu\r\n"
+                   "tls_handshakes_failed_other:%llu\r\n"
+                   "tls_server_cert_expire_time:%lld\r\n"
+                   "tls_ca_cert_expire_time:%lld\r\n",
+                   g_srv.tls_port, (unsigned long long)st.connections,
+                   (unsigned long long)st.handshakes_ok, (unsigned long long)st.resumed,
+                   (unsigned long long)failed, (unsigned long long)st.failed_no_cert,
+                   (unsigned long long)st.failed_unknown_ca, (unsigned long long)st.failed_protocol,
+                   (unsigned long long)st.failed_timeout, (unsigned long long)st.failed_plaintext,
+                   (unsigned long long)st.failed_other, (long long)cert_exp, (long long)ca_exp);
 }
 
 static void append_cmdstat(kl_buf_t *b, const kl_command_t *c) {
@@ -359,6 +392,7 @@ static const section_t sections[] = {
     {"replication", section_replication, 1},
     {"cpu", section_cpu, 1},
     {"threads", section_threads, 1},
+    {"tls", section_tls, 1},
     {"commandstats", section_commandstats, 0},
     {"errorstats", section_errorstats, 1},
     {"keyspace", section_keyspace, 1},

@@ -153,7 +153,7 @@ static int get_generic(client_t *c) {
 }
 
 /* The body shared by SET, SETNX, SETEX and PSETEX (Redis's setGenericCommand).
- * ok_reply/abort_reply select SETNX's integer replies. */
+ * int_replies selects SETNX's :1/:0 instead of +OK and null. */
 static void set_generic(client_t *c, uint32_t flags, const resp_arg_t *key, const resp_arg_t *val,
                         const resp_arg_t *expire, const char *cmdname, int int_replies) {
     kdb_t *db = cdb(c);
@@ -585,7 +585,16 @@ static void string_lcs_cmd(client_t *c) {
     unsigned long long cells = (unsigned long long)(alen + 1ull) * (blen + 1ull);
     unsigned long long bytes = cells * sizeof(uint32_t);
     uint32_t *dp = NULL;
-    if (bytes < SIZE_MAX && bytes / cells == sizeof(uint32_t)) dp = malloc((size_t)bytes);
+    if (bytes < SIZE_MAX && bytes / cells == sizeof(uint32_t)) {
+        /* Redis 7.0.15 refuses a table larger than proto-max-bulk-len
+         * before even trying to allocate it. */
+        if (bytes > (unsigned long long)g_cfg.proto_max_bulk_len) {
+            reply_error(c, "ERR Insufficient memory, transient memory for LCS exceeds "
+                           "proto-max-bulk-len");
+            return;
+        }
+        dp = malloc((size_t)bytes);
+    }
     if (!dp) {
         reply_error(c, "ERR Insufficient memory, failed allocating transient memory for LCS");
         return;

@@ -18,14 +18,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-"$here/../tests/tls"}
 files="ca.crt ca.key server.crt server.key client.crt client.key redis.crt redis.key"
 
-complete() {
+have_all_certs() {
     for f in $files; do
         [ -s "$out/$f" ] || return 1
     done
     return 0
 }
 
-if [ "${FORCE:-0}" != 1 ] && complete; then
+if [ "${FORCE:-0}" != 1 ] && have_all_certs; then
     exit 0
 fi
 
@@ -35,7 +35,7 @@ if command -v flock >/dev/null 2>&1; then
     flock -w 120 9
 fi
 # Another process may have finished the job while this one waited for the lock.
-if [ "${FORCE:-0}" != 1 ] && complete; then
+if [ "${FORCE:-0}" != 1 ] && have_all_certs; then
     exit 0
 fi
 

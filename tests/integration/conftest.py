@@ -21,10 +21,10 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import klserver  # noqa: E402
-from klserver import Mode, RawClient, Server, ServerError  # noqa: E402,F401
+from klserver import Mode, Server, ServerError  # noqa: E402
 
 TEST_TIMEOUT = int(os.environ.get("KEYLOOM_TEST_TIMEOUT", "60"))
-REFERENCE = klserver._env_flag("KEYLOOM_TEST_REFERENCE")
+REFERENCE = klserver.reference_mode()
 
 
 def pytest_configure(config):
@@ -46,7 +46,8 @@ def pytest_collection_modifyitems(config, items):
         else:
             keep.append(item)
         if REFERENCE and item.get_closest_marker("keyloom_only"):
-            item.add_marker(pytest.mark.skip(reason="keyloom-only promise (KEYLOOM_TEST_REFERENCE=1)"))
+            item.add_marker(pytest.mark.skip(
+                reason="keyloom-only promise (KEYLOOM_TEST_REFERENCE=1)"))
     if deselect:
         config.hook.pytest_deselected(items=deselect)
         items[:] = keep
@@ -56,6 +57,23 @@ def pytest_report_header(config):
     m = Mode()
     return "keyloom mode: server=%s tls=%s io_threads=%s reference=%s" % (
         m.server, m.tls, m.io_threads, REFERENCE)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the tail of every server log the test used."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.failed:
+        return
+    servers = []
+    srv = item.funcargs.get("server") if hasattr(item, "funcargs") else None
+    if srv is not None:
+        servers.append(("shared server", srv))
+    for i, extra in enumerate(getattr(item, "_kl_extra_servers", [])):
+        servers.append(("extra server %d" % (i + 1), extra))
+    for label, s in servers:
+        rep.sections.append(("%s log tail (%s)" % (label, rep.when), s.log_tail(30)))
 
 
 # ---- per-test wall-clock limit (no pytest-timeout plugin here) ----
@@ -174,10 +192,11 @@ def config_set(server):
 
 
 @pytest.fixture
-def start_server(mode, tmp_path):
+def start_server(mode, request):
     """start_server(args=[...], config_file=None, ...) -> a started extra Server, stopped (and
     checked for a clean exit) at the end of the test."""
     started = []
+    request.node._kl_extra_servers = started
 
     def start(args=(), **kw):
         kw.setdefault("mode", mode)

@@ -2,7 +2,11 @@
 
 import socket
 
-from klserver import RespError, wait_until  # noqa: F401  (re-exported for tests)
+from klserver import RespError, wait_until
+
+__all__ = ["RespError", "wait_until", "OK", "NIL", "NULL3", "EMPTY_ARRAY", "b", "err", "bulk",
+           "integer", "simple", "array", "bulks", "wrong_args", "SYNTAX", "NOT_INT", "NOT_FLOAT",
+           "WRONGTYPE", "call", "calls", "read_nothing", "info_dict"]
 
 OK = b"+OK\r\n"
 NIL = b"$-1\r\n"          # RESP2 null bulk

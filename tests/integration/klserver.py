@@ -14,14 +14,13 @@ What is here:
   * run_cli        runs redis-cli with the mode's TLS flags.
 
 Environment:
-  KEYLOOM_SERVER            server binary (default: redis-server from PATH, else /usr/bin/redis-server)
+  KEYLOOM_SERVER            server binary (default: redis-server from PATH or /usr/bin)
   KEYLOOM_TEST_TLS          0|1 (default 0)
   KEYLOOM_TEST_IO_THREADS   number passed as --io-threads (default 1)
   KEYLOOM_REDIS_CLI         redis-cli binary (default: redis-cli from PATH)
   KEYLOOM_REDIS_BENCHMARK   redis-benchmark binary (default: redis-benchmark from PATH)
 """
 
-import errno
 import os
 import shutil
 import signal
@@ -48,6 +47,11 @@ def _env_flag(name, default="0"):
     return os.environ.get(name, default).strip().lower() in ("1", "yes", "true", "on")
 
 
+def reference_mode():
+    """KEYLOOM_TEST_REFERENCE=1: the suite is being validated against redis-server itself."""
+    return _env_flag("KEYLOOM_TEST_REFERENCE")
+
+
 def _which(name, fallback):
     return shutil.which(name) or fallback
 
@@ -63,7 +67,8 @@ def ensure_certs():
     res = subprocess.run(["sh", GEN_CERTS, TLS_DIR], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, timeout=180)
     if res.returncode != 0:
-        raise RuntimeError("utils/gen-test-certs.sh failed:\n" + res.stdout.decode(errors="replace"))
+        raise RuntimeError("utils/gen-test-certs.sh failed:\n"
+                           + res.stdout.decode(errors="replace"))
 
 
 class Mode:
@@ -78,6 +83,7 @@ class Mode:
         self.cli = os.environ.get("KEYLOOM_REDIS_CLI") or _which("redis-cli", "/usr/bin/redis-cli")
         self.benchmark = os.environ.get("KEYLOOM_REDIS_BENCHMARK") or _which(
             "redis-benchmark", "/usr/bin/redis-benchmark")
+        self._ssl_ctx = None
         if self.tls:
             ensure_certs()
 
@@ -91,13 +97,16 @@ class Mode:
                 "--tls-ca-cert-file", tls_path("ca.crt")]
 
     def ssl_context(self):
-        """Client-side context: verify the server against the test CA, present client.crt."""
+        """Client-side context: verify the server against the test CA, present client.crt.
+        Built once per Mode (loading certificates is slow enough to matter for 1000 clients)."""
         if not self.tls:
             return None
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls_path("ca.crt"))
-        ctx.check_hostname = False
-        ctx.load_cert_chain(tls_path("client.crt"), tls_path("client.key"))
-        return ctx
+        if self._ssl_ctx is None:
+            ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls_path("ca.crt"))
+            ctx.check_hostname = False
+            ctx.load_cert_chain(tls_path("client.crt"), tls_path("client.key"))
+            self._ssl_ctx = ctx
+        return self._ssl_ctx
 
     def redis_py_kwargs(self):
         if not self.tls:
@@ -177,7 +186,7 @@ class Server:
                 return self
             except ServerError as e:
                 last = e
-                if not self._bind_failed():
+                if not (self._bind_failed() or "answered by another process" in str(e)):
                     raise
         raise last
 
@@ -209,6 +218,7 @@ class Server:
                     # -NOAUTH means requirepass is set: the server is up all the same.
                     if reply == b"PONG" or (isinstance(reply, RespError)
                                             and reply.message.startswith(b"NOAUTH")):
+                        self._check_identity(c, reply)
                         return
                 finally:
                     c.close()
@@ -219,6 +229,23 @@ class Server:
                 raise ServerError("server did not answer PING within %.0fs\n%s"
                                   % (self.start_timeout, self.log_tail()))
             time.sleep(0.02)
+
+    def _check_identity(self, c, ping_reply):
+        """Make sure the server that answered is ours and not another process that grabbed the
+        port between free_port() and our bind (ours then exits with EADDRINUSE)."""
+        if ping_reply == b"PONG":
+            info = c.execute("INFO", "server")
+            if isinstance(info, bytes):
+                for line in info.split(b"\r\n"):
+                    if line.startswith(b"process_id:") and int(line[11:]) != self.proc.pid:
+                        self.proc.wait(5)
+                        raise ServerError("port %d answered by another process (pid %s); "
+                                          "ours exited:\n%s" % (self.port, line[11:].decode(),
+                                                                 self.log_tail()))
+        time.sleep(0.01)
+        if self.proc.poll() is not None:
+            raise ServerError("server exited with status %s right after startup\n%s"
+                              % (self.proc.returncode, self.log_tail()))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -446,91 +473,114 @@ def _hashable(v):
     return v
 
 
+class _Incomplete(Exception):
+    pass
+
+
+class _BufferSource:
+    """Reads from a fixed buffer; running out means the reply is incomplete."""
+
+    def __init__(self, buf, pos):
+        self.buf = buf
+        self.pos = pos
+
+    def readline(self):
+        nl = self.buf.find(_CRLF, self.pos)
+        if nl < 0:
+            raise _Incomplete()
+        line = bytes(self.buf[self.pos:nl])
+        self.pos = nl + 2
+        return line
+
+    def read(self, n):
+        if len(self.buf) < self.pos + n:
+            raise _Incomplete()
+        data = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n
+        return data
+
+
 def parse_reply(buf, pos=0):
     """Parse one reply from buf[pos:]. Returns (value, end) or None when incomplete.
     Raises ProtocolError on bytes that are not RESP."""
-    nl = buf.find(_CRLF, pos)
-    if nl < 0:
+    src = _BufferSource(buf, pos)
+    try:
+        value = _parse(src)
+    except _Incomplete:
         return None
-    t = buf[pos:pos + 1]
-    line = bytes(buf[pos + 1:nl])
-    end = nl + 2
+    return value, src.pos
+
+
+def _parse(src):
+    """Pull one reply from src (readline() -> line without CRLF, read(n) -> n bytes)."""
+    line = src.readline()
+    t = line[:1]
+    rest = line[1:]
     if t == b"+":
-        return Simple(line), end
+        return Simple(rest)
     if t == b"-":
-        return RespError(line), end
+        return RespError(rest)
     if t == b":":
-        return _int(line), end
+        return _int(rest)
     if t == b"(":
-        return BigNumber(_int(line)), end
+        return BigNumber(_int(rest))
     if t == b"_":
-        if line:
-            raise ProtocolError("bad null %r" % line)
-        return None, end
+        if rest:
+            raise ProtocolError("bad null %r" % rest)
+        return None
     if t == b"#":
-        if line not in (b"t", b"f"):
-            raise ProtocolError("bad boolean %r" % line)
-        return line == b"t", end
+        if rest not in (b"t", b"f"):
+            raise ProtocolError("bad boolean %r" % rest)
+        return rest == b"t"
     if t == b",":
         try:
-            return Double(float(line.decode())), end
+            return Double(float(rest.decode()))
         except ValueError:
-            raise ProtocolError("bad double %r" % line)
+            raise ProtocolError("bad double %r" % rest)
     if t in (b"$", b"!", b"="):
-        n = _int(line)
+        n = _int(rest)
         if n == -1 and t == b"$":
-            return None, end
-        if n < 0:
-            raise ProtocolError("bad length %r" % line)
-        if len(buf) < end + n + 2:
             return None
-        data = bytes(buf[end:end + n])
-        if buf[end + n:end + n + 2] != _CRLF:
+        if n < 0:
+            raise ProtocolError("bad length %r" % rest)
+        data = src.read(n + 2)
+        if data[-2:] != _CRLF:
             raise ProtocolError("bulk not terminated by CRLF")
-        end += n + 2
+        data = data[:-2]
         if t == b"!":
-            return RespError(data, blob=True), end
+            return RespError(data, blob=True)
         if t == b"=":
             v = Verbatim(data[4:])
             v.format = data[:3]
-            return v, end
-        return data, end
+            return v
+        return data
     if t in (b"*", b"~", b">", b"%", b"|"):
-        n = _int(line)
+        n = _int(rest)
         if n == -1 and t == b"*":
-            return None, end
+            return None
         if n < 0:
-            raise ProtocolError("bad aggregate length %r" % line)
-        count = n * 2 if t in (b"%", b"|") else n
-        items = []
-        for _ in range(count):
-            r = parse_reply(buf, end)
-            if r is None:
-                return None
-            items.append(r[0])
-            end = r[1]
+            raise ProtocolError("bad aggregate length %r" % rest)
         if t in (b"%", b"|"):
             m = RespMap()
-            for i in range(0, len(items), 2):
-                m[_hashable(items[i])] = items[i + 1]
+            for _ in range(n):
+                k = _parse(src)
+                m[_hashable(k)] = _parse(src)
             if t == b"|":
                 # An attribute precedes the real reply.
-                r = parse_reply(buf, end)
-                if r is None:
-                    return None
-                value, end = r
+                value = _parse(src)
                 try:
                     value.attributes = m
                 except AttributeError:
                     pass
-                return value, end
-            return m, end
+                return value
+            return m
+        items = [_parse(src) for _ in range(n)]
         if t == b"~":
-            return RespSet(items), end
+            return RespSet(items)
         if t == b">":
-            return Push(items), end
-        return items, end
-    raise ProtocolError("unknown reply type %r in %r" % (t, bytes(buf[pos:pos + 40])))
+            return Push(items)
+        return items
+    raise ProtocolError("unknown reply type %r in %r" % (t, line[:40]))
 
 
 def _int(line):
@@ -613,23 +663,40 @@ class RawClient:
         data = self.sock.recv(262144)
         if not data:
             raise ConnectionError("connection closed by server")
-        if self.pos > 65536 and self.pos * 2 > len(self.buf):
-            del self.buf[:self.pos]
-            self.pos = 0
         self.buf += data
 
-    def read_reply(self):
+    # Source interface for _parse(): block on the socket until the bytes are there.
+    def readline(self):
+        start = self.pos
         while True:
-            r = parse_reply(self.buf, self.pos)
-            if r is not None:
-                value, end = r
-                raw = bytes(self.buf[self.pos:end])
-                self.pos = end
-                if self.pos == len(self.buf):
-                    self.buf.clear()
-                    self.pos = 0
-                return raw, value
+            nl = self.buf.find(_CRLF, start)
+            if nl >= 0:
+                line = bytes(self.buf[self.pos:nl])
+                self.pos = nl + 2
+                return line
+            start = max(self.pos, len(self.buf) - 1)
             self._fill()
+
+    def read(self, n):
+        while len(self.buf) < self.pos + n:
+            self._fill()
+        data = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n
+        return data
+
+    def read_reply(self):
+        """Read exactly one reply: (raw bytes, parsed value)."""
+        if self.pos > 65536 and self.pos * 2 >= len(self.buf):
+            # Compact only between replies, so the raw bytes of a reply stay contiguous.
+            del self.buf[:self.pos]
+            self.pos = 0
+        start = self.pos
+        try:
+            value = _parse(self)
+        except BaseException:
+            self.pos = start      # a timeout leaves the partial reply in place (see pending())
+            raise
+        return bytes(self.buf[start:self.pos]), value
 
     def read_value(self):
         return self.read_reply()[1]

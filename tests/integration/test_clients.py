@@ -2,11 +2,12 @@
 
 import re
 import socket
+import ssl
 import time
 
 import pytest
 
-from helpers import (NIL, OK, SYNTAX, bulk, call, calls, err, integer, read_nothing, wait_until,
+from helpers import (NIL, OK, SYNTAX, bulk, call, err, integer, read_nothing, wait_until,
                      wrong_args)
 
 CLIENT_LINE = re.compile(
@@ -228,7 +229,7 @@ def test_monitor(server, raw):
             assert m, line
             assert abs(float(m.group(1)) - time.time()) < 10
             assert (m.group(2), m.group(3), m.group(4)) == (db, addr, args)
-        # Commands on the monitor connection itself are refused? No: QUIT and RESET work.
+        # RESET takes the connection out of monitor mode.
         assert call(mon, "RESET") == b"+RESET\r\n"
     finally:
         mon.close()
@@ -282,8 +283,9 @@ def test_slowlog_threshold(raw, config_set):
     raw.execute("SET", "fast", "1")
     raw.execute("DEBUG", "SLEEP", "0.15")
     entries = raw.execute("SLOWLOG", "GET")
-    assert [e[3] for e in entries] == [[b"DEBUG", b"SLEEP", b"0.15"]]
-    assert entries[0][2] >= 100000
+    assert [b"DEBUG", b"SLEEP", b"0.15"] in [e[3] for e in entries]
+    # Only commands over the threshold are logged (a loaded machine may add a slow SET).
+    assert all(e[2] >= 100000 for e in entries), entries
 
 
 def test_latency(raw, config_set):
@@ -337,9 +339,25 @@ def test_maxclients(start_server):
             c = srv.raw()
             assert call(c, "PING") == b"+PONG\r\n"
             clients.append(c)
-        extra = srv.raw()
-        clients.append(extra)
-        assert extra.read_until_closed() == err("ERR max number of clients reached")
+        if srv.mode.tls:
+            # redis-server 7.0 checks maxclients before the TLS handshake and cannot deliver
+            # the error over TLS: it closes the connection. The error, if any bytes arrive,
+            # must be the Redis text.
+            try:
+                extra = srv.raw()
+            except (ssl.SSLError, ConnectionError, OSError):
+                extra = None
+            if extra is not None:
+                clients.append(extra)
+                try:
+                    got = extra.read_until_closed()
+                except (socket.timeout, TimeoutError):
+                    pytest.fail("11th TLS client was neither refused nor closed")
+                assert got in (b"", err("ERR max number of clients reached"))
+        else:
+            extra = srv.raw()
+            clients.append(extra)
+            assert extra.read_until_closed() == err("ERR max number of clients reached")
         # Freeing one slot lets a new client in.
         clients[0].close()
         time.sleep(0.2)

@@ -1,11 +1,7 @@
 """Connection commands: PING ECHO HELLO AUTH QUIT RESET SELECT."""
 
-import socket
-
-import pytest
-
-from helpers import (NIL, NULL3, OK, bulk, call, calls, err, integer, read_nothing, simple,
-                     wrong_args, NOT_INT)
+from helpers import (NIL, NULL3, OK, bulk, call, calls, err, integer, read_nothing, wrong_args,
+                     NOT_INT)
 
 NOAUTH = err("NOAUTH Authentication required.")
 WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.")
@@ -206,7 +202,8 @@ def test_select_is_per_connection(server, raw):
 def test_unknown_command(raw):
     assert call(raw, "NOSUCHCMD", "a", "b") == err(
         "ERR unknown command 'NOSUCHCMD', with args beginning with: 'a' 'b' ")
-    assert call(raw, "nosuchcmd") == err("ERR unknown command 'nosuchcmd', with args beginning with: ")
+    assert call(raw, "nosuchcmd") == err(
+        "ERR unknown command 'nosuchcmd', with args beginning with: ")
     assert call(raw, "GET") == wrong_args("get")
 
 

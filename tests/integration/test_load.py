@@ -11,7 +11,7 @@ import time
 import pytest
 
 from helpers import OK, bulk, call
-from klserver import HOST, encode_command
+from klserver import HOST, encode_command, reference_mode
 
 # A client that never reads its replies may cost the server at most this much RSS (keyloom
 # applies back-pressure: it stops reading a client whose output is pending). redis-server
@@ -103,8 +103,7 @@ def test_client_that_never_reads(server):
         rss_after = server.rss_kb()
         growth_mb = (rss_after - rss_before) / 1024.0 if rss_before and rss_after else 0
         print("rss before %s kB, after %s kB, growth %.1f MB" % (rss_before, rss_after, growth_mb))
-        from conftest import REFERENCE
-        if not REFERENCE:
+        if not reference_mode():
             assert growth_mb <= MAX_RSS_GROWTH_MB, (
                 "server RSS grew by %.1f MB for one client that does not read (bound %d MB)"
                 % (growth_mb, MAX_RSS_GROWTH_MB))
@@ -119,18 +118,30 @@ def ssl_want_errors():
     return (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError)
 
 
+BENCH_REQUESTS = os.environ.get("KEYLOOM_TEST_BENCH_REQUESTS", "100000")
+BENCH_CLIENTS = os.environ.get("KEYLOOM_TEST_BENCH_CLIENTS", "20")
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_redis_benchmark(server):
+    clients = BENCH_CLIENTS
+    if reference_mode() and server.mode.io_threads > 1 and \
+            "KEYLOOM_TEST_BENCH_CLIENTS" not in os.environ:
+        # redis-server's I/O threads busy-wait once 2 * io-threads clients have pending
+        # writes; with 4 threads on a 2-core machine it then manages ~250 requests/s. Stay
+        # below that activation threshold when validating against redis-server.
+        clients = "4"
     cmd = [server.mode.benchmark, "-h", HOST, "-p", str(server.port), "-t",
-           "ping,set,get,incr,mset", "-n", "100000", "-c", "20", "-q"]
+           "ping,set,get,incr,mset", "-n", BENCH_REQUESTS, "-c", clients, "-q"]
     cmd += server.mode.cli_tls_args()
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=170)
     out = res.stdout.decode(errors="replace")
-    print(out)
     assert res.returncode == 0, out
     # redis-benchmark -q prints "\r" progress lines; keep the final result lines.
     lines = [seg.strip() for line in out.split("\n") for seg in line.split("\r")]
     results = [l for l in lines if re.match(r"^[A-Z_()]+.*: [\d.]+ requests per second", l)]
+    print("\n".join(results))
     names = {l.split(":")[0] for l in results}
     for expected in ("PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"):
         assert expected in names, (expected, out)

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from helpers import (NIL, NOT_FLOAT, NOT_INT, OK, SYNTAX, bulk, bulks, call, err, integer,
-                     wrong_args, array)
+                     wrong_args)
 
 BAD_EXPIRE = lambda cmd: err("ERR invalid expire time in '%s' command" % cmd)  # noqa: E731
 OVERFLOW = err("ERR increment or decrement would overflow")
