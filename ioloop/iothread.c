@@ -49,6 +49,7 @@ struct iol_thread {
     iol_chan_t to_exec;   /* producer: this thread; consumer: executor */
     iol_chan_t from_exec; /* producer: executor; consumer: this thread */
     uv_timer_t ovf_timer; /* retries overflowed sends without spinning */
+    uv_timer_t idle_timer; /* gives idle clients' buffers back (1 Hz) */
     iol_limits_t limits;  /* this thread's copy */
     resp_limits_t rlimits;
     iol_client_t *clients;
@@ -550,6 +551,20 @@ static void io_on_ovf_timer(uv_timer_t *h) {
     (void)h;
 }
 
+/* Clients idle for a while give their parse buffers back, so that thousands
+ * of idle connections cost little memory. Thread: owner. */
+static void io_on_idle_timer(uv_timer_t *h) {
+    iol_thread_t *t = h->data;
+    int64_t now = now_ms(t->loop);
+    for (iol_client_t *c = t->clients; c; c = c->next) {
+        if (c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_BATCH_PENDING)) continue;
+        int64_t last = atomic_load_explicit(&c->last_io_ms, memory_order_relaxed);
+        if (now - last < 2000) continue;
+        if (c->filling->ncmds == 0) resp_batch_free(c->filling);
+        resp_batch_free(c->exec_batch);
+    }
+}
+
 static void io_close_handle_cb(uv_handle_t *h) {
     (void)h;
 }
@@ -565,6 +580,7 @@ static void io_stop_all(iol_thread_t *t) {
     uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->ovf_timer, io_close_handle_cb);
+    uv_close((uv_handle_t *)&t->idle_timer, io_close_handle_cb);
 }
 
 static void io_thread_main(void *arg) {
@@ -642,6 +658,10 @@ static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
         loop = &t->own_loop;
     }
     t->loop = loop;
+    uv_timer_init(loop, &t->idle_timer);
+    t->idle_timer.data = t;
+    uv_timer_start(&t->idle_timer, io_on_idle_timer, 1000, 1000);
+    uv_unref((uv_handle_t *)&t->idle_timer);
     if (index == 0) return 0;
     uv_async_init(loop, &t->async, io_on_async);
     t->async.data = t;
@@ -890,9 +910,11 @@ void iol_shutdown(void) {
         uv_close((uv_handle_t *)&S.exec_prepare, NULL);
         uv_close((uv_handle_t *)&S.exec_check, NULL);
         uv_close((uv_handle_t *)&S.exec_ovf_timer, NULL);
+        uv_close((uv_handle_t *)&S.threads[0].idle_timer, NULL);
     } else {
         iol_thread_t *t = &S.threads[0];
         t->stopping = true;
+        uv_close((uv_handle_t *)&t->idle_timer, NULL);
         for (iol_client_t *c = t->clients; c; c = c->next) {
             if (c->conn && !(c->io_flags & IOF_CLOSING)) io_flush(c);
             c->io_flags |= IOF_CLOSING;

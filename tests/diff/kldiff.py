@@ -541,7 +541,10 @@ class Pair:
                 if not ready:
                     ready = select.select(live, [], [], 0.05)[0]
                 if not ready:
-                    if time.monotonic() - last > idle:
+                    # Both idle and alike: done. While they still differ, one server may just
+                    # be slow (a loaded machine): give it up to 5 s of silence.
+                    alike = got[0] == got[1] and state[0] == state[1]
+                    if time.monotonic() - last > (idle if alike else 5.0):
                         break
                     continue
                 for c in ready:
