@@ -92,6 +92,8 @@ static inline const char *conn_last_error(const conn_t *c) {
  * Thread: owning loop. */
 #define CONN_READ_BUF_SIZE (64 * 1024)
 char *conn__thread_read_buf(void);
+/* Thread: the thread whose buffer it is, when it stops doing I/O. */
+void conn__thread_free_read_buf(void);
 
 /* A connection factory for types registered from outside ioloop (tls/). */
 typedef int (*conn_factory_fn)(uv_loop_t *loop, int fd, conn_t **out);

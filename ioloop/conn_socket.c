@@ -28,6 +28,11 @@ char *conn__thread_read_buf(void) {
     return thread_read_buf;
 }
 
+void conn__thread_free_read_buf(void) {
+    kl_free(thread_read_buf);
+    thread_read_buf = NULL;
+}
+
 static void sock_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     buf->base = conn__thread_read_buf();
     buf->len = CONN_READ_BUF_SIZE;

@@ -590,6 +590,7 @@ static void io_thread_main(void *arg) {
     snprintf(name, sizeof(name), "io_thd_%d", t->index);
     pthread_setname_np(pthread_self(), name);
     uv_run(t->loop, UV_RUN_DEFAULT);
+    conn__thread_free_read_buf();
 }
 
 /* ---------------------------------------------------------------- executor side */
@@ -929,6 +930,7 @@ void iol_shutdown(void) {
             S.hooks.free(c);
         }
     }
+    conn__thread_free_read_buf();
     kl_free(S.threads);
     S.threads = NULL;
 }
