@@ -51,8 +51,9 @@ typedef struct kl_command {
     const char *complexity;
     const char *acl_cats;  /* space separated, e.g. "@write @string @fast" */
     const struct kl_command *subcommands; /* NULL-name terminated array */
-    /* Statistics (executor-owned, INFO commandstats). */
+    /* Statistics (executor-owned, INFO commandstats / latencystats). */
     uint64_t calls, usec, rejected_calls, failed_calls;
+    struct lat_hist *hist; /* allocated on first call when latency-tracking is on */
 } kl_command_t;
 
 void cmd_table_init(void);

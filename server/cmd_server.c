@@ -132,6 +132,22 @@ static bool debug_allowed(client_t *c) {
     return false;
 }
 
+/* The size the value would take in an RDB file, as DEBUG OBJECT reports it
+ * (integers in their compact RDB forms; strings as length prefix + bytes,
+ * without the LZF compression Redis applies to strings over 20 bytes). */
+static size_t serialized_length(const kobj_t *o) {
+    if (o->type != OBJ_STRING) return 0;
+    long long v;
+    if (obj_get_ll(o, &v) == 0 && obj_string_len(o) <= 11) {
+        if (v >= -128 && v <= 127) return 2;
+        if (v >= -32768 && v <= 32767) return 3;
+        if (v >= INT32_MIN && v <= INT32_MAX) return 5;
+    }
+    size_t len = obj_string_len(o);
+    size_t prefix = len < 64 ? 1 : len < 16384 ? 2 : len <= UINT32_MAX ? 5 : 9;
+    return prefix + len;
+}
+
 static void cmd_debug(client_t *c) {
     if (!debug_allowed(c)) return;
     const resp_arg_t *sub = &c->argv[1];
@@ -170,8 +186,7 @@ static void cmd_debug(client_t *c) {
         snprintf(buf, sizeof(buf),
                  "Value at:%p refcount:%lld encoding:%s serializedlength:%zu lru:%u "
                  "lru_seconds_idle:%lld",
-                 (void *)o, obj_refcount(o) == 2147483647LL ? 2147483647LL : 1,
-                 obj_encoding_name(o->enc), o->type == OBJ_STRING ? obj_string_len(o) + 1 : 0,
+                 (void *)o, obj_refcount(o), obj_encoding_name(o->enc), serialized_length(o),
                  o->lru, db_idle_seconds(o));
         reply_simple(c, buf);
     } else {
@@ -457,8 +472,8 @@ static void cmd_config(client_t *c) {
         reply_map(c, cnt.n);
         config_get(pats, np, config_emit, c);
     } else if (arg_is(sub, "set")) {
-        if (c->argc < 4 || (c->argc - 2) % 2 != 0) {
-            reply_errorf(c, "ERR wrong number of arguments for 'config|set' command");
+        if ((c->argc - 2) % 2 != 0) {
+            reply_syntax_error(c);
             return;
         }
         const char **args = kl_malloc(sizeof(char *) * (c->argc - 2));
@@ -508,7 +523,7 @@ static kl_command_t command_subs[] = {
     {"command|count", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns a count of commands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|docs", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|info", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
-    {"command|getkeys", cmd_command, -3, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|getkeys", cmd_command, -4, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|list", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", "@slow @connection", NULL, 0, 0, 0, 0},
     {"command|help", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
     {0},

@@ -3,6 +3,7 @@
 
 #include "dict.h"
 #include "kl_alloc.h"
+#include "slowlog.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -33,6 +34,7 @@ void cmd_table_init(void) {
 }
 
 void cmd_table_free(void) {
+    cmd_stats_reset();
     dict_release(table);
     table = NULL;
     kl_free(all);
@@ -68,7 +70,10 @@ size_t cmd_count(void) {
 void cmd_stats_reset(void) {
     for (size_t i = 0; i < nall; i++) {
         all[i]->calls = all[i]->usec = all[i]->rejected_calls = all[i]->failed_calls = 0;
-        for (kl_command_t *s = (kl_command_t *)all[i]->subcommands; s && s->name; s++)
+        latency_hist_reset(all[i]);
+        for (kl_command_t *s = (kl_command_t *)all[i]->subcommands; s && s->name; s++) {
             s->calls = s->usec = s->rejected_calls = s->failed_calls = 0;
+            latency_hist_reset(s);
+        }
     }
 }

@@ -704,20 +704,15 @@ static void enum_format(const cfg_entry_t *e, int v, kl_buf_t *out) {
 
 /* ---- Generic get / set -------------------------------------------------- */
 
-static void entry_get_from(const kl_config_t *c, const cfg_entry_t *e, kl_buf_t *out);
-
+/* Append the value of e as CONFIG GET prints it. */
 static void entry_get(const cfg_entry_t *e, kl_buf_t *out) {
-    entry_get_from(&g_cfg, e, out);
-}
-
-static void entry_get_from(const kl_config_t *c, const cfg_entry_t *e, kl_buf_t *out) {
-    const void *p = (const char *)c + e->off;
+    const void *p = (const char *)&g_cfg + e->off;
     switch (e->type) {
     case T_BOOL:
         kl_buf_append_str(out, *(const int *)p ? "yes" : "no");
         break;
     case T_NUM:
-        num_format(e, num_get(c, e), out);
+        num_format(e, num_get(&g_cfg, e), out);
         break;
     case T_ENUM:
         enum_format(e, *(const int *)p, out);
@@ -726,7 +721,6 @@ static void entry_get_from(const kl_config_t *c, const cfg_entry_t *e, kl_buf_t 
         kl_buf_append_str(out, *(char *const *)p ? *(char *const *)p : "");
         break;
     default:
-        /* Specials read the live configuration (dir reads the process). */
         e->sp->get(e, out);
         break;
     }

@@ -324,6 +324,7 @@ void cmd_call(client_t *c) {
         g_srv.stat.failed_calls++;
     }
     g_srv.stat.numcommands++;
+    latency_hist_record(cmd, dur);
     if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlog_maybe_add(c, dur);
     latency_maybe_add(cmd, dur);
     if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN))) feed_monitors(c);

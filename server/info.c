@@ -13,6 +13,7 @@
 #include "reply.h"
 #include "server.h"
 #include "tls.h"
+#include "slowlog.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -361,6 +362,15 @@ static void section_commandstats(kl_buf_t *b) {
     }
 }
 
+static void section_latencystats(kl_buf_t *b) {
+    kl_buf_append_str(b, "# Latencystats\r\n");
+    for (size_t i = 0; i < cmd_count(); i++) {
+        const kl_command_t *c = cmd_at(i);
+        latency_hist_info(c, b);
+        for (const kl_command_t *s = c->subcommands; s && s->name; s++) latency_hist_info(s, b);
+    }
+}
+
 static void section_errorstats(kl_buf_t *b) {
     kl_buf_append_str(b, "# Errorstats\r\n");
     reply_errorstats_info(b);
@@ -395,6 +405,7 @@ static const section_t sections[] = {
     {"tls", section_tls, 1},
     {"commandstats", section_commandstats, 0},
     {"errorstats", section_errorstats, 1},
+    {"latencystats", section_latencystats, 0},
     {"keyspace", section_keyspace, 1},
 };
 

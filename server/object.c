@@ -136,8 +136,10 @@ void obj_string_append(kobj_t *o, const char *p, size_t len) {
 kobj_t *obj_dup(const kobj_t *o) {
     kobj_t *n;
     if (o->type == OBJ_STRING) {
-        if (o->enc == ENC_INT)
+        if (o->enc == ENC_INT) {
             n = obj_string_from_ll(o->v.i);
+            n->flags |= OBJ_FLAG_NOT_SHARED;
+        }
         else if (o->enc == ENC_EMBSTR)
             n = obj_string_new_embstr(o->v.s.ptr, o->v.s.len);
         else
@@ -194,7 +196,7 @@ long long obj_refcount(const kobj_t *o) {
      * in force) and reports INT_MAX for them; keyloom stores them unshared
      * but reports the same number so clients see identical output. */
     if (o->type == OBJ_STRING && o->enc == ENC_INT && o->v.i >= 0 &&
-        o->v.i < OBJ_SHARED_INTEGERS)
+        o->v.i < OBJ_SHARED_INTEGERS && !(o->flags & OBJ_FLAG_NOT_SHARED))
         return 2147483647LL;
     return 1;
 }

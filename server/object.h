@@ -25,6 +25,8 @@ enum kobj_enc {
 
 #define OBJ_EMBSTR_MAX 44 /* longest string Redis stores as embstr */
 #define OBJ_SHARED_INTEGERS 10000
+/* flags */
+#define OBJ_FLAG_NOT_SHARED 1 /* an integer Redis would not have shared (a copy) */
 
 typedef struct kobj {
     uint8_t type;

@@ -266,3 +266,74 @@ void cmd_latency(client_t *c) {
         reply_subcommand_error(c);
     }
 }
+
+/* ---------------------------------------------------------------- latency histograms */
+
+/* Log-linear buckets: 16 per power of two, so a reported percentile is within
+ * about 6% above the true value; 1 us to 2^40 us. */
+#define LH_SUB 16
+#define LH_EXP 41
+
+struct lat_hist {
+    uint64_t count;
+    uint64_t b[LH_EXP * LH_SUB];
+};
+
+static unsigned lh_index(uint64_t v) {
+    if (v < LH_SUB) return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    unsigned sub = (unsigned)((v >> (msb - 4)) & (LH_SUB - 1));
+    unsigned e = msb - 3; /* values 16..31 -> e=1 */
+    unsigned idx = e * LH_SUB + sub;
+    return idx < LH_EXP * LH_SUB ? idx : LH_EXP * LH_SUB - 1;
+}
+
+/* The largest value a bucket holds. */
+static uint64_t lh_upper(unsigned idx) {
+    if (idx < LH_SUB) return idx;
+    unsigned e = idx / LH_SUB, sub = idx % LH_SUB;
+    unsigned msb = e + 3;
+    uint64_t base = (1ull << msb) | ((uint64_t)sub << (msb - 4));
+    return base + (1ull << (msb - 4)) - 1;
+}
+
+void latency_hist_record(kl_command_t *cmd, long long us) {
+    if (!g_cfg.latency_tracking) return;
+    if (!cmd->hist) cmd->hist = kl_calloc(1, sizeof(*cmd->hist));
+    cmd->hist->b[lh_index(us > 0 ? (uint64_t)us : 0)]++;
+    cmd->hist->count++;
+}
+
+void latency_hist_reset(kl_command_t *cmd) {
+    kl_free(cmd->hist);
+    cmd->hist = NULL;
+}
+
+void latency_hist_info(const kl_command_t *cmd, kl_buf_t *out) {
+    const struct lat_hist *h = cmd->hist;
+    if (!h || !h->count) return;
+    kl_buf_appendf(out, "latency_percentiles_usec_%s:", cmd->name);
+    for (int i = 0; i < g_cfg.latency_tracking_info_percentiles_len; i++) {
+        double p = g_cfg.latency_tracking_info_percentiles[i];
+        uint64_t want = (uint64_t)((p / 100.0) * (double)h->count + 0.5);
+        if (want == 0) want = 1;
+        uint64_t seen = 0;
+        unsigned idx = 0;
+        for (; idx < LH_EXP * LH_SUB; idx++) {
+            seen += h->b[idx];
+            if (seen >= want) break;
+        }
+        char label[32];
+        snprintf(label, sizeof(label), "%.4f", p);
+        /* Trim "99.9000" to "99.9" and "50.0000" to "50", as Redis prints it. */
+        char *dot = strchr(label, '.');
+        if (dot) {
+            char *end = label + strlen(label) - 1;
+            while (end > dot && *end == '0') *end-- = '\0';
+            if (end == dot) *end = '\0';
+        }
+        kl_buf_appendf(out, "%sp%s=%.3f", i ? "," : "", label,
+                       (double)lh_upper(idx < LH_EXP * LH_SUB ? idx : LH_EXP * LH_SUB - 1));
+    }
+    kl_buf_append(out, "\r\n", 2);
+}

@@ -240,9 +240,17 @@ def cmp_hello(args, ra, rb, ctx):
 _DEBUG_OBJECT = re.compile(rb"at:0x[0-9a-f]+|lru:\d+|lru_seconds_idle:\d+")
 
 
+# serializedlength is the value's size in an RDB file. keyloom has no RDB and
+# reports the uncompressed size; Redis LZF-compresses strings over 20 bytes,
+# so for raw strings only the rest of the line is compared (documented in
+# BENCHMARKS.md/README as a known difference of a debugging command).
+_SERIALIZED_RAW = re.compile(rb"(encoding:raw serializedlength:)\d+")
+
+
 def cmp_debug_object(args, ra, rb, ctx):
-    return cmp_exact(args, _DEBUG_OBJECT.sub(b"<masked>", ra), _DEBUG_OBJECT.sub(b"<masked>", rb),
-                     ctx)
+    def norm(r):
+        return _SERIALIZED_RAW.sub(rb"\1<uncompressed>", _DEBUG_OBJECT.sub(b"<masked>", r))
+    return cmp_exact(args, norm(ra), norm(rb), ctx)
 
 
 def cmp_randomkey(args, ra, rb, ctx):
