@@ -383,16 +383,11 @@ int main(int argc, char **argv) {
         cfgfile = args[1];
         j = 2;
     }
-    /* A lone "-" anywhere means: also read config from stdin. */
-    int nopts = 0;
-    char **opts = kl_malloc(sizeof(char *) * (size_t)(argc + 1));
-    for (int i = j; i < argc; i++) {
-        if (!strcmp(args[i], "-")) {
-            stdin_text = read_stdin_all();
-            continue;
-        }
-        opts[nopts++] = args[i];
-    }
+    /* "-" as the first or last option means: also read config from stdin
+     * (redis-server's rule); config_load() skips the marker itself. */
+    int nopts = argc - j;
+    char **opts = args + j;
+    if (config_cmdline_wants_stdin(cfgfile, nopts, opts)) stdin_text = read_stdin_all();
     char *err = NULL;
     if (config_load(cfgfile, stdin_text, nopts, opts, &err) != 0) {
         fputs(err ? err : "Error loading config\n", stderr);
@@ -400,7 +395,6 @@ int main(int argc, char **argv) {
         exit(1);
     }
     kl_free(stdin_text);
-    kl_free(opts);
 
     if (g_cfg.daemonize) daemonize();
     kl_log_set_level(g_cfg.loglevel);
