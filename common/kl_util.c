@@ -446,6 +446,33 @@ uint64_t kl__siphash(const void *data, size_t len, uint64_t k0, uint64_t k1, int
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
+uint64_t kl_siphash13(const void *data, size_t len, uint64_t k0, uint64_t k1) {
+    const unsigned char *p = data;
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL;
+    uint64_t v1 = k1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL;
+    uint64_t v3 = k1 ^ 0x7465646279746573ULL;
+    const unsigned char *end = p + (len & ~(size_t)7);
+    for (; p != end; p += 8) {
+        uint64_t m;
+        memcpy(&m, p, 8); /* little-endian hosts only (x86-64, aarch64) */
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    /* Last word: the remaining 0..7 bytes, little-endian, len mod 256 on top. */
+    uint64_t b = (uint64_t)len << 56;
+    for (size_t i = 0; i < (len & 7); i++) b |= (uint64_t)p[i] << (8 * i);
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -83,6 +83,8 @@ long long kl_mem_to_ll(const char *s, int *err);
  * from it). Fast on short keys and resistant to hash flooding when the seed is
  * secret: dicts must use a seed from kl_random_bytes. */
 uint64_t kl_hash_bytes(const void *p, size_t len, uint64_t seed);
+/* SipHash-1-3 with a full 128-bit key (k0, k1): the keyspace dict's hash. */
+uint64_t kl_siphash13(const void *data, size_t len, uint64_t k0, uint64_t k1);
 /* Same hash of the ASCII-lowercased input (case-insensitive tables). */
 uint64_t kl_hash_bytes_nocase(const void *p, size_t len, uint64_t seed);
 

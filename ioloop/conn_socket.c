@@ -143,6 +143,7 @@ static const conn_ops_t tcp_ops = {
     .last_error = sock_last_error,
 };
 
+/* Unix sockets behave exactly like TCP streams at this level. */
 static const conn_ops_t unix_ops = {
     .name = "unix",
     .accept = sock_accept,

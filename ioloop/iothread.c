@@ -569,13 +569,19 @@ static void io_close_handle_cb(uv_handle_t *h) {
     (void)h;
 }
 
-static void io_stop_all(iol_thread_t *t) {
+/* Shutdown: write what each client can take without blocking, then close.
+ * The clients stay listed for iol_shutdown to release. Thread: owner. */
+static void io_close_clients_for_stop(iol_thread_t *t) {
     t->stopping = true;
     for (iol_client_t *c = t->clients; c; c = c->next) {
         if (c->conn && !(c->io_flags & IOF_CLOSING)) io_flush(c);
         c->io_flags |= IOF_CLOSING;
         if (c->conn) conn_close(c->conn, NULL);
     }
+}
+
+static void io_stop_all(iol_thread_t *t) {
+    io_close_clients_for_stop(t);
     uv_close((uv_handle_t *)&t->async, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
@@ -809,15 +815,7 @@ void iol_client_release(iol_client_t *c) {
     if (!c->exec_held) return;
     c->exec_held = false;
     if (!threaded()) {
-        c->io_flags &= ~IOF_IN_FLIGHT;
-        if (c->io_flags & IOF_CLOSING) {
-            resp_batch_reset(c->exec_batch);
-            iol_reply_free(&c->reply);
-            if (!c->conn) io_finish_close(c);
-            return;
-        }
-        io_collect(c);
-        io_resume(c);
+        io_on_return(c);
         return;
     }
     iol_chan_send(&c->thread->from_exec, c, MSG_RETURN);
@@ -914,13 +912,8 @@ void iol_shutdown(void) {
         uv_close((uv_handle_t *)&S.threads[0].idle_timer, NULL);
     } else {
         iol_thread_t *t = &S.threads[0];
-        t->stopping = true;
         uv_close((uv_handle_t *)&t->idle_timer, NULL);
-        for (iol_client_t *c = t->clients; c; c = c->next) {
-            if (c->conn && !(c->io_flags & IOF_CLOSING)) io_flush(c);
-            c->io_flags |= IOF_CLOSING;
-            if (c->conn) conn_close(c->conn, NULL);
-        }
+        io_close_clients_for_stop(t);
         uv_run(S.main_loop, UV_RUN_NOWAIT);
         while (t->clients) {
             iol_client_t *c = t->clients;

@@ -13,6 +13,7 @@
 #include "dict.h"
 
 #include "kl_alloc.h"
+#include "kl_util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -58,93 +59,11 @@ struct dict {
 static uint64_t dict__seed[2];
 static pthread_once_t dict__seed_once = PTHREAD_ONCE_INIT;
 
-static inline uint64_t rotl64(uint64_t x, int b) {
-    return (x << b) | (x >> (64 - b));
-}
-
-static inline uint64_t load_le64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-#define SIPROUND(v0, v1, v2, v3)                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = rotl64(v1, 13);                                                                       \
-        v1 ^= v0;                                                                                  \
-        v0 = rotl64(v0, 32);                                                                       \
-        v2 += v3;                                                                                  \
-        v3 = rotl64(v3, 16);                                                                       \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = rotl64(v3, 21);                                                                       \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = rotl64(v1, 17);                                                                       \
-        v1 ^= v2;                                                                                  \
-        v2 = rotl64(v2, 32);                                                                       \
-    } while (0)
-
-#ifndef DICT_SIP_CROUNDS /* overridable only to check the reference vectors */
-#define DICT_SIP_CROUNDS 1
-#define DICT_SIP_DROUNDS 3
-#endif
-
-static uint64_t siphash(const void *data, size_t len, uint64_t k0, uint64_t k1) {
-    const unsigned char *p = data;
-    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL;
-    uint64_t v1 = k1 ^ 0x646f72616e646f6dULL;
-    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL;
-    uint64_t v3 = k1 ^ 0x7465646279746573ULL;
-    const unsigned char *end = p + (len & ~(size_t)7);
-    for (; p != end; p += 8) {
-        uint64_t m = load_le64(p);
-        v3 ^= m;
-        for (int i = 0; i < DICT_SIP_CROUNDS; i++)
-            SIPROUND(v0, v1, v2, v3);
-        v0 ^= m;
-    }
-    /* Last word: the remaining 0..7 bytes, little-endian, with len mod 256 in
-     * the top byte. */
-    uint64_t b = (uint64_t)len << 56;
-    switch (len & 7) {
-    case 7:
-        b |= (uint64_t)p[6] << 48; /* fallthrough */
-    case 6:
-        b |= (uint64_t)p[5] << 40; /* fallthrough */
-    case 5:
-        b |= (uint64_t)p[4] << 32; /* fallthrough */
-    case 4:
-        b |= (uint64_t)p[3] << 24; /* fallthrough */
-    case 3:
-        b |= (uint64_t)p[2] << 16; /* fallthrough */
-    case 2:
-        b |= (uint64_t)p[1] << 8; /* fallthrough */
-    case 1:
-        b |= (uint64_t)p[0];
-        break;
-    case 0:
-        break;
-    }
-    v3 ^= b;
-    for (int i = 0; i < DICT_SIP_CROUNDS; i++)
-        SIPROUND(v0, v1, v2, v3);
-    v0 ^= b;
-    v2 ^= 0xff;
-    for (int i = 0; i < DICT_SIP_DROUNDS; i++)
-        SIPROUND(v0, v1, v2, v3);
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
 /* Test hook (not in dict.h): the keyed hash with an explicit key, so the unit
  * test can check SipHash against known values. */
 uint64_t dict__siphash_keyed(const void *data, size_t len, uint64_t k0, uint64_t k1);
 uint64_t dict__siphash_keyed(const void *data, size_t len, uint64_t k0, uint64_t k1) {
-    return siphash(data, len, k0, k1);
+    return kl_siphash13(data, len, k0, k1);
 }
 
 static void dict__seed_init(void) {
@@ -165,8 +84,8 @@ static void dict__seed_init(void) {
         clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t a = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)getpid();
         uint64_t b = (uint64_t)(uintptr_t)&got ^ (uint64_t)(uintptr_t)buf;
-        a = siphash(&b, sizeof(b), a, 0x9e3779b97f4a7c15ULL);
-        b = siphash(&a, sizeof(a), b, 0xc2b2ae3d27d4eb4fULL);
+        a = kl_siphash13(&b, sizeof(b), a, 0x9e3779b97f4a7c15ULL);
+        b = kl_siphash13(&a, sizeof(a), b, 0xc2b2ae3d27d4eb4fULL);
         memcpy(buf, &a, 8);
         memcpy(buf + 8, &b, 8);
     }
@@ -178,7 +97,7 @@ uint64_t dict_hash(const char *key, size_t klen) {
     /* pthread_once's fast path is one acquire load: after the first call the
      * seed is read-only and published to every thread by the once barrier. */
     pthread_once(&dict__seed_once, dict__seed_init);
-    return siphash(key, klen, dict__seed[0], dict__seed[1]);
+    return kl_siphash13(key, klen, dict__seed[0], dict__seed[1]);
 }
 
 /* ---------------------------------------------------------------------------
