@@ -34,6 +34,8 @@ enum {
     IOL_HAND_CLOSE_NOW = 1u << 1,         /* close without writing */
     IOL_HAND_AUTHENTICATED = 1u << 2,     /* lift the parser's unauthenticated limits */
     IOL_HAND_UNAUTHENTICATED = 1u << 3,   /* apply them again (RESET) */
+    IOL_HAND_PUBSUB = 1u << 5,   /* the client is now in the pubsub output-limit class */
+    IOL_HAND_NORMAL = 1u << 6,   /* ... back in the normal class */
     IOL_HAND_MORE = 1u << 4, /* stopped at exec_done for output back-pressure: dispatch the
                                 same batch again once the output drained */
 };
@@ -60,6 +62,7 @@ struct iol_client {
     char *stash;           /* unparsed input kept while the batch is full */
     size_t stash_len;
     uint32_t io_flags;
+    int64_t obuf_soft_since; /* when output first went over the soft limit, 0 if under */
     iol_client_t *prev, *next; /* the thread's client list */
 
     /* Hand-off area: owned by the holder of the batch (I/O thread or executor). */
@@ -78,10 +81,17 @@ struct iol_client {
     _Atomic uint64_t net_in, net_out;
 };
 
+typedef struct iol_obuf_limit {
+    uint64_t hard, soft; /* bytes, 0 = none */
+    int64_t soft_ms;
+} iol_obuf_limit_t;
+
 typedef struct iol_limits {
     size_t proto_max_bulk_len;
     size_t client_query_buffer_limit;
     size_t out_high_water; /* stop running a client's commands while this much output waits */
+    iol_obuf_limit_t obuf_normal; /* client-output-buffer-limit normal */
+    iol_obuf_limit_t obuf_pubsub; /* ... pubsub (clients flagged IOL_HAND_PUBSUB) */
 } iol_limits_t;
 
 /* What the server plugs in. All hooks run on the executor thread except free. */
@@ -144,6 +154,7 @@ void iol_client_release(iol_client_t *c);
 typedef struct iol_thread_stats {
     uint64_t clients, reads, writes, commands, bytes_in, bytes_out, accepts;
     uint64_t handshakes, handshake_failures;
+    uint64_t obuf_disconnects, qbuf_disconnects;
 } iol_thread_stats_t;
 void iol_thread_stats(int index, iol_thread_stats_t *out); /* index 0 = main */
 long iol_thread_tid(int index); /* kernel tid, for /proc CPU times */

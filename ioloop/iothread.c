@@ -29,6 +29,7 @@ enum {
     IOF_CONN_CLOSED = 1u << 6,   /* conn is gone, I/O memory freed */
     IOF_DEAD = 1u << 7,          /* CLOSED sent; only FREE may follow */
     IOF_BATCH_PENDING = 1u << 8, /* exec_batch is partly run: dispatch it again first */
+    IOF_PUBSUB_CLASS = 1u << 9,  /* output limits of the pubsub class apply */
 };
 
 #define RING_CAPACITY 4096
@@ -57,7 +58,7 @@ struct iol_thread {
     /* Statistics: written by this thread (or the executor for accepts),
      * read by INFO; relaxed, they publish nothing. */
     _Atomic uint64_t st_clients, st_reads, st_writes, st_commands, st_in, st_out, st_accepts;
-    _Atomic uint64_t st_handshakes, st_handshake_failures;
+    _Atomic uint64_t st_handshakes, st_handshake_failures, st_obuf_kills, st_qbuf_kills;
 };
 
 static struct {
@@ -193,6 +194,30 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
     c->stash_len += n;
 }
 
+/* client-output-buffer-limit: close a client whose pending output passed the
+ * hard limit, or stayed over the soft limit for longer than allowed.
+ * Returns true if it closed the client. Thread: owner. */
+static bool io_check_output_limits(iol_client_t *c) {
+    const iol_obuf_limit_t *l = (c->io_flags & IOF_PUBSUB_CLASS) ? &c->thread->limits.obuf_pubsub
+                                                                   : &c->thread->limits.obuf_normal;
+    if (!l->hard && !l->soft) return false;
+    size_t used = io_out_pending(c);
+    bool over = l->hard && used >= l->hard;
+    if (!over && l->soft && used >= l->soft) {
+        int64_t now = now_ms(c->thread->loop);
+        if (!c->obuf_soft_since) c->obuf_soft_since = now;
+        over = now - c->obuf_soft_since > l->soft_ms;
+    } else if (!over) {
+        c->obuf_soft_since = 0;
+    }
+    if (!over) return false;
+    kl_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+               (unsigned long long)c->id, c->peer);
+    atomic_fetch_add_explicit(&c->thread->st_obuf_kills, 1, memory_order_relaxed);
+    io_close(c);
+    return true;
+}
+
 /* Bring the executor's results back into the I/O side. Thread: owner. */
 static void io_collect(iol_client_t *c) {
     iol_reply_move(&c->out, &c->reply);
@@ -204,6 +229,8 @@ static void io_collect(iol_client_t *c) {
         resp_batch_reset(c->exec_batch);
         c->exec_done = 0;
     }
+    if (hf & IOL_HAND_PUBSUB) c->io_flags |= IOF_PUBSUB_CLASS;
+    if (hf & IOL_HAND_NORMAL) c->io_flags &= ~IOF_PUBSUB_CLASS;
     if (hf & IOL_HAND_AUTHENTICATED) c->parser.auth_required = 0;
     if (hf & IOL_HAND_UNAUTHENTICATED) c->parser.auth_required = 1;
     if (hf & IOL_HAND_CLOSE_NOW) {
@@ -212,6 +239,7 @@ static void io_collect(iol_client_t *c) {
     }
     if (hf & IOL_HAND_CLOSE_AFTER_REPLY) c->io_flags |= IOF_CLOSE_AFTER_WRITE;
     io_flush(c);
+    if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
 }
 
 /* Hand the filled batch to the executor. Returns true when c->filling is
@@ -264,6 +292,7 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
                             c->filling);
         off += used;
         if (rc == RESP_ERR_QUERY_LIMIT) {
+            atomic_fetch_add_explicit(&c->thread->st_qbuf_kills, 1, memory_order_relaxed);
             kl_warning("Closing client that reached max query buffer length: id=%llu addr=%s "
                        "(qbuf initial bytes: %zu)",
                        (unsigned long long)c->id, c->peer, resp_parser_pending(&c->parser));
@@ -475,6 +504,7 @@ static void io_push(iol_client_t *c, iol_reply_t *r) {
     }
     iol_reply_move(&c->out, r);
     io_flush(c);
+    if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
 }
 
 static void io_stop_all(iol_thread_t *t);
@@ -848,6 +878,8 @@ void iol_thread_stats(int index, iol_thread_stats_t *out) {
     out->accepts = atomic_load_explicit(&t->st_accepts, memory_order_relaxed);
     out->handshakes = atomic_load_explicit(&t->st_handshakes, memory_order_relaxed);
     out->handshake_failures = atomic_load_explicit(&t->st_handshake_failures, memory_order_relaxed);
+    out->obuf_disconnects = atomic_load_explicit(&t->st_obuf_kills, memory_order_relaxed);
+    out->qbuf_disconnects = atomic_load_explicit(&t->st_qbuf_kills, memory_order_relaxed);
 }
 
 long iol_thread_tid(int index) {

@@ -210,10 +210,12 @@ static void section_persistence(kl_buf_t *b) {
 }
 
 static void section_stats(kl_buf_t *b) {
-    uint64_t in = 0, out = 0, reads = 0, writes = 0;
+    uint64_t in = 0, out = 0, reads = 0, writes = 0, obuf_kills = 0, qbuf_kills = 0;
     for (int i = 0; i <= iol_nthreads(); i++) {
         iol_thread_stats_t ts;
         iol_thread_stats(i, &ts);
+        obuf_kills += ts.obuf_disconnects;
+        qbuf_kills += ts.qbuf_disconnects;
         in += ts.bytes_in;
         out += ts.bytes_out;
         reads += ts.reads;
@@ -256,8 +258,7 @@ static void section_stats(kl_buf_t *b) {
                    (unsigned long long)reads, (unsigned long long)writes,
                    (unsigned long long)(iol_threaded() ? reads : 0),
                    (unsigned long long)(iol_threaded() ? writes : 0),
-                   (unsigned long long)s->client_qbuf_limit_disconnections,
-                   (unsigned long long)s->client_outbuf_limit_disconnections);
+                   (unsigned long long)qbuf_kills, (unsigned long long)obuf_kills);
 }
 
 static void section_replication(kl_buf_t *b) {

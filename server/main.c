@@ -218,6 +218,10 @@ static iol_limits_t limits_from_config(void) {
     l.proto_max_bulk_len = (size_t)g_cfg.proto_max_bulk_len;
     l.client_query_buffer_limit = (size_t)g_cfg.client_query_buffer_limit;
     l.out_high_water = 4 * 1024 * 1024;
+    const kl_obuf_limit_t *n = &g_cfg.client_output_buffer_limit[KL_OBUF_NORMAL];
+    const kl_obuf_limit_t *p = &g_cfg.client_output_buffer_limit[KL_OBUF_PUBSUB];
+    l.obuf_normal = (iol_obuf_limit_t){n->hard_bytes, n->soft_bytes, (int64_t)n->soft_seconds * 1000};
+    l.obuf_pubsub = (iol_obuf_limit_t){p->hard_bytes, p->soft_bytes, (int64_t)p->soft_seconds * 1000};
     return l;
 }
 
@@ -471,6 +475,7 @@ int main(int argc, char **argv) {
     config_register_apply("bind", apply_listeners);
     config_register_apply("proto-max-bulk-len", apply_limits);
     config_register_apply("client-query-buffer-limit", apply_limits);
+    config_register_apply("client-output-buffer-limit", apply_limits);
     config_register_apply("loglevel", apply_loglevel);
     config_register_apply("tcp-keepalive", apply_keepalive);
     config_register_apply("hz", apply_hz);

@@ -18,7 +18,6 @@ typedef struct kl_stats {
     uint64_t unexpected_error_replies, total_error_replies;
     uint64_t rejected_calls, failed_calls;
     uint64_t io_reads_processed, io_writes_processed;
-    uint64_t client_qbuf_limit_disconnections, client_outbuf_limit_disconnections;
     double expired_stale_perc;
     int64_t reset_time_ms;
 } kl_stats_t;
