@@ -364,7 +364,7 @@ static const cfg_entry_t cfg_table[] = {
     LL("tracking-table-max-keys", NULL, CPT, tracking_table_max_keys, 0, LONG_MAX, 1000000),
     NUM("maxmemory-clients", NULL, CPT | CF_MEMORY | CF_PERCENT, N_LL, maxmemory_clients, -100,
         LLONG_MAX, 0),
-    SPECIAL("latency-tracking-info-percentiles", NULL, CPT | CF_MULTI_ARG, sp_percentiles,
+    SPECIAL("latency-tracking-info-percentiles", NULL, CF_MULTI_ARG, sp_percentiles,
             "50 99 99.9"),
     MEM("hll-sparse-max-bytes", NULL, CPT, hll_sparse_max_bytes, 0, LONG_MAX, 3000),
     MEM("stream-node-max-bytes", NULL, CPT, stream_node_max_bytes, 0, LONG_MAX, 4096),

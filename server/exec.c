@@ -55,6 +55,26 @@ static iol_client_t *hook_accept(int fd, int kind, const char *peer, const char 
         kl_verbose("Denied connection from %s: max number of clients reached", peer);
         return NULL;
     }
+    if (g_cfg.protected_mode && !(g_cfg.requirepass && g_cfg.requirepass[0]) &&
+        kind != CONN_KIND_UNIX && strncmp(peer, "127.", 4) != 0 && strncmp(peer, "[::1]:", 6) != 0) {
+        *reject = "-DENIED Redis is running in protected mode because protected mode is enabled "
+                  "and no password is set for the default user. In this mode connections are "
+                  "only accepted from the loopback interface. If you want to connect from "
+                  "external computers to Redis you may adopt one of the following solutions: "
+                  "1) Just disable protected mode sending the command 'CONFIG SET protected-mode "
+                  "no' from the loopback interface by connecting to Redis from the same host the "
+                  "server is running, however MAKE SURE Redis is not publicly accessible from "
+                  "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+                  "Alternatively you can just disable the protected mode by editing the Redis "
+                  "configuration file, and setting the protected mode option to 'no', and then "
+                  "restarting the server. 3) If you started the server manually just for "
+                  "testing, restart it with the '--protected-mode no' option. 4) Set up an "
+                  "authentication password for the default user. NOTE: You only need to do one "
+                  "of the above things in order for the server to start accepting connections "
+                  "from the outside.\r\n";
+        g_srv.stat.rejected_conn++;
+        return NULL;
+    }
     client_t *c = kl_calloc(1, sizeof(*c));
     c->io.id = g_srv.next_client_id++;
     c->db_id = 0;

@@ -9,6 +9,7 @@
 #include "iol.h"
 #include "kl_alloc.h"
 #include "kl_util.h"
+#include "kl_git.h"
 #include "kl_version.h"
 #include "reply.h"
 #include "server.h"

@@ -8,6 +8,7 @@
 #include "kl_alloc.h"
 #include "kl_log.h"
 #include "kl_util.h"
+#include "kl_git.h"
 #include "kl_version.h"
 #include "server.h"
 #include "slowlog.h"
@@ -213,6 +214,14 @@ static int apply_listeners(char **err) {
     return 0;
 }
 
+static int apply_tls_port(char **err);
+
+/* CONFIG SET bind: both the plain and the TLS listeners move. */
+static int apply_bind(char **err) {
+    if (apply_listeners(err) != 0) return -1;
+    return g_cfg.tls_port ? apply_tls_port(err) : 0;
+}
+
 static iol_limits_t limits_from_config(void) {
     iol_limits_t l;
     l.proto_max_bulk_len = (size_t)g_cfg.proto_max_bulk_len;
@@ -327,9 +336,16 @@ static void daemonize(void) {
     }
 }
 
+static const char *pidfile_path(void) {
+    if (g_cfg.pidfile && g_cfg.pidfile[0]) return g_cfg.pidfile;
+    /* Like redis-server: a daemon without a pidfile setting uses the default. */
+    return g_cfg.daemonize ? "/var/run/redis.pid" : NULL;
+}
+
 static void write_pidfile(void) {
-    if (!g_cfg.pidfile || !g_cfg.pidfile[0]) return;
-    FILE *f = fopen(g_cfg.pidfile, "w");
+    const char *path = pidfile_path();
+    if (!path) return;
+    FILE *f = fopen(path, "w");
     if (!f) {
         kl_warning("Failed to write PID file: %s", strerror(errno));
         return;
@@ -348,20 +364,6 @@ static void banner(void) {
     else
         kl_notice("Warning: no config file specified, using the default config. In order to "
                   "specify a config file use keyloom-server /path/to/keyloom.conf");
-}
-
-static void build_title(char *buf, size_t len) {
-    char addrs[256] = "";
-    size_t off = 0;
-    if (g_cfg.port != 0 && g_cfg.bind_count > 0) {
-        const char *a = g_cfg.bind[0];
-        if (a[0] == '-') a++;
-        off += (size_t)snprintf(addrs + off, sizeof(addrs) - off, "%s:%d", a, g_srv.tcp_port);
-    }
-    if (g_cfg.unixsocket && g_cfg.unixsocket[0] && off < sizeof(addrs))
-        off += (size_t)snprintf(addrs + off, sizeof(addrs) - off, "%s%s", off ? " " : "",
-                                g_cfg.unixsocket);
-    snprintf(buf, len, "keyloom-server %s", addrs);
 }
 
 int main(int argc, char **argv) {
@@ -472,7 +474,7 @@ int main(int argc, char **argv) {
     iol_set_tcp_keepalive(g_cfg.tcp_keepalive);
     if (listen_all() != 0) exit(1);
     config_register_apply("port", apply_listeners);
-    config_register_apply("bind", apply_listeners);
+    config_register_apply("bind", apply_bind);
     config_register_apply("proto-max-bulk-len", apply_limits);
     config_register_apply("client-query-buffer-limit", apply_limits);
     config_register_apply("client-output-buffer-limit", apply_limits);
@@ -497,9 +499,11 @@ int main(int argc, char **argv) {
     kl_notice("io-threads %d (%d I/O thread%s beside the executor)", g_cfg.io_threads, nthreads,
               nthreads == 1 ? "" : "s");
     if (g_cfg.set_proc_title) {
-        char title[256];
-        build_title(title, sizeof(title));
-        proctitle_set(title);
+        char *title = config_expand_proc_title(g_cfg.proc_title_template, "keyloom-server");
+        if (title) {
+            proctitle_set(title);
+            kl_free(title);
+        }
     }
     kl_notice("Ready to accept connections");
 
@@ -519,7 +523,7 @@ int main(int argc, char **argv) {
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_run(g_srv.loop, UV_RUN_NOWAIT);
-    if (g_cfg.pidfile && g_cfg.pidfile[0]) unlink(g_cfg.pidfile);
+    if (pidfile_path()) unlink(pidfile_path());
     kl_warning("keyloom is now ready to exit, bye bye...");
     db_free_all();
     cmd_table_free();

@@ -303,7 +303,7 @@ static SSL_CTX *build_ctx(const tls_settings_t *s, bool server, char **err) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
         if (s->session_caching) {
             SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
-            SSL_CTX_set_timeout(ctx, s->session_cache_timeout > 0 ? s->session_cache_timeout : 300);
+            SSL_CTX_set_timeout(ctx, s->session_cache_timeout >= 0 ? s->session_cache_timeout : 300);
             SSL_CTX_set_num_tickets(ctx, 1);
         } else {
             SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
