@@ -27,17 +27,13 @@ from .servers import Config, Instance, ServerError, info_int, popen
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
-DEFAULTS = dict(repeats=3, duration=3.0, hs_duration=3.0, clients=50, hs_clients=16,
+DEFAULTS = dict(repeats=3, duration=4.0, hs_duration=3.0, clients=50, hs_clients=16,
                 data_size=64, keyspace=100000, fill=500000, idle_conns=5000, settle=3.0)
 # --quick: tiny sizes (seconds in all) for the integration test; -n instead of --duration.
 QUICK = dict(repeats=1, requests=2000, requests_p16=20000, hs_requests=100, hs_clients=4,
              keyspace=1000, fill=10000, idle_conns=200, settle=1.0)
 
 PHASES = ("throughput", "handshake", "idle")
-
-
-class Interrupted(Exception):
-    pass
 
 
 def _on_signal(signum, frame):
@@ -627,7 +623,9 @@ def main(argv=None):
                                              machine["loadavg_start"]))
 
     runner = Runner(a, configs, out)
-    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, which Python keeps.
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM,
+                                                     signal.SIGHUP)}
     interrupted = None
     try:
         if "throughput" not in a.skip:
@@ -676,7 +674,6 @@ def main(argv=None):
                 log("chart: %s" % err)
         for s, h in old.items():
             signal.signal(s, h)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     log("results: %s" % os.path.join(out, "results.csv"))
     log("summary: %s" % summary)
     if chart:

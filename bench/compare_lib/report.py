@@ -124,8 +124,9 @@ def stat_text(vals, kind, nerr=0):
         return "error" if nerr else "–"
     med = statistics.median(vals)
     text = _fmt(med, kind)
-    if len(vals) > 1:
-        text += " (%s..%s)" % (_fmt(min(vals), kind), _fmt(max(vals), kind))
+    lo, hi = _fmt(min(vals), kind), _fmt(max(vals), kind)
+    if len(vals) > 1 and (lo != text or hi != text):
+        text += " (%s..%s)" % (lo, hi)
     if nerr:
         text += " [%d error%s]" % (nerr, "s" if nerr > 1 else "")
     return text
@@ -176,7 +177,6 @@ def write_summary(out, rows, configs, a, machine, started, finished, problems, i
     redis = "redis" if "redis" in ids else None
     redis2 = "redis-io2" if "redis-io2" in ids else None
     extras = [c.id for c in configs if c.family == "other" and c.id not in ("redis", "redis-io2")]
-    others = [x for x in (redis,) if x] + extras
     targets = []     # (what, comparison, ratios, limit, op)
 
     L = []
@@ -553,7 +553,7 @@ def write_chart(out, rows, configs):
         "set style histogram clustered gap 1",
         "set style fill solid 0.85 border -1",
         "set boxwidth 0.9",
-        "set key outside top center horizontal",
+        "set key outside bottom center horizontal",
         "set grid ytics",
         "set yrange [0:*]",
         "set multiplot layout %d,%d title 'keyloom-server vs redis-server'" % (nrows, ncols),

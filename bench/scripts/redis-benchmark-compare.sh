@@ -21,20 +21,20 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-start() { # name binary extra-args...
+servers=()
+start() { # name binary extra-args... (appends "name port" to servers)
   local name=$1 bin=$2; shift 2
   local port; port=$(free_port)
   "$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-    --logfile /dev/null "$@" &
+    --logfile /dev/null "$@" </dev/null >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  echo "$name $port"
+  servers+=("$name $port")
 }
 
-servers=()
-servers+=("$(start keyloom-io1 "$KEYLOOM" --io-threads 1)")
-servers+=("$(start keyloom-io2 "$KEYLOOM" --io-threads 2)")
-servers+=("$(start redis-7.0 "$REDIS")")
+start keyloom-io1 "$KEYLOOM" --io-threads 1
+start keyloom-io2 "$KEYLOOM" --io-threads 2
+start redis-7.0 "$REDIS"
 
 echo "server,pipeline,test,repeat,rps" > "$OUT"
 for r in $(seq "$REPEATS"); do
