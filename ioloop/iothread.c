@@ -125,7 +125,7 @@ static size_t io_out_pending(const iol_client_t *c) {
 }
 
 static void io_after_write(iol_client_t *c) {
-    atomic_store_explicit(&c->obuf_bytes, c->out.bytes, memory_order_relaxed);
+    atomic_store_explicit(&c->obuf_bytes, io_out_pending(c), memory_order_relaxed);
     if ((c->io_flags & IOF_CLOSE_AFTER_WRITE) && !c->writing && c->out.bytes == 0) {
         io_close(c);
     }
@@ -192,6 +192,8 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
     kl_free(c->stash);
     c->stash = s;
     c->stash_len += n;
+    atomic_store_explicit(&c->qbuf_bytes, resp_parser_pending(&c->parser) + c->stash_len,
+                          memory_order_relaxed);
 }
 
 /* client-output-buffer-limit: close a client whose pending output passed the
@@ -260,11 +262,21 @@ static bool io_dispatch(iol_client_t *c) {
         atomic_fetch_add_explicit(&c->thread->st_commands, b->ncmds, memory_order_relaxed);
     }
     if (!threaded()) {
-        if (!exec_run(c)) {
-            c->io_flags |= IOF_IN_FLIGHT; /* parked: iol_client_release ends it */
-            return true;
+        for (;;) {
+            if (!exec_run(c)) {
+                c->io_flags |= IOF_IN_FLIGHT; /* parked: iol_client_release ends it */
+                return true;
+            }
+            io_collect(c);
+            /* A batch cut short for output back-pressure goes on at once if
+             * the socket took the output; otherwise the write completion
+             * (io_on_write -> io_resume) resumes it. */
+            if (!(c->io_flags & IOF_BATCH_PENDING) ||
+                (c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) ||
+                io_out_pending(c) > c->thread->limits.out_high_water || c->writing)
+                break;
+            c->io_flags &= ~IOF_BATCH_PENDING;
         }
-        io_collect(c);
         return !again && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE));
     }
     c->io_flags |= IOF_IN_FLIGHT;

@@ -69,8 +69,7 @@ typedef struct tls_thread {
     uint64_t tick;
     unsigned started_this_tick;
     struct tls_conn *deferred_head, *deferred_tail;
-    uv_idle_t idle;
-    bool idle_init;
+    uv_idle_t *idle; /* exists only while handshakes wait for a later tick */
 } tls_thread_t;
 
 static __thread tls_thread_t *tthr;
@@ -129,18 +128,23 @@ bool tls_configured(void) {
     return atomic_load_explicit(&ctx_gen, memory_order_acquire) != 0;
 }
 
+/* Every error OpenSSL queued, oldest first (the root cause, e.g. "bad
+ * decrypt" for a wrong key password, comes before "PEM lib"). */
 static void ssl_errstr(char *buf, size_t len) {
-    unsigned long e = ERR_peek_last_error();
-    if (!e) {
-        snprintf(buf, len, "unknown error");
-        return;
+    size_t off = 0;
+    unsigned long e;
+    buf[0] = '\0';
+    while ((e = ERR_get_error()) != 0 && off + 4 < len) {
+        if (off) off += (size_t)snprintf(buf + off, len - off, "; ");
+        ERR_error_string_n(e, buf + off, len - off);
+        off += strlen(buf + off);
     }
-    ERR_error_string_n(e, buf, len);
+    if (!off) snprintf(buf, len, "unknown error");
     ERR_clear_error();
 }
 
 static char *errf(const char *fmt, const char *a) {
-    char reason[256];
+    char reason[512];
     ssl_errstr(reason, sizeof(reason));
     size_t n = strlen(fmt) + (a ? strlen(a) : 0) + strlen(reason) + 8;
     char *s = kl_malloc(n);
@@ -395,6 +399,9 @@ typedef struct tls_conn {
     bool writing;
     uv_write_t wreq;
     uv_timer_t *hs_timer;
+    uv_timer_t *resume_timer; /* delivers input that arrived before read_start */
+    char *held;               /* ciphertext received before the app started reading */
+    size_t held_len;
     struct tls_conn *next_deferred;
     char err[200];
 } tls_conn_t;
@@ -578,6 +585,7 @@ static void classify_failure(tls_conn_t *c, unsigned long e, _Atomic uint64_t **
 
 static void conn_release(tls_conn_t *c) {
     if (--c->pending_closes > 0) return;
+    kl_free(c->held);
     SSL_free(c->ssl);
     if (!c->borrowed) kl_free(c->obuf);
     if (c->on_close) c->on_close(&c->base);
@@ -703,6 +711,19 @@ static void tls_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
             return;
         }
     }
+    if (!c->app_reading) {
+        /* Ready, but the owner has not asked for data yet: keep what came
+         * with the handshake and stop reading until conn_read_start(). */
+        if (c->in_len) {
+            c->held = kl_realloc(c->held, c->held_len + c->in_len);
+            memcpy(c->held + c->held_len, c->in_ptr, c->in_len);
+            c->held_len += c->in_len;
+        }
+        c->in_ptr = NULL;
+        c->in_len = 0;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
     tls_thread_t *t = thread_state();
     /* Drain everything OpenSSL can give: plaintext buffered inside OpenSSL
      * never waits for a socket event that may not come. */
@@ -752,6 +773,10 @@ static void start_handshake(tls_conn_t *c) {
     if (c->client_side) do_handshake(c);
 }
 
+static void idle_closed(uv_handle_t *h) {
+    kl_free(h);
+}
+
 static void deferred_run(uv_idle_t *h) {
     tls_thread_t *t = thread_state();
     t->started_this_tick = 0;
@@ -764,7 +789,11 @@ static void deferred_run(uv_idle_t *h) {
         t->started_this_tick++;
         if (!c->base.closing) start_handshake(c);
     }
-    if (!t->deferred_head) uv_idle_stop(h);
+    if (!t->deferred_head) {
+        uv_idle_stop(h);
+        uv_close((uv_handle_t *)h, idle_closed);
+        t->idle = NULL;
+    }
 }
 
 static int tls_accept(conn_t *base, conn_ready_fn ready) {
@@ -789,9 +818,9 @@ static int tls_accept(conn_t *base, conn_ready_fn ready) {
         start_handshake(c);
         return 0;
     }
-    if (!t->idle_init) {
-        uv_idle_init(base->loop, &t->idle);
-        t->idle_init = true;
+    if (!t->idle) {
+        t->idle = kl_malloc(sizeof(uv_idle_t));
+        uv_idle_init(base->loop, t->idle);
     }
     c->deferred = true;
     if (t->deferred_tail)
@@ -799,8 +828,30 @@ static int tls_accept(conn_t *base, conn_ready_fn ready) {
     else
         t->deferred_head = c;
     t->deferred_tail = c;
-    uv_idle_start(&t->idle, deferred_run);
+    uv_idle_start(t->idle, deferred_run);
     return 0;
+}
+
+static void resume_timer_closed(uv_handle_t *h) {
+    tls_conn_t *c = h->data;
+    kl_free(h);
+    conn_release(c);
+}
+
+/* Deliver input held from before read_start, on a fresh loop iteration so
+ * the owner is not re-entered from inside its own conn_read_start(). */
+static void resume_held(uv_timer_t *h) {
+    tls_conn_t *c = h->data;
+    c->resume_timer = NULL;
+    uv_close((uv_handle_t *)h, resume_timer_closed);
+    if (c->base.closing || !c->held_len || !c->app_reading) return;
+    char *held = c->held;
+    size_t n = c->held_len;
+    c->held = NULL;
+    c->held_len = 0;
+    uv_buf_t b = uv_buf_init(held, (unsigned)n);
+    tls_on_read((uv_stream_t *)&c->tcp, (ssize_t)n, &b);
+    kl_free(held);
 }
 
 static int tls_read_start(conn_t *base, conn_read_fn fn) {
@@ -808,7 +859,16 @@ static int tls_read_start(conn_t *base, conn_read_fn fn) {
     c->on_read = fn;
     c->app_reading = true;
     if (c->state != TS_OPEN) return 0;
-    return uv_read_start((uv_stream_t *)&c->tcp, tls_alloc, tls_on_read);
+    if (c->held_len && !c->resume_timer) {
+        c->resume_timer = kl_malloc(sizeof(uv_timer_t));
+        uv_timer_init(base->loop, c->resume_timer);
+        c->resume_timer->data = c;
+        c->pending_closes++;
+        uv_timer_start(c->resume_timer, resume_held, 0, 0);
+    }
+    /* The socket is still read from the handshake on: that counts as started. */
+    int err = uv_read_start((uv_stream_t *)&c->tcp, tls_alloc, tls_on_read);
+    return err == UV_EALREADY ? 0 : err;
 }
 
 static int tls_read_stop(conn_t *base) {
@@ -907,6 +967,11 @@ static void tls_close(conn_t *base, conn_close_fn fn) {
         c->deferred = false;
     }
     stop_hs_timer(c);
+    if (c->resume_timer) {
+        uv_timer_stop(c->resume_timer);
+        uv_close((uv_handle_t *)c->resume_timer, resume_timer_closed);
+        c->resume_timer = NULL;
+    }
     uv_close((uv_handle_t *)&c->tcp, tcp_closed);
 }
 
