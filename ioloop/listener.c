@@ -213,8 +213,6 @@ int iol_listen_unix(const char *path, unsigned perm, int backlog, iol_listener_t
 
 static void on_listener_closed(uv_handle_t *h) {
     iol_listener_t *l = h->data;
-    close(l->fd);
-    if (l->path) unlink(l->path);
     kl_free(l->path);
     kl_free(l);
 }
@@ -223,7 +221,11 @@ void iol_listener_close(iol_listener_t *l) {
     iol_listener_t **pp = &listeners;
     while (*pp && *pp != l) pp = &(*pp)->next;
     if (*pp) *pp = l->next;
+    /* Stop listening now, not at the close callback: once CONFIG SET port
+     * returns, the old port must refuse connections. */
     uv_poll_stop(&l->poll);
+    close(l->fd);
+    if (l->path) unlink(l->path);
     uv_close((uv_handle_t *)&l->poll, on_listener_closed);
 }
 

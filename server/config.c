@@ -319,6 +319,7 @@ static const cfg_entry_t cfg_table[] = {
     INT("tls-session-cache-size", NULL, 0, tls_session_cache_size, 0, INT_MAX, 20480),
     INT("tls-session-cache-timeout", NULL, 0, tls_session_cache_timeout, 0, INT_MAX, 300),
     ENUM("tls-auth-clients", NULL, 0, tls_auth_clients, tls_auth_enum, KL_TLS_AUTH_YES),
+    LL("tls-handshake-timeout", NULL, 0, tls_handshake_timeout, 1, 3600000, 10000),
     BOOL("tls-replication", NULL, 0, tls_replication, 0),
     BOOL("tls-cluster", NULL, 0, tls_cluster, 0),
 

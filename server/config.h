@@ -165,6 +165,7 @@ typedef struct kl_config {
     int tls_auth_clients; /* KL_TLS_AUTH_* */
     int tls_replication;
     int tls_cluster;
+    long long tls_handshake_timeout; /* keyloom: ms a TLS handshake may take */
 
     /* ---- Accepted for compatibility, no effect in keyloom yet ---- */
     int activerehashing;

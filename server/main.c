@@ -132,6 +132,11 @@ static int apply_tls(char **err) {
     return 0;
 }
 
+static int apply_tls_handshake_timeout(char **err) {
+    tls_set_handshake_timeout_ms((uint64_t)g_cfg.tls_handshake_timeout);
+    return 0;
+}
+
 static int apply_tls_port(char **err) {
     iol_listener_t *old[MAX_LISTENERS];
     int nold = n_tls_listeners;
@@ -452,6 +457,7 @@ int main(int argc, char **argv) {
     }
 
     tls_init();
+    tls_set_handshake_timeout_ms((uint64_t)g_cfg.tls_handshake_timeout);
     if (tls_wanted()) {
         tls_settings_t ts;
         tls_settings_from_config(&ts);
@@ -482,6 +488,7 @@ int main(int argc, char **argv) {
     config_register_apply("tcp-keepalive", apply_keepalive);
     config_register_apply("hz", apply_hz);
     config_register_apply("tls-port", apply_tls_port);
+    config_register_apply("tls-handshake-timeout", apply_tls_handshake_timeout);
     static const char *tls_dirs[] = {
         "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-client-cert-file",
         "tls-client-key-file", "tls-client-key-file-pass", "tls-ca-cert-file", "tls-ca-cert-dir",

@@ -75,7 +75,9 @@ typedef struct tls_thread {
 static __thread tls_thread_t *tthr;
 static pthread_key_t tthr_key;
 static pthread_once_t tthr_once = PTHREAD_ONCE_INIT;
-static uint64_t hs_timeout_ms = 10000;
+/* Written by the executor (CONFIG SET), read by I/O threads when a handshake
+ * starts: relaxed, a connection may start with the old value. */
+static _Atomic uint64_t hs_timeout_ms = 10000;
 static unsigned hs_per_tick = 64;
 static BIO_METHOD *bio_method;
 
@@ -803,7 +805,7 @@ static int tls_accept(conn_t *base, conn_ready_fn ready) {
     uv_timer_init(base->loop, c->hs_timer);
     c->hs_timer->data = c;
     c->pending_closes++;
-    uv_timer_start(c->hs_timer, hs_timeout, hs_timeout_ms, 0);
+    uv_timer_start(c->hs_timer, hs_timeout, atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
     /* Cap the handshakes started per loop tick so established clients keep
      * their latency during a connection storm; the rest start next tick (their
      * ClientHello waits in the socket buffer meanwhile). */
@@ -1062,7 +1064,7 @@ int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn rea
     uv_timer_init(loop, c->hs_timer);
     c->hs_timer->data = c;
     c->pending_closes++;
-    uv_timer_start(c->hs_timer, hs_timeout, hs_timeout_ms, 0);
+    uv_timer_start(c->hs_timer, hs_timeout, atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
     *out = &c->base;
     start_handshake(c);
     return 0;
@@ -1086,7 +1088,7 @@ int tls_conn_peer_subject(const conn_t *base, char *buf, size_t len) {
 }
 
 void tls_set_handshake_timeout_ms(uint64_t ms) {
-    hs_timeout_ms = ms;
+    atomic_store_explicit(&hs_timeout_ms, ms, memory_order_relaxed);
 }
 
 void tls_set_handshakes_per_tick(unsigned n) {
