@@ -2018,6 +2018,7 @@ static void restore_snapshot(kl_config_t *backup, const char *cwd, pending_hook_
         if (hooks[i].fn(&herr) != 0)
             kl_warning("Failed applying restored configuration (%s): %s", hooks[i].name,
                        herr ? herr : "unknown error");
+        kl_free(herr);
     }
 }
 
@@ -2138,6 +2139,7 @@ int config_set_ex(int argc, const char **argv, const size_t *lens, unsigned flag
             else
                 *err = errdup("ERR CONFIG SET failed (possibly related to argument '%s')",
                               hooks[h].name);
+            kl_free(herr);
             restore_snapshot(&backup, dir_touched ? cwd : NULL, hooks, nhooks);
             goto out;
         }

@@ -2,7 +2,7 @@
 # Generate the certificates used by the TLS test modes.
 #
 #   ca.{crt,key}        self-signed CA
-#   server.{crt,key}    certificate restricted to TLS server use
+#   server.{crt,key}    server certificate, usable as a client certificate too (replication)
 #   client.{crt,key}    certificate restricted to TLS client use
 #   redis.{crt,key}     certificate with no usage restriction (both roles)
 #
@@ -45,7 +45,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 cat >"$tmp/openssl.cnf" <<'EOF'
 [ server_cert ]
 keyUsage = digitalSignature, keyEncipherment
-extendedKeyUsage = serverAuth
+extendedKeyUsage = serverAuth, clientAuth
 subjectAltName = @alt_names
 nsComment = "keyloom test server certificate"
 
@@ -83,7 +83,7 @@ gen() {
         -in "$tmp/$name.csr" -out "$tmp/$name.crt"
 }
 
-gen server "Server-only" server_cert
+gen server "Server" server_cert
 gen client "Client-only" client_cert
 gen redis "Generic-cert" any_cert
 
