@@ -350,6 +350,8 @@ int config_set_ex(int argc, const char **argv, const size_t *lens, unsigned flag
  * not run at startup. One hook per directive; several directives may share
  * a hook, which then runs once per CONFIG SET. Returns 0 or -ENOENT for an
  * unknown name. Hooks must not call config_set. */
+/* On failure a hook returns non-zero and may set *err to a kl_malloc'd reason,
+ * which config_set() frees. */
 typedef int (*config_apply_fn)(char **err);
 int config_register_apply(const char *name, config_apply_fn fn);
 

@@ -890,7 +890,7 @@ static int port_hook(char **err) {
     seen_port[hook_calls++ & 7] = g_cfg.port;
     if (fail_next) {
         fail_next = 0;
-        *err = "Unable to listen on this port";
+        *err = kl_strdup("Unable to listen on this port");
         return -1;
     }
     return 0;
