@@ -58,7 +58,7 @@ static int port_hook(char **err) {
     for (int i = 0; i < g_cfg.bind_count; i++)
         CHECK(strlen(g_cfg.bind[i]) < 1u << 20);
     if (hook_mode & 1) {
-        *err = "Unable to listen on this port";
+        *err = kl_strdup("Unable to listen on this port");
         return -1;
     }
     return 0;
