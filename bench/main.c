@@ -208,7 +208,7 @@ static const char *builtin_cmd(const char *name, size_t n) {
 /* --ratio S:G: a cycle of S+G positions with the SETs spread evenly. */
 static void workload_ratio(bench_workload_t *w, const char *spec, size_t data_size) {
     const char *colon = strchr(spec, ':');
-    long long s, g;
+    long long s = 0, g = 0;
     if (!colon || kl_str_to_ll(spec, (size_t)(colon - spec), &s) ||
         kl_str_to_ll(colon + 1, strlen(colon + 1), &g) || s < 0 || g < 0 || s + g == 0 ||
         s + g > 100000)
