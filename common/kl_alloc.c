@@ -1,6 +1,7 @@
 #include "kl_alloc.h"
 
 #include <jemalloc/jemalloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,4 +98,9 @@ const char *kl_allocator_name(void) {
         }
     }
     return name;
+}
+
+int kl_alloc_set_background_thread(int enable) {
+    bool val = enable != 0;
+    return mallctl("background_thread", NULL, NULL, &val, sizeof(val)) == 0 ? 0 : -1;
 }

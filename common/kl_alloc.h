@@ -30,5 +30,8 @@ void kl_mem_stats(kl_mem_stats_t *out);
 /* Cheap-ish estimate of allocated bytes for maxmemory checks (same source). */
 size_t kl_used_memory(void);
 const char *kl_allocator_name(void);
+/* jemalloc's background thread returns freed memory to the OS on its decay
+ * schedule (Redis's jemalloc-bg-thread). Returns 0 or -1. Thread: main. */
+int kl_alloc_set_background_thread(int enable);
 
 #endif

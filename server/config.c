@@ -334,7 +334,7 @@ static const cfg_entry_t cfg_table[] = {
         100 * MB),
     LL("active-defrag-max-scan-fields", NULL, CPT, active_defrag_max_scan_fields, 1, LONG_MAX,
        1000),
-    BOOL("jemalloc-bg-thread", NULL, CPT, jemalloc_bg_thread, 1),
+    BOOL("jemalloc-bg-thread", NULL, 0, jemalloc_bg_thread, 1),
     BOOL("disable-thp", NULL, CPT | IMM, disable_thp, 1),
     BOOL("crash-log-enabled", NULL, CPT, crash_log_enabled, 1),
     BOOL("crash-memcheck-enabled", NULL, CPT, crash_memcheck_enabled, 1),

@@ -255,6 +255,11 @@ static int apply_keepalive(char **err) {
     return 0;
 }
 
+static int apply_jemalloc_bg_thread(char **err) {
+    kl_alloc_set_background_thread(g_cfg.jemalloc_bg_thread);
+    return 0;
+}
+
 static int apply_hz(char **err) {
     uv_timer_set_repeat(&cron_timer, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
     return 0;
@@ -469,6 +474,9 @@ int main(int argc, char **argv) {
             exit(1);
         }
     }
+    if (kl_alloc_set_background_thread(g_cfg.jemalloc_bg_thread) != 0 && g_cfg.jemalloc_bg_thread)
+        kl_warning("Could not start jemalloc's background thread: freed memory returns to the "
+                   "OS only as the program allocates");
     db_init(g_cfg.databases);
     cmd_table_init();
     iol_limits_t limits = limits_from_config();
@@ -487,6 +495,7 @@ int main(int argc, char **argv) {
     config_register_apply("loglevel", apply_loglevel);
     config_register_apply("tcp-keepalive", apply_keepalive);
     config_register_apply("hz", apply_hz);
+    config_register_apply("jemalloc-bg-thread", apply_jemalloc_bg_thread);
     config_register_apply("tls-port", apply_tls_port);
     config_register_apply("tls-handshake-timeout", apply_tls_handshake_timeout);
     static const char *tls_dirs[] = {
