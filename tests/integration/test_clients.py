@@ -128,6 +128,10 @@ def test_client_kill_by_addr(server, raw):
 def test_client_kill_by_type_skipme(server, raw):
     victims = [server.raw() for _ in range(3)]
     try:
+        # Make sure the server has accepted and registered every victim (a
+        # plain connect() can return before the server's accept).
+        for v in victims:
+            assert v.execute("PING") == b"PONG"
         n = raw.execute("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
         assert n >= 3
         for v in victims:
