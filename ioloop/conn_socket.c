@@ -132,20 +132,10 @@ static const char *sock_last_error(const conn_t *base) {
     return c->last_status ? uv_strerror(c->last_status) : NULL;
 }
 
-static const conn_ops_t tcp_ops = {
-    .name = "tcp",
-    .accept = sock_accept,
-    .read_start = sock_read_start,
-    .read_stop = sock_read_stop,
-    .writev = sock_writev,
-    .close = sock_close,
-    .pending_out = sock_pending_out,
-    .last_error = sock_last_error,
-};
-
-/* Unix sockets behave exactly like TCP streams at this level. */
-static const conn_ops_t unix_ops = {
-    .name = "unix",
+/* TCP and Unix sockets behave the same at this level: one table serves both
+ * (conn_t.kind tells them apart). */
+static const conn_ops_t socket_ops = {
+    .name = "socket",
     .accept = sock_accept,
     .read_start = sock_read_start,
     .read_stop = sock_read_stop,
@@ -172,12 +162,12 @@ int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out) {
     if (kind == CONN_KIND_UNIX) {
         err = uv_pipe_init(loop, &c->h.pipe, 0);
         if (!err) err = uv_pipe_open(&c->h.pipe, fd);
-        c->base.ops = &unix_ops;
+        c->base.ops = &socket_ops;
     } else {
         err = uv_tcp_init(loop, &c->h.tcp);
         if (!err) err = uv_tcp_open(&c->h.tcp, fd);
         if (!err) uv_tcp_nodelay(&c->h.tcp, 1);
-        c->base.ops = &tcp_ops;
+        c->base.ops = &socket_ops;
     }
     if (err) {
         close(fd);
