@@ -86,5 +86,11 @@ extern kl_command_t cmds_string[];
 extern kl_command_t cmds_keyspace[];
 extern kl_command_t cmds_server[];
 extern kl_command_t cmds_connection[];
+extern kl_command_t cmds_list[];
+extern kl_command_t cmds_hash[];
+extern kl_command_t cmds_set[];
+extern kl_command_t cmds_zset[];
+extern kl_command_t cmds_pubsub[];
+extern kl_command_t cmds_multi[];
 
 #endif

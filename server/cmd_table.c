@@ -31,6 +31,12 @@ void cmd_table_init(void) {
     add_family(cmds_server);
     add_family(cmds_string);
     add_family(cmds_keyspace);
+    add_family(cmds_list);
+    add_family(cmds_hash);
+    add_family(cmds_set);
+    add_family(cmds_zset);
+    add_family(cmds_pubsub);
+    add_family(cmds_multi);
 }
 
 void cmd_table_free(void) {

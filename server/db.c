@@ -1,6 +1,8 @@
 #include "db.h"
 
+#include "blocking.h"
 #include "kl_alloc.h"
+#include "multi.h"
 #include "kl_util.h"
 #include "server.h"
 
@@ -109,12 +111,23 @@ bool db_exists(kdb_t *db, const char *key, size_t klen) {
     return !db_expire_if_needed(db, key, klen);
 }
 
+void db_key_modified(kdb_t *db, const char *key, size_t klen) {
+    multi_touch_key(db, key, klen);
+}
+
+/* A list or sorted set appeared under key: clients blocked on it may go on. */
+static inline void value_stored(kdb_t *db, const char *key, size_t klen, const kobj_t *val) {
+    multi_touch_key(db, key, klen);
+    if (val->type == OBJ_LIST || val->type == OBJ_ZSET) block_key_ready(db, key, klen);
+}
+
 void db_add(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
     int existed;
     dict_entry_t *e = dict_add_or_find(db->keys, key, klen, &existed);
     if (existed) obj_free(dict_entry_val(e));
     db_touch(val);
     dict_entry_set_val(e, val);
+    value_stored(db, key, klen, val);
 }
 
 void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl) {
@@ -126,6 +139,7 @@ void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl) 
     }
     db_touch(val);
     dict_entry_set_val(e, val);
+    value_stored(db, key, klen, val);
 }
 
 void db_replace_value(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
@@ -140,11 +154,13 @@ void db_replace_value(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
         obj_free(old);
         dict_entry_set_val(e, val);
     }
+    value_stored(db, key, klen, val);
 }
 
 bool db_delete(kdb_t *db, const char *key, size_t klen) {
     if (dict_delete(db->keys, key, klen) != 1) return false;
     db_remove_expire(db, key, klen);
+    multi_touch_key(db, key, klen);
     return true;
 }
 
@@ -156,6 +172,7 @@ kobj_t *db_take(kdb_t *db, const char *key, size_t klen, int64_t *expire_out) {
     int64_t when = db_get_expire(db, key, klen);
     if (when >= 0) db_remove_expire(db, key, klen);
     if (expire_out) *expire_out = when;
+    multi_touch_key(db, key, klen);
     return o;
 }
 

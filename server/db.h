@@ -43,6 +43,13 @@ void db_add(kdb_t *db, const char *key, size_t klen, kobj_t *val);
 void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl);
 /* Replace the value of an existing key in place, keeping its TTL. */
 void db_replace_value(kdb_t *db, const char *key, size_t klen, kobj_t *val);
+/* A command changed the value stored at key in place (a list push, a hash
+ * field set, ...) or through the calls above: Redis's signalModifiedKey. Breaks
+ * the WATCHes on the key. Commands that modify a value without replacing it
+ * must call this; db_add/db_set/db_replace_value/db_delete/db_take call it
+ * themselves. */
+void db_key_modified(kdb_t *db, const char *key, size_t klen);
+
 /* Delete; returns true if the key existed. */
 bool db_delete(kdb_t *db, const char *key, size_t klen);
 /* Remove the key and return its value (caller owns it), keeping nothing. */

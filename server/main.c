@@ -11,6 +11,7 @@
 #include "kl_git.h"
 #include "kl_version.h"
 #include "server.h"
+#include "types.h"
 #include "slowlog.h"
 #include "tls.h"
 #include "reply.h"
@@ -477,6 +478,7 @@ int main(int argc, char **argv) {
     if (kl_alloc_set_background_thread(g_cfg.jemalloc_bg_thread) != 0 && g_cfg.jemalloc_bg_thread)
         kl_warning("Could not start jemalloc's background thread: freed memory returns to the "
                    "OS only as the program allocates");
+    types_register();
     db_init(g_cfg.databases);
     cmd_table_init();
     iol_limits_t limits = limits_from_config();

@@ -146,7 +146,7 @@ kobj_t *obj_dup(const kobj_t *o) {
             n = obj_string_new_raw(o->v.s.ptr, o->v.s.len);
     } else {
         n = obj_alloc(o->type, o->enc);
-        n->v.p = type_ops[o->type]->dup(o->v.p);
+        n->v.p = type_ops[o->type]->dup(o->enc, o->v.p);
     }
     n->lru = o->lru;
     return n;
@@ -157,9 +157,15 @@ void obj_free(kobj_t *o) {
     if (o->type == OBJ_STRING) {
         if (o->enc == ENC_RAW) kl_free(o->v.s.ptr);
     } else if (type_ops[o->type]) {
-        type_ops[o->type]->free(o->v.p);
+        type_ops[o->type]->free(o->enc, o->v.p);
     }
     kl_free(o);
+}
+
+kobj_t *obj_new(int type, int enc, void *p) {
+    kobj_t *o = obj_alloc(type, enc);
+    o->v.p = p;
+    return o;
 }
 
 void obj_free_void(void *o) {
@@ -206,7 +212,7 @@ size_t obj_mem_usage(const kobj_t *o) {
     if (o->type == OBJ_STRING) {
         if (o->enc == ENC_RAW) n += kl_alloc_size(o->v.s.ptr);
     } else if (type_ops[o->type] && type_ops[o->type]->mem) {
-        n += type_ops[o->type]->mem(o->v.p);
+        n += type_ops[o->type]->mem(o->enc, o->v.p);
     }
     return n;
 }

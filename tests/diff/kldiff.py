@@ -415,6 +415,17 @@ POLICIES = {
 }
 
 
+# Per-type generator modules (tests/diff/gen_<type>.py). A module may also define
+# POLICIES ({"CMD" or "CMD SUB": comparator}) for its non-deterministic replies (SPOP,
+# HRANDFIELD, ...), merged into the table above.
+TYPE_GENERATORS = []
+for _name in ("gen_list", "gen_hash", "gen_set", "gen_zset", "gen_pubsub", "gen_multi"):
+    if os.path.exists(os.path.join(HERE, _name + ".py")):
+        _mod = __import__(_name)
+        TYPE_GENERATORS.append(_mod)
+        POLICIES.update(getattr(_mod, "POLICIES", {}))
+
+
 def policy_for(args):
     key = cmd_key(args)
     if key in POLICIES:
@@ -756,7 +767,11 @@ class Generator:
             (1, self.g_flush),
         ]
         if types:
-            ops.append((3, self.g_list))
+            # One module per data type (tests/diff/gen_<type>.py), each with
+            # generators(gen) -> [(weight, fn), ...] where fn() returns a command's
+            # arguments (bytes) and may use gen.r, gen.key(), gen.val(), gen.num().
+            for mod in TYPE_GENERATORS:
+                ops.extend(mod.generators(self))
         self.ops = []
         for w, f in ops:
             self.ops.extend([f] * w)
@@ -989,11 +1004,6 @@ class Generator:
             return [self.r.choice([b"FLUSHDB", b"FLUSHALL"])]
         return [b"PING"]
 
-    def g_list(self):
-        c = self.r.random()
-        if c < 0.6:
-            return [b"RPUSH", self.key(), self.val()]
-        return [b"LLEN", self.key()]
 
 
 def run_random(pair, seed, ops, types, log):

@@ -1,0 +1,2 @@
+/* intset (in progress: issue 4). */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* listpack (in progress: issue 4). */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* quicklist (in progress: issue 4). */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* zskiplist (in progress: issue 4). */
+#include <stddef.h>
