@@ -27,7 +27,10 @@ typedef struct kl_mem_stats {
     size_t retained;
 } kl_mem_stats_t;
 void kl_mem_stats(kl_mem_stats_t *out);
-/* Cheap-ish estimate of allocated bytes for maxmemory checks (same source). */
+/* Allocated bytes for the maxmemory checks, cheap enough to read before every
+ * command: a stats.allocated snapshot refreshed at most once per coarse clock
+ * tick (1-4 ms) plus the calling thread's own net allocations since then (see
+ * kl_alloc.c). Thread: any (each thread keeps its own snapshot). */
 size_t kl_used_memory(void);
 const char *kl_allocator_name(void);
 /* jemalloc's background thread returns freed memory to the OS on its decay

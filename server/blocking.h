@@ -15,6 +15,13 @@
  * Inside MULTI/EXEC (and wherever blocking is not allowed) block_for_keys()
  * replies the timeout reply at once, as Redis does.
  *
+ * Only clients whose command wants the type now stored under the key are
+ * re-run (a BLPOP is not woken by a sorted set, as in Redis); the wanted type
+ * comes from the command's group ("list" or "sorted-set").
+ *
+ * Timeouts: absolute unix ms kept in a min-heap, served by one libuv timer on
+ * the executor loop armed for the earliest deadline (ms precision).
+ *
  * Thread: executor. */
 #ifndef KL_BLOCKING_H
 #define KL_BLOCKING_H
@@ -22,23 +29,61 @@
 #include "client.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct kdb;
 
 /* Parse a blocking timeout argument in seconds (fractional allowed) into an
  * absolute unix time in ms (0 = wait forever). Replies Redis's error ("ERR
- * timeout is not a float or out of range", "ERR timeout is negative", "ERR
- * timeout is out of range") and returns -1 on failure. */
+ * timeout is not a float or out of range", "ERR timeout is negative") and
+ * returns -1 on failure. Like Redis 7.0 the milliseconds are rounded up (0.0001
+ * waits 1 ms) and a deadline beyond the clock's range waits forever. */
 int block_parse_timeout(client_t *c, const resp_arg_t *a, int64_t *abs_ms);
 
 /* Block c on keys[0..nkeys) of c->db until one is ready or abs_ms passes. The
  * command must not have replied anything. If c may not block (inside EXEC),
- * this replies the timeout reply instead. */
+ * this replies the timeout reply instead (a null bulk for BLMOVE and
+ * BRPOPLPUSH, a null array for the others, as Redis 7.0). Duplicate keys are
+ * waited on once. */
 void block_for_keys(client_t *c, const resp_arg_t *keys, int nkeys, int64_t abs_ms);
 
 /* Called by the keyspace when a key is created or replaced with a list or
  * sorted set value; cheap when nobody waits. */
 void block_key_ready(struct kdb *db, const char *key, size_t klen);
+
+/* Executor side ------------------------------------------------------- */
+
+/* Keys made ready plus clients whose blocked command has its reply and whose
+ * batch has not resumed yet. */
+extern size_t block__pending;
+static inline bool block_work_pending(void) {
+    return block__pending != 0;
+}
+
+/* Serve the ready keys (re-running the waiting clients' commands) and resume
+ * the batches of the clients that got their reply (served, timed out, CLIENT
+ * UNBLOCK). The executor calls it after every command, while
+ * block_work_pending(); re-entrant (a resumed batch calls it again), with the
+ * nesting bounded: deeper work is left to the outer call. */
+void block_handle_pending(void);
+
+/* SWAPDB: keys of db that clients wait on and that now hold a value are ready. */
+void block_scan_db(struct kdb *db);
+
+/* CLIENT UNBLOCK: end c's wait with the timeout reply, or with "-UNBLOCKED
+ * client unblocked via CLIENT UNBLOCK" when error. Its batch resumes after
+ * the current command. Returns false if c is not blocked on keys. */
+bool block_unblock_client(client_t *c, bool error);
+
+/* c is going away (disconnect, kill, shutdown): forget its wait, no reply. */
+void block_client_gone(client_t *c);
+
+/* INFO: clients waiting on keys, and those of them with a deadline. */
+size_t block_blocked_clients(void);
+size_t block_timeout_clients(void);
+
+/* Shutdown: free the tables (every client is gone). */
+void block_free_all(void);
 
 #endif

@@ -13,6 +13,9 @@
 
 struct kdb;
 struct kl_command;
+struct multi_state;
+struct watch_state;
+struct block_state;
 
 enum client_flag {
     CF_MONITOR = 1u << 0,
@@ -25,6 +28,12 @@ enum client_flag {
     CF_MULTI = 1u << 7,
     CF_CLOSE_AFTER_REPLY = 1u << 8,
     CF_NO_TOUCH = 1u << 9,
+    /* Transactions and blocking (multi.c, blocking.c). */
+    CF_DIRTY_CAS = 1u << 16,     /* a WATCHed key changed: the next EXEC fails */
+    CF_DIRTY_EXEC = 1u << 17,    /* a command was rejected while queuing: EXECABORT */
+    CF_BLOCKED = 1u << 18,       /* waiting on keys (BLPOP ...): its batch is parked */
+    CF_DENY_BLOCKING = 1u << 19, /* running EXEC: blocking commands reply at once */
+    CF_PAUSED = 1u << 20,        /* its batch waits for CLIENT PAUSE to end */
 };
 
 typedef struct client {
@@ -44,6 +53,9 @@ typedef struct client {
     int64_t cmd_start_us;
     struct client *prev, *next; /* registry of all clients */
     uint64_t commands_done;
+    struct multi_state *mstate; /* commands queued since MULTI (multi.c), NULL if none */
+    struct watch_state *wstate; /* WATCHed keys (multi.c), NULL if none */
+    struct block_state *bstate; /* keys and deadline while CF_BLOCKED (blocking.c) */
 } client_t;
 
 static inline client_t *client_of(iol_client_t *io) {

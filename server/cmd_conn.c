@@ -1,11 +1,14 @@
 /* Connection commands: PING ECHO HELLO AUTH QUIT RESET SELECT CLIENT. */
 #include "cmd.h"
 
+#include "blocking.h"
 #include "config.h"
 #include "db.h"
 #include "exec.h"
 #include "kl_alloc.h"
 #include "kl_util.h"
+#include "multi.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "server.h"
 #include "kl_version.h"
@@ -16,6 +19,13 @@
 static void cmd_ping(client_t *c) {
     if (c->argc > 2) {
         reply_errorf(c, "ERR wrong number of arguments for '%s' command", "ping");
+        return;
+    }
+    if ((c->flags & CF_PUBSUB) && c->resp == 2) {
+        /* RESP2 subscribed mode: a multi-bulk, like a message. */
+        reply_array(c, 2);
+        reply_bulk(c, "pong", 4);
+        reply_bulk(c, c->argc == 2 ? c->argv[1].ptr : "", c->argc == 2 ? c->argv[1].len : 0);
         return;
     }
     if (c->argc == 1)
@@ -163,6 +173,8 @@ static void cmd_reset(client_t *c) {
         c->flags &= ~CF_MONITOR;
         exec_monitor_remove(c);
     }
+    pubsub_client_reset(c); /* leaves every subscription without replies */
+    multi_client_reset(c);  /* discards MULTI, forgets WATCHed keys */
     c->authenticated = !(g_cfg.requirepass && g_cfg.requirepass[0]);
     c->io.hand_flags |= c->authenticated ? IOL_HAND_AUTHENTICATED : IOL_HAND_UNAUTHENTICATED;
     reply_simple(c, "RESET");
@@ -191,6 +203,8 @@ static const char *client_flags_str(const client_t *c, char *buf) {
     if (c->flags & CF_MONITOR) *p++ = 'O';
     if (c->flags & CF_PUBSUB) *p++ = 'P';
     if (c->flags & CF_MULTI) *p++ = 'x';
+    if (c->flags & (CF_BLOCKED | CF_PAUSED)) *p++ = 'b';
+    if (c->flags & CF_DIRTY_CAS) *p++ = 'd';
     if (c->flags & (CF_CLOSE_ASAP)) *p++ = 'A';
     if (c->flags & CF_CLOSE_AFTER_REPLY) *p++ = 'c';
     if (c->flags & CF_NO_EVICT) *p++ = 'e';
@@ -207,16 +221,19 @@ void client_info_line(client_t *c, kl_buf_t *b) {
     size_t qbuf = atomic_load_explicit(&c->io.qbuf_bytes, memory_order_relaxed);
     size_t obuf = atomic_load_explicit(&c->io.obuf_bytes, memory_order_relaxed);
     const char *cmd = c->lastcmd ? c->lastcmd->name : "NULL";
+    size_t sub, psub, ssub;
+    pubsub_client_counts(c, &sub, &psub, &ssub);
     /* The command being run is reported for the client itself. */
     if (iol_client_held(&c->io) && c->cmd) cmd = c->cmd->name;
     kl_buf_appendf(b,
                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                   "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=0 "
+                   "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=%zu "
                    "rbs=0 rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
                    "redir=-1 resp=%d",
                    (unsigned long long)c->io.id, c->io.peer, c->io.local, c->io.fd,
                    c->name ? c->name : "", (long long)((now - c->io.ctime_ms) / 1000),
-                   (long long)((now - last) / 1000), client_flags_str(c, flags), c->db_id, qbuf,
+                   (long long)((now - last) / 1000), client_flags_str(c, flags), c->db_id, sub,
+                   psub, ssub, multi_queued_count(c), qbuf, multi_queued_mem(c),
                    obuf, sizeof(*c) + qbuf + obuf, cmd, c->resp);
 }
 
@@ -374,6 +391,8 @@ static void cmd_client(client_t *c) {
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             NULL};
@@ -460,6 +479,25 @@ static void cmd_client(client_t *c) {
         }
         exec_pause_until(g_srv.mstime + ms, all);
         reply_ok(c);
+    } else if (arg_is(sub, "unblock") && (c->argc == 3 || c->argc == 4)) {
+        long long id;
+        if (arg_ll(c, &c->argv[2], &id) != 0) return;
+        bool error = false;
+        if (c->argc == 4) {
+            if (arg_is(&c->argv[3], "error")) {
+                error = true;
+            } else if (!arg_is(&c->argv[3], "timeout")) {
+                reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                return;
+            }
+        }
+        client_t *target = id > 0 ? client_by_id((uint64_t)id) : NULL;
+        reply_int(c, target && block_unblock_client(target, error) ? 1 : 0);
+    } else if (arg_is(sub, "unblock")) {
+        reply_errorf(c,
+                     "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                     "CLIENT HELP.",
+                     sub->ptr);
     } else if (c->argc == 2 && arg_is(sub, "unpause")) {
         exec_unpause();
         reply_ok(c);
@@ -486,6 +524,11 @@ static kl_command_t client_subs[] = {
     CLIENT_SUB("reply", 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Instructs the server whether to reply to commands."),
     CLIENT_SUB("no-evict", 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Sets the client eviction mode of the connection."),
     CLIENT_SUB("pause", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Suspends commands processing."),
+    {"client|unblock", cmd_client, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "connection", "5.0.0",
+     "Unblock a client blocked in a blocking command from a different connection",
+     "O(log N) where N is the number of client connections",
+     "@admin @slow @dangerous @connection", NULL, 0, 0, 0, 0},
     CLIENT_SUB("unpause", 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Resumes processing commands from paused clients."),
     {0},
 };

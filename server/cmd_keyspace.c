@@ -11,8 +11,10 @@
 #include "config.h"
 #include "db.h"
 #include "dict.h"
+#include "evict.h"
 #include "kl_alloc.h"
 #include "kl_util.h"
+#include "notify.h"
 #include "object.h"
 #include "reply.h"
 #include "server.h"
@@ -27,14 +29,20 @@
 
 /* Redis's lookupKeyReadWithFlags(LOOKUP_NOTOUCH): expire the key if its TTL
  * passed, count a keyspace hit or miss, but leave the LRU clock alone. */
-static kobj_t *lookup_read_notouch(kdb_t *db, const char *key, size_t klen) {
+static kobj_t *lookup_read_notouch_flags(kdb_t *db, const char *key, size_t klen, bool notify) {
     kobj_t *o = db_peek(db, key, klen);
     if (o && db_expire_if_needed(db, key, klen)) o = NULL;
-    if (o)
+    if (o) {
         g_srv.stat.keyspace_hits++;
-    else
+    } else {
         g_srv.stat.keyspace_misses++;
+        if (notify) notify_keyspace_event(KL_NOTIFY_KEY_MISS, "keymiss", key, klen, db->id);
+    }
     return o;
+}
+
+static kobj_t *lookup_read_notouch(kdb_t *db, const char *key, size_t klen) {
+    return lookup_read_notouch_flags(db, key, klen, true);
 }
 
 static bool key_is_expired(kdb_t *db, const char *key, size_t klen) {
@@ -71,6 +79,7 @@ static void del_generic(client_t *c) {
         if (db_delete(db, k->ptr, k->len)) {
             g_srv.dirty++;
             deleted++;
+            notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
         }
     }
     reply_int(c, deleted);
@@ -271,6 +280,8 @@ static void rename_generic(client_t *c, int nx) {
     db_add(db, dst->ptr, dst->len, o);
     if (expire >= 0) db_set_expire(db, dst->ptr, dst->len, expire);
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_GENERIC, "rename_from", src->ptr, src->len, db->id);
+    notify_keyspace_event(KL_NOTIFY_GENERIC, "rename_to", dst->ptr, dst->len, db->id);
     if (nx)
         reply_int(c, 1);
     else
@@ -316,6 +327,8 @@ static void ks_move_cmd(client_t *c) {
     db_add(dst, k->ptr, k->len, o);
     if (expire >= 0) db_set_expire(dst, k->ptr, k->len, expire);
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_GENERIC, "move_from", k->ptr, k->len, src->id);
+    notify_keyspace_event(KL_NOTIFY_GENERIC, "move_to", k->ptr, k->len, dst->id);
     reply_int(c, 1);
 }
 
@@ -359,10 +372,15 @@ static void ks_copy_cmd(client_t *c) {
         reply_int(c, 0);
         return;
     }
-    /* db_set replaces an existing destination and drops its TTL. */
-    db_set(dst, newkey->ptr, newkey->len, obj_dup(o), false);
+    /* The copy is a new value: it replaces an existing destination (and its
+     * TTL) and starts with fresh LRU/LFU data (lru 0, see evict.h). */
+    kobj_t *copy = obj_dup(o);
+    copy->lru = 0;
+    db_delete(dst, newkey->ptr, newkey->len);
+    db_add(dst, newkey->ptr, newkey->len, copy);
     if (expire >= 0) db_set_expire(dst, newkey->ptr, newkey->len, expire);
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_GENERIC, "copy_to", newkey->ptr, newkey->len, dst->id);
     reply_int(c, 1);
 }
 
@@ -440,13 +458,18 @@ static void expire_generic(client_t *c, long long basetime, int seconds) {
             return;
         }
     }
-    if (when <= g_srv.mstime) {
+    bool deleted = when <= g_srv.mstime;
+    if (deleted) {
         db_delete(db, k->ptr, k->len);
+        notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
     } else {
         db_set_expire(db, k->ptr, k->len, when);
     }
     g_srv.dirty++;
     reply_int(c, 1);
+    /* Redis replies before this event (a RESP3 client subscribed to its own
+     * events sees the reply first). */
+    if (!deleted) notify_keyspace_event(KL_NOTIFY_GENERIC, "expire", k->ptr, k->len, db->id);
 }
 
 static void ks_expire_cmd(client_t *c) {
@@ -504,6 +527,7 @@ static void ks_persist_cmd(client_t *c) {
     const resp_arg_t *k = &c->argv[1];
     if (db_lookup_write(c->db, k->ptr, k->len) && db_remove_expire(c->db, k->ptr, k->len)) {
         g_srv.dirty++;
+        notify_keyspace_event(KL_NOTIFY_GENERIC, "persist", k->ptr, k->len, c->db->id);
         reply_int(c, 1);
         return;
     }
@@ -516,7 +540,7 @@ static void ks_persist_cmd(client_t *c) {
  * objectCommandLookup is a lookupKeyRead with NOTOUCH) and never update the
  * LRU/LFU data it is about to report. Replies null when the key is missing. */
 static kobj_t *object_lookup_or_reply(client_t *c) {
-    kobj_t *o = lookup_read_notouch(c->db, c->argv[2].ptr, c->argv[2].len);
+    kobj_t *o = lookup_read_notouch_flags(c->db, c->argv[2].ptr, c->argv[2].len, false);
     if (!o) reply_null(c);
     return o;
 }
@@ -524,20 +548,6 @@ static kobj_t *object_lookup_or_reply(client_t *c) {
 static bool lfu_policy(void) {
     return g_cfg.maxmemory_policy == KL_MAXMEMORY_VOLATILE_LFU ||
            g_cfg.maxmemory_policy == KL_MAXMEMORY_ALLKEYS_LFU;
-}
-
-/* Redis's LFUDecrAndReturn: the 8-bit logarithmic counter in the low bits of
- * lru, decayed by one per lfu-decay-time minutes since the 16-bit access time
- * (minutes) kept in the high bits. */
-static long long lfu_decr_and_return(const kobj_t *o) {
-    unsigned long ldt = o->lru >> 8;
-    unsigned long counter = o->lru & 255;
-    unsigned long now = (unsigned long)((g_srv.mstime / 1000 / 60) & 65535);
-    unsigned long elapsed = now >= ldt ? now - ldt : 65535 - ldt + now;
-    unsigned long periods =
-        g_cfg.lfu_decay_time ? elapsed / (unsigned long)g_cfg.lfu_decay_time : 0;
-    if (periods) counter = periods > counter ? 0 : counter - periods;
-    return (long long)counter;
 }
 
 static void ks_object_encoding_cmd(client_t *c) {
@@ -573,7 +583,7 @@ static void ks_object_freq_cmd(client_t *c) {
                        "LRU and LFU data will take some time to adjust.");
         return;
     }
-    reply_int(c, lfu_decr_and_return(o));
+    reply_int(c, evict_obj_freq(o)); /* the decayed LFU counter (evict.h) */
 }
 
 static void ks_object_help_cmd(client_t *c) {

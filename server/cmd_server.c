@@ -2,6 +2,7 @@
  * COMMAND SLOWLOG LATENCY INFO CONFIG. */
 #include "cmd.h"
 
+#include "blocking.h"
 #include "config.h"
 #include "db.h"
 #include "exec.h"
@@ -9,6 +10,7 @@
 #include "kl_alloc.h"
 #include "kl_log.h"
 #include "kl_util.h"
+#include "multi.h"
 #include "reply.h"
 #include "server.h"
 #include "slowlog.h"
@@ -35,12 +37,14 @@ static int flush_mode_ok(client_t *c) {
 
 static void cmd_flushdb(client_t *c) {
     if (!flush_mode_ok(c)) return;
+    multi_touch_db(c->db, NULL); /* before: WATCHed keys that exist now break */
     g_srv.dirty += (uint64_t)db_flush(c->db);
     reply_ok(c);
 }
 
 static void cmd_flushall(client_t *c) {
     if (!flush_mode_ok(c)) return;
+    for (int i = 0; i < db_count(); i++) multi_touch_db(db_get(i), NULL);
     g_srv.dirty += (uint64_t)db_flush_all();
     reply_ok(c);
 }
@@ -59,7 +63,14 @@ static void cmd_swapdb(client_t *c) {
         reply_error(c, "ERR DB index is out of range");
         return;
     }
-    if (a != b) db_swap((int)a, (int)b);
+    if (a != b) {
+        multi_touch_db(db_get((int)a), db_get((int)b));
+        multi_touch_db(db_get((int)b), db_get((int)a));
+        db_swap((int)a, (int)b);
+        /* Clients stay in their db: keys they wait on may exist there now. */
+        block_scan_db(db_get((int)a));
+        block_scan_db(db_get((int)b));
+    }
     g_srv.dirty++;
     reply_ok(c);
 }
@@ -112,6 +123,11 @@ static void cmd_shutdown(client_t *c) {
 }
 
 static void cmd_monitor(client_t *c) {
+    if (c->flags & CF_DENY_BLOCKING) {
+        /* Inside EXEC: such a client expects one reply per command. */
+        reply_error(c, "ERR MONITOR isn't allowed for DENY BLOCKING client");
+        return;
+    }
     if (c->flags & CF_MONITOR) return;
     exec_monitor_add(c);
     reply_ok(c);

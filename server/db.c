@@ -1,8 +1,11 @@
 #include "db.h"
 
 #include "blocking.h"
+#include "config.h"
+#include "evict.h"
 #include "kl_alloc.h"
 #include "multi.h"
+#include "notify.h"
 #include "kl_util.h"
 #include "server.h"
 
@@ -45,7 +48,7 @@ kdb_t *db_get(int id) {
 #define LRU_CLOCK_MAX ((1u << 24) - 1)
 
 void db_touch(kobj_t *o) {
-    o->lru = g_srv.lruclock;
+    evict_obj_touch(o); /* LRU clock, or the LFU counter under an LFU policy */
 }
 
 long long db_idle_seconds(const kobj_t *o) {
@@ -73,6 +76,9 @@ bool db_remove_expire(kdb_t *db, const char *key, size_t klen) {
 bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
     int64_t when = db_get_expire(db, key, klen);
     if (when < 0 || when > g_srv.mstime) return false;
+    /* Before the delete: key may be the entry's own copy (RANDOMKEY). */
+    notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", key, klen, db->id);
+    multi_touch_deleted(db, key, klen); /* an expiry breaks WATCH, as in Redis 7.0 */
     dict_delete(db->expires, key, klen);
     dict_delete(db->keys, key, klen);
     g_srv.stat.expiredkeys++;
@@ -97,6 +103,7 @@ kobj_t *db_lookup_read(kdb_t *db, const char *key, size_t klen) {
     dict_entry_t *e = dict_find(db->keys, key, klen);
     if (!e || db_expire_if_needed(db, key, klen)) {
         g_srv.stat.keyspace_misses++;
+        notify_keyspace_event(KL_NOTIFY_KEY_MISS, "keymiss", key, klen, db->id);
         return NULL;
     }
     g_srv.stat.keyspace_hits++;
@@ -124,22 +131,24 @@ static inline void value_stored(kdb_t *db, const char *key, size_t klen, const k
 void db_add(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
     int existed;
     dict_entry_t *e = dict_add_or_find(db->keys, key, klen, &existed);
+    evict_obj_stored(val, existed ? dict_entry_val(e) : NULL);
     if (existed) obj_free(dict_entry_val(e));
-    db_touch(val);
     dict_entry_set_val(e, val);
     value_stored(db, key, klen, val);
+    if (!existed) notify_keyspace_event(KL_NOTIFY_NEW, "new", key, klen, db->id);
 }
 
 void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl) {
     int existed;
     dict_entry_t *e = dict_add_or_find(db->keys, key, klen, &existed);
+    evict_obj_stored(val, existed ? dict_entry_val(e) : NULL);
     if (existed) {
         obj_free(dict_entry_val(e));
         if (!keepttl) db_remove_expire(db, key, klen);
     }
-    db_touch(val);
     dict_entry_set_val(e, val);
     value_stored(db, key, klen, val);
+    if (!existed) notify_keyspace_event(KL_NOTIFY_NEW, "new", key, klen, db->id);
 }
 
 void db_replace_value(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
@@ -293,7 +302,10 @@ void db_active_expire_cycle(long long budget_us) {
             for (int v = 0; v < s.nvictims; v++) {
                 if (dict_delete(db->expires, s.victims[v].k, s.victims[v].kl) == 1) {
                     dict_delete(db->keys, s.victims[v].k, s.victims[v].kl);
+                    multi_touch_key(db, s.victims[v].k, s.victims[v].kl);
                     g_srv.stat.expiredkeys++;
+                    notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", s.victims[v].k,
+                                          s.victims[v].kl, db->id);
                     s.expired++;
                 }
                 kl_free(s.victims[v].k);

@@ -1,14 +1,25 @@
 /* Executor: client registry, the per-batch command loop, command dispatch
- * with Redis's checks (unknown command, arity, authentication, pause), stats,
- * slowlog/latency sampling and MONITOR feeding. */
+ * with Redis's checks (unknown command, arity, authentication, no-multi, OOM,
+ * subscribed mode, pause), MULTI queuing, stats, slowlog/latency sampling and
+ * MONITOR feeding.
+ *
+ * A batch stops early in three cases: output back-pressure (handed back with
+ * IOL_HAND_MORE), CLIENT PAUSE (parked in parked[] until exec_unpause) and a
+ * blocking command that found nothing (parked by blocking.c until the key is
+ * served, the timeout fires or CLIENT UNBLOCK; exec_client_resume then runs
+ * the rest). c->commands_done remembers where a parked batch stopped. */
 #include "exec.h"
 
+#include "blocking.h"
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
+#include "evict.h"
 #include "kl_alloc.h"
 #include "kl_log.h"
 #include "kl_util.h"
+#include "multi.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "server.h"
 #include "slowlog.h"
@@ -100,7 +111,18 @@ void exec_monitor_remove(client_t *c) {
     }
 }
 
+static void parked_add(client_t *c) {
+    if (nparked == parked_cap) {
+        parked_cap = parked_cap ? parked_cap * 2 : 16;
+        parked = kl_realloc(parked, parked_cap * sizeof(*parked));
+    }
+    parked[nparked++] = c;
+    c->flags |= CF_PAUSED;
+}
+
 static void parked_remove(client_t *c) {
+    if (!(c->flags & CF_PAUSED)) return;
+    c->flags &= ~CF_PAUSED;
     for (size_t i = 0; i < nparked; i++) {
         if (parked[i] == c) {
             memmove(&parked[i], &parked[i + 1], (nparked - i - 1) * sizeof(*parked));
@@ -113,7 +135,10 @@ static void parked_remove(client_t *c) {
 static void hook_closed(iol_client_t *io) {
     client_t *c = client_of(io);
     if (c->flags & CF_MONITOR) exec_monitor_remove(c);
+    pubsub_client_closed(c);
     parked_remove(c);
+    block_client_gone(c);
+    multi_client_reset(c);
     if (c->prev)
         c->prev->next = c->next;
     else if (registry == c)
@@ -148,12 +173,23 @@ static void reply_unknown_command(client_t *c) {
                  args);
 }
 
-static bool is_write_for_pause(const kl_command_t *cmd) {
-    return (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
+static bool is_write_for_pause(client_t *c, const kl_command_t *cmd) {
+    uint32_t f = cmd->flags;
+    /* EXEC waits when its transaction writes. */
+    if ((c->flags & CF_MULTI) && multi_is_exec(cmd)) f |= multi_queued_flags(c);
+    return (f & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 
-/* Returns false when the client must wait (CLIENT PAUSE). */
-static bool exec_one(client_t *c) {
+/* What became of one command of a batch. */
+enum run_result {
+    RUN_DONE = 0,    /* replied (run, queued or rejected) */
+    RUN_PAUSED = 1,  /* must wait for CLIENT PAUSE to end: nothing was run */
+    RUN_BLOCKED = 2, /* a blocking command waits on keys (blocking.c owns it now) */
+};
+
+/* The checks Redis's processCommand makes before running or queuing a
+ * command. Returns the command, or NULL after replying the rejection. */
+static kl_command_t *exec_check(client_t *c) {
     kl_command_t *cmd = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
     kl_command_t *top = cmd;
     if (cmd && cmd->subcommands) {
@@ -169,7 +205,7 @@ static bool exec_one(client_t *c) {
                 name[n] = '\0';
                 reply_errorf(c, "ERR unknown subcommand '%.128s'. Try %s HELP.", c->argv[1].ptr,
                              name);
-                return true;
+                return NULL;
             }
             cmd = sub;
         }
@@ -177,35 +213,73 @@ static bool exec_one(client_t *c) {
     if (!cmd) {
         g_srv.stat.rejected_calls++;
         reply_unknown_command(c);
-        return true;
+        return NULL;
     }
     if ((cmd->arity > 0 && (int)c->argc != cmd->arity) ||
         (int)c->argc < -cmd->arity) {
         cmd->rejected_calls++;
         g_srv.stat.rejected_calls++;
-        reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-        return true;
+        char why[96];
+        snprintf(why, sizeof(why), "wrong number of arguments for '%s' command", cmd->name);
+        if ((c->flags & CF_MULTI) && multi_is_exec(cmd))
+            multi_exec_rejected(c, why); /* -EXECABORT ... because of: ... */
+        else
+            reply_errorf(c, "ERR %s", why);
+        return NULL;
     }
     if (!c->authenticated && !(top->flags & CMD_NO_AUTH)) {
         cmd->rejected_calls++;
         g_srv.stat.rejected_calls++;
         reply_error(c, "NOAUTH Authentication required.");
-        return true;
+        return NULL;
+    }
+    if ((c->flags & CF_MULTI) && (cmd->flags & CMD_NO_MULTI)) {
+        cmd->rejected_calls++;
+        g_srv.stat.rejected_calls++;
+        reply_error(c, "ERR Command not allowed inside a transaction");
+        return NULL;
+    }
+    if (evict_command_rejected(c, cmd)) return NULL; /* maxmemory: evict, or -OOM */
+    if (!pubsub_cmd_allowed(c, cmd)) return NULL; /* RESP2 subscribed mode */
+    return cmd;
+}
+
+static int exec_one(client_t *c) {
+    kl_command_t *cmd = exec_check(c);
+    if (!cmd) {
+        multi_flag_error(c); /* a rejected command aborts the transaction */
+        return RUN_DONE;
     }
     if (g_srv.paused && !(c->flags & CF_MONITOR)) {
-        if (g_srv.pause_all || is_write_for_pause(cmd)) return false;
+        if (g_srv.pause_all || is_write_for_pause(c, cmd)) return RUN_PAUSED;
+    }
+    if ((c->flags & CF_MULTI) && !multi_runs_immediately(cmd)) {
+        c->cmd = c->lastcmd = cmd;
+        multi_queue(c, cmd);
+        return RUN_DONE;
     }
     c->cmd = cmd;
     cmd_call(c);
     c->lastcmd = cmd;
-    return true;
+    return (c->flags & CF_BLOCKED) ? RUN_BLOCKED : RUN_DONE;
 }
 
-/* Run commands of the batch from c->commands_done on. Returns false if it
- * had to stop and park. */
+/* CLIENT REPLY SKIP mutes exactly the command after it. */
+static void after_command_flags(client_t *c) {
+    if (c->flags & CF_REPLY_SKIP) c->flags &= ~CF_REPLY_SKIP;
+    if (c->flags & CF_REPLY_SKIP_NEXT) {
+        c->flags |= CF_REPLY_SKIP;
+        c->flags &= ~CF_REPLY_SKIP_NEXT;
+    }
+}
+
+/* Run commands of the batch from c->commands_done on. Returns RUN_DONE when
+ * the batch may go back to the I/O thread (finished, or cut for output
+ * back-pressure), else why it stopped (c->commands_done is the command that
+ * waits). */
 #define EXEC_REPLY_YIELD (1024 * 1024)
 
-static bool exec_batch(client_t *c) {
+static int exec_batch(client_t *c) {
     resp_batch_t *b = c->io.exec_batch;
     if (c->commands_done < c->io.exec_done) c->commands_done = c->io.exec_done;
     for (uint32_t i = (uint32_t)c->commands_done; i < b->ncmds; i++) {
@@ -220,48 +294,50 @@ static bool exec_batch(client_t *c) {
             c->commands_done = 0;
             c->argc = 0;
             c->argv = NULL;
-            return true;
+            return RUN_DONE;
         }
         c->argc = resp_batch_argc(b, i);
         c->argv = resp_batch_argv(b, i);
-        if (!exec_one(c)) {
+        int r = exec_one(c);
+        if (r != RUN_DONE) {
             c->commands_done = i;
-            return false;
+            return r;
         }
-        /* CLIENT REPLY SKIP mutes exactly the command after it. */
-        if (c->flags & CF_REPLY_SKIP) c->flags &= ~CF_REPLY_SKIP;
-        if (c->flags & CF_REPLY_SKIP_NEXT) {
-            c->flags |= CF_REPLY_SKIP;
-            c->flags &= ~CF_REPLY_SKIP_NEXT;
-        }
+        after_command_flags(c);
+        /* Clients waiting on keys this command filled are served now, before
+         * the next command (Redis's handleClientsBlockedOnKeys). */
+        if (block_work_pending()) block_handle_pending();
     }
     c->commands_done = 0;
     c->io.exec_done = 0;
     c->argc = 0;
     c->argv = NULL;
-    return true;
+    return RUN_DONE;
+}
+
+/* Run the rest of a held client's batch and hand it back, or leave it parked
+ * (pause) or blocked. */
+static void exec_continue(client_t *c) {
+    int r = exec_batch(c);
+    if (r == RUN_DONE)
+        iol_client_release(&c->io);
+    else if (r == RUN_PAUSED)
+        parked_add(c);
 }
 
 static bool hook_dispatch(iol_client_t *io) {
     client_t *c = client_of(io);
     if (c->flags & CF_CLOSE_ASAP) return true;
-    if (nparked && !(c->flags & CF_MONITOR)) {
-        /* Keep FIFO order behind clients already waiting on a pause. */
-        for (size_t i = 0; i < nparked; i++)
-            if (parked[i] == c) return false;
-    }
-    if (exec_batch(c)) return true;
-    if (nparked == parked_cap) {
-        parked_cap = parked_cap ? parked_cap * 2 : 16;
-        parked = kl_realloc(parked, parked_cap * sizeof(*parked));
-    }
-    parked[nparked++] = c;
+    int r = exec_batch(c);
+    if (r == RUN_DONE) return true;
+    if (r == RUN_PAUSED) parked_add(c);
     return false;
 }
 
 static void hook_gone(iol_client_t *io) {
     client_t *c = client_of(io);
     parked_remove(c);
+    block_client_gone(c);
     c->commands_done = 0;
     c->flags |= CF_CLOSE_ASAP;
     iol_client_release(io);
@@ -329,25 +405,77 @@ void exec_monitor_add(client_t *c) {
     monitors[nmonitors++] = c;
 }
 
-void cmd_call(client_t *c) {
+/* Error replies counted when the last command call began or ended: a
+ * command failed if errors were replied after that point, so EXEC does not
+ * count the errors of the commands it ran (Redis's incrCommandStatsOnError). */
+static unsigned long long err_mark;
+
+enum { CALL_FIRST = 0, CALL_RERUN = 1 };
+
+static void call_command(client_t *c, int mode) {
     kl_command_t *cmd = (kl_command_t *)c->cmd;
     long long start = kl_ustime();
     g_srv.ustime = start;
     g_srv.mstime = start / 1000;
-    unsigned long long errors_before = reply_total_errors();
+    err_mark = reply_total_errors();
     cmd->proc(c);
     long long dur = kl_ustime() - start;
-    cmd->calls++;
+    bool failed = reply_total_errors() > err_mark;
+    err_mark = reply_total_errors();
+    bool blocked = (c->flags & CF_BLOCKED) != 0;
+    if (mode == CALL_FIRST) {
+        /* A command that blocks counts as called now and is accounted for
+         * the rest (duration, failure, slowlog) when it completes. */
+        cmd->calls++;
+        g_srv.stat.numcommands++;
+    } else if (blocked) {
+        return; /* re-run that found nothing again: still the same call */
+    }
     cmd->usec += (uint64_t)dur;
-    if (reply_total_errors() != errors_before) {
+    if (blocked) {
+        if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN))) feed_monitors(c);
+        return;
+    }
+    if (failed) {
         cmd->failed_calls++;
         g_srv.stat.failed_calls++;
     }
-    g_srv.stat.numcommands++;
     latency_hist_record(cmd, dur);
     if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlog_maybe_add(c, dur);
     latency_maybe_add(cmd, dur);
-    if (!(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN))) feed_monitors(c);
+    /* A re-run after blocking was already shown to MONITOR. */
+    if (mode == CALL_FIRST && !(cmd->flags & (CMD_SKIP_MONITOR | CMD_ADMIN))) feed_monitors(c);
+}
+
+void cmd_call(client_t *c) {
+    call_command(c, CALL_FIRST);
+}
+
+/* ---------------------------------------------------------------- blocked clients */
+
+void exec_blocked_rerun(client_t *c) {
+    resp_batch_t *b = c->io.exec_batch;
+    uint32_t i = (uint32_t)c->commands_done;
+    c->argc = resp_batch_argc(b, i);
+    c->argv = resp_batch_argv(b, i);
+    call_command(c, CALL_RERUN);
+}
+
+void exec_blocked_done(client_t *c, bool failed) {
+    kl_command_t *cmd = (kl_command_t *)c->cmd;
+    if (!cmd) return;
+    if (failed) {
+        cmd->failed_calls++;
+        g_srv.stat.failed_calls++;
+    }
+    latency_hist_record(cmd, 0);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlog_maybe_add(c, 0);
+}
+
+void exec_client_resume(client_t *c) {
+    after_command_flags(c);
+    c->commands_done++;
+    exec_continue(c);
 }
 
 /* ---------------------------------------------------------------- kill / pause */
@@ -355,12 +483,12 @@ void cmd_call(client_t *c) {
 void exec_client_kill(client_t *c, bool after_reply) {
     if (!after_reply) c->flags |= CF_CLOSE_ASAP;
     else c->flags |= CF_CLOSE_AFTER_REPLY;
-    bool was_parked = false;
-    for (size_t i = 0; i < nparked; i++)
-        if (parked[i] == c) was_parked = true;
+    bool waiting = (c->flags & (CF_PAUSED | CF_BLOCKED)) != 0;
     iol_client_kill(&c->io, after_reply);
-    if (was_parked) {
+    if (waiting) {
+        /* A parked batch would otherwise wait for the pause or its keys. */
         parked_remove(c);
+        block_client_gone(c);
         c->commands_done = 0;
         iol_client_release(&c->io);
     }
@@ -382,18 +510,14 @@ void exec_unpause(void) {
     g_srv.paused = false;
     g_srv.pause_end_ms = 0;
     /* Resume in arrival order; a resumed client may park again only if a new
-     * pause started meanwhile, which cannot happen inside this loop. */
-    while (nparked) {
+     * pause started meanwhile (a resumed batch may pause again), in which
+     * case the rest stays parked behind it. */
+    while (nparked && !g_srv.paused) {
         client_t *c = parked[0];
         memmove(&parked[0], &parked[1], (nparked - 1) * sizeof(*parked));
         nparked--;
-        if (exec_batch(c)) {
-            iol_client_release(&c->io);
-        } else {
-            /* Should not happen (not paused); keep it safe anyway. */
-            parked[nparked++] = c;
-            break;
-        }
+        c->flags &= ~CF_PAUSED;
+        exec_continue(c);
     }
 }
 
@@ -412,7 +536,9 @@ void exec_clients_cron(void) {
         int64_t limit = (int64_t)g_cfg.timeout * 1000;
         for (client_t *c = registry; c; c = c->next) {
             if (c->flags & (CF_MONITOR | CF_PUBSUB | CF_CLOSE_ASAP)) continue;
-            if (c->io.exec_held) continue; /* waiting on a pause: not idle */
+            /* Waiting on a pause or on keys (BLPOP ...) is not idling. */
+            if (c->flags & (CF_BLOCKED | CF_PAUSED)) continue;
+            if (c->io.exec_held) continue;
             int64_t last = atomic_load_explicit(&c->io.last_io_ms, memory_order_relaxed);
             if (now - last > limit) {
                 kl_verbose("Closing idle client");
@@ -429,6 +555,8 @@ void exec_free_all(void) {
     kl_free(parked);
     parked = NULL;
     nparked = parked_cap = 0;
+    block_free_all();
+    multi_free_all();
 }
 
 /* ---------------------------------------------------------------- arg helpers */

@@ -25,6 +25,16 @@ void exec_monitor_remove(client_t *c);
 void exec_clients_cron(void);
 /* Number of clients waiting because of CLIENT PAUSE. */
 size_t exec_parked_count(void);
+/* Blocking commands (called by blocking.c). Re-run c's blocked command (the
+ * one its parked batch stopped at) through the call path: it either replies
+ * or calls block_for_keys() again. */
+void exec_blocked_rerun(client_t *c);
+/* c's blocked command ended without a re-run (timeout, CLIENT UNBLOCK) after
+ * its reply was written: account for it (failed: the reply was an error). */
+void exec_blocked_done(client_t *c, bool failed);
+/* c's blocked command has its reply: run the rest of its batch, then hand it
+ * back to its I/O thread (or park it again). */
+void exec_client_resume(client_t *c);
 void exec_free_all(void);
 
 #endif

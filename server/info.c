@@ -2,12 +2,15 @@
 #include "info.h"
 
 #include "client.h"
+#include "blocking.h"
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
+#include "evict.h"
 #include "exec.h"
 #include "iol.h"
 #include "kl_alloc.h"
+#include "pubsub.h"
 #include "kl_util.h"
 #include "kl_git.h"
 #include "kl_version.h"
@@ -144,11 +147,14 @@ static void section_clients(kl_buf_t *b) {
                    "maxclients:%d\r\n"
                    "client_recent_max_input_buffer:0\r\n"
                    "client_recent_max_output_buffer:0\r\n"
-                   "blocked_clients:0\r\n"
+                   "blocked_clients:%zu\r\n"
                    "tracking_clients:0\r\n"
-                   "clients_in_timeout_table:0\r\n"
+                   "clients_in_timeout_table:%zu\r\n"
                    "paused_clients:%zu\r\n",
-                   clients_count(), g_cfg.maxclients, exec_parked_count());
+                   /* Redis 7.0 counts clients held by CLIENT PAUSE as blocked too. */
+                   clients_count(), g_cfg.maxclients,
+                   block_blocked_clients() + exec_parked_count(), block_timeout_clients(),
+                   exec_parked_count());
 }
 
 static void section_memory(kl_buf_t *b) {
@@ -184,6 +190,7 @@ static void section_memory(kl_buf_t *b) {
                    "allocator_frag_ratio:%.2f\r\n"
                    "allocator_rss_ratio:%.2f\r\n"
                    "mem_fragmentation_ratio:%.2f\r\n"
+                   "mem_not_counted_for_evict:%llu\r\n"
                    "mem_allocator:%s\r\n"
                    "lazyfree_pending_objects:0\r\n"
                    "lazyfreed_objects:0\r\n",
@@ -193,7 +200,8 @@ static void section_memory(kl_buf_t *b) {
                    (unsigned long long)g_cfg.maxmemory, h5, maxmemory_policy_name(),
                    ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0,
                    ms.active ? (double)ms.resident / (double)ms.active : 0.0,
-                   ms.allocated ? (double)rss / (double)ms.allocated : 0.0, kl_allocator_name());
+                   ms.allocated ? (double)rss / (double)ms.allocated : 0.0,
+                   evict_mem_not_counted(), kl_allocator_name());
 }
 
 static void section_persistence(kl_buf_t *b) {
@@ -238,8 +246,9 @@ static void section_stats(kl_buf_t *b) {
                    "evicted_clients:0\r\n"
                    "keyspace_hits:%llu\r\n"
                    "keyspace_misses:%llu\r\n"
-                   "pubsub_channels:0\r\n"
-                   "pubsub_patterns:0\r\n"
+                   "pubsub_channels:%zu\r\n"
+                   "pubsub_patterns:%zu\r\n"
+                   "pubsubshard_channels:%zu\r\n"
                    "total_forks:0\r\n"
                    "unexpected_error_replies:0\r\n"
                    "total_error_replies:%llu\r\n"
@@ -255,7 +264,8 @@ static void section_stats(kl_buf_t *b) {
                    (unsigned long long)s->expiredkeys, s->expired_stale_perc * 100,
                    (unsigned long long)s->expired_time_cap_reached_count,
                    (unsigned long long)s->evictedkeys, (unsigned long long)s->keyspace_hits,
-                   (unsigned long long)s->keyspace_misses, reply_total_errors(),
+                   (unsigned long long)s->keyspace_misses, pubsub_channels_count(),
+                   pubsub_patterns_count(), pubsub_shard_channels_count(), reply_total_errors(),
                    (unsigned long long)reads, (unsigned long long)writes,
                    (unsigned long long)(iol_threaded() ? reads : 0),
                    (unsigned long long)(iol_threaded() ? writes : 0),

@@ -16,7 +16,8 @@
  * every position except the ones an API call explicitly hands back.
  *
  * Pure module: no I/O, no globals. Thread: any (a listpack is owned by one
- * thread, normally the executor). */
+ * thread, normally the executor).
+ * STATUS: implemented and unit-tested. */
 #ifndef KL_LISTPACK_H
 #define KL_LISTPACK_H
 
@@ -79,7 +80,9 @@ unsigned char *lp_replace_int(unsigned char *lp, unsigned char **p, long long v)
 /* Delete the entry at *p; *p becomes the entry that followed it (NULL if it
  * was the last). */
 unsigned char *lp_delete(unsigned char *lp, unsigned char **p);
-/* Delete num entries starting at *p / at index (negative from the end). */
+/* Delete num entries starting at *p / at index (negative from the end); num
+ * is clipped at the end, an index out of range deletes nothing. *p becomes
+ * the entry after the deleted range (NULL if none). */
 unsigned char *lp_delete_range_at(unsigned char *lp, unsigned char **p, unsigned long num);
 unsigned char *lp_delete_range(unsigned char *lp, long index, unsigned long num);
 
@@ -87,6 +90,11 @@ unsigned char *lp_delete_range(unsigned char *lp, long index, unsigned long num)
  * entry (skip = 1 walks the fields of a field/value listpack). NULL if none. */
 unsigned char *lp_find(unsigned char *lp, unsigned char *p, const unsigned char *s, size_t len,
                        unsigned skip);
+
+/* Append all of b's entries to a (b is left untouched; the caller still owns
+ * and frees it). Returns the (possibly moved) a. One copy, no re-encoding:
+ * the quicklist merges shrunken nodes with it. */
+unsigned char *lp_concat(unsigned char *a, const unsigned char *b);
 
 /* Would adding `add` more bytes keep the listpack under the safe size Redis
  * uses for a single listpack (1 GB)? */

@@ -2,6 +2,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
+#include "evict.h"
 #include "exec.h"
 #include "info.h"
 #include "iol.h"
@@ -277,6 +278,7 @@ static void cron(uv_timer_t *t) {
     budget += budget * (g_cfg.active_expire_effort - 1) / 4;
     if (g_srv.active_expire_enabled) db_active_expire_cycle(budget);
     db_cron(1000);
+    evict_cron();
     exec_clients_cron();
     info_track_ops();
     info_update_peak();

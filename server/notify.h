@@ -11,10 +11,19 @@
 #ifndef KL_NOTIFY_H
 #define KL_NOTIFY_H
 
+#include "config.h"
+
 #include <stddef.h>
 
+/* The publishing part (pubsub.c); call notify_keyspace_event(). */
+void notify__keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid);
+
 /* cls: one KL_NOTIFY_* type class (KL_NOTIFY_GENERIC, KL_NOTIFY_STRING,
- * KL_NOTIFY_LIST, ...). Cheap when notifications are off (one test). */
-void notify_keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid);
+ * KL_NOTIFY_LIST, ...). Inline so that with notifications off (the default)
+ * a command pays one load and one branch, not a call. */
+static inline void notify_keyspace_event(int cls, const char *event, const char *key,
+                                         size_t klen, int dbid) {
+    if (g_cfg.notify_keyspace_events & cls) notify__keyspace_event(cls, event, key, klen, dbid);
+}
 
 #endif

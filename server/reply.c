@@ -245,6 +245,16 @@ void reply_double(client_t *c, double d) {
     if (muted(c)) return;
     char buf[128];
     int n;
+    if (d == 0 && signbit(d)) {
+        /* Redis formats double replies with plain %.17g, which keeps the sign
+         * of a negative zero (a skiplist-encoded ZSCORE of -0 is "-0"), while
+         * kl_d_to_str follows d2string and prints "0". */
+        if (c->resp >= 3)
+            put(c, ",-0\r\n", 5);
+        else
+            reply_bulk(c, "-0", 2);
+        return;
+    }
     if (c->resp >= 3) {
         buf[0] = ',';
         if (isinf(d))

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "db.h"
 #include "kl_util.h"
+#include "notify.h"
 #include "object.h"
 #include "reply.h"
 #include "server.h"
@@ -181,7 +182,11 @@ static void set_generic(client_t *c, uint32_t flags, const resp_arg_t *key, cons
     db_set(db, key->ptr, key->len, obj_string_try_encode(val->ptr, val->len),
            (flags & SETOPT_KEEPTTL) != 0);
     g_srv.dirty++;
-    if (expire) db_set_expire(db, key->ptr, key->len, when);
+    notify_keyspace_event(KL_NOTIFY_STRING, "set", key->ptr, key->len, db->id);
+    if (expire) {
+        db_set_expire(db, key->ptr, key->len, when);
+        notify_keyspace_event(KL_NOTIFY_GENERIC, "expire", key->ptr, key->len, db->id);
+    }
     if (!(flags & SETOPT_GET)) {
         if (int_replies)
             reply_int(c, 1);
@@ -213,6 +218,7 @@ static void string_set_cmd(client_t *c) {
         db_expire_if_needed(db, k->ptr, k->len);
         db_set(db, k->ptr, k->len, obj_string_try_encode(v->ptr, v->len), false);
         g_srv.dirty++;
+        notify_keyspace_event(KL_NOTIFY_STRING, "set", k->ptr, k->len, db->id);
         reply_ok(c);
         return;
     }
@@ -239,11 +245,15 @@ static void string_getset_cmd(client_t *c) {
     const resp_arg_t *k = &c->argv[1], *v = &c->argv[2];
     db_set(cdb(c), k->ptr, k->len, obj_string_try_encode(v->ptr, v->len), false);
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_STRING, "set", k->ptr, k->len, c->db_id);
 }
 
 static void string_getdel_cmd(client_t *c) {
     if (get_generic(c) != 0) return;
-    if (db_delete(cdb(c), c->argv[1].ptr, c->argv[1].len)) g_srv.dirty++;
+    if (db_delete(cdb(c), c->argv[1].ptr, c->argv[1].len)) {
+        g_srv.dirty++;
+        notify_keyspace_event(KL_NOTIFY_GENERIC, "del", c->argv[1].ptr, c->argv[1].len, c->db_id);
+    }
 }
 
 static void string_getex_cmd(client_t *c) {
@@ -270,11 +280,16 @@ static void string_getex_cmd(client_t *c) {
         /* An absolute time already in the past deletes the key at once. */
         db_delete(db, k->ptr, k->len);
         g_srv.dirty++;
+        notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
     } else if (expire) {
         db_set_expire(db, k->ptr, k->len, when);
         g_srv.dirty++;
+        notify_keyspace_event(KL_NOTIFY_GENERIC, "expire", k->ptr, k->len, db->id);
     } else if (flags & SETOPT_PERSIST) {
-        if (db_remove_expire(db, k->ptr, k->len)) g_srv.dirty++;
+        if (db_remove_expire(db, k->ptr, k->len)) {
+            g_srv.dirty++;
+            notify_keyspace_event(KL_NOTIFY_GENERIC, "persist", k->ptr, k->len, db->id);
+        }
     }
 }
 
@@ -310,6 +325,7 @@ static void mset_generic(client_t *c, int nx) {
         const resp_arg_t *k = &c->argv[j], *v = &c->argv[j + 1];
         if (!nx) db_expire_if_needed(db, k->ptr, k->len);
         db_set(db, k->ptr, k->len, obj_string_try_encode(v->ptr, v->len), false);
+        notify_keyspace_event(KL_NOTIFY_STRING, "set", k->ptr, k->len, db->id);
     }
     g_srv.dirty += (c->argc - 1) / 2;
     if (nx)
@@ -350,6 +366,7 @@ static void string_append_cmd(client_t *c) {
         totlen = w->v.s.len;
     }
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_STRING, "append", k->ptr, k->len, db->id);
     reply_int(c, (long long)totlen);
 }
 
@@ -399,6 +416,7 @@ static void incr_generic(client_t *c, long long incr) {
         db_add(db, k->ptr, k->len, obj_string_from_ll(value));
     }
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_STRING, "incrby", k->ptr, k->len, db->id);
     reply_int(c, value);
 }
 
@@ -454,6 +472,7 @@ static void string_incrbyfloat_cmd(client_t *c) {
     else
         db_add(db, k->ptr, k->len, n);
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_STRING, "incrbyfloat", k->ptr, k->len, db->id);
     reply_bulk_obj(c, n);
 }
 
@@ -529,6 +548,7 @@ static void string_setrange_cmd(client_t *c) {
     obj_string_grow_zero(o, (size_t)offset + v->len);
     memcpy(o->v.s.ptr + offset, v->ptr, v->len);
     g_srv.dirty++;
+    notify_keyspace_event(KL_NOTIFY_STRING, "setrange", k->ptr, k->len, db->id);
     reply_int(c, (long long)o->v.s.len);
 }
 
