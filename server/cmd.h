@@ -35,6 +35,9 @@ enum cmd_flag {
     CMD_NO_MANDATORY_KEYS = 1u << 24,
     CMD_PROTECTED = 1u << 25,
     CMD_SENTINEL = 1u << 26,
+    /* Keys found through a numkeys argument (set by cmd_table_init from
+     * cmd_table.c's list; reported as "movablekeys"). */
+    CMD_MOVABLE_KEYS = 1u << 30,
 };
 
 typedef void (*cmd_proc_t)(client_t *c);
@@ -66,6 +69,12 @@ kl_command_t *cmd_lookup_sub(const kl_command_t *parent, const char *name, size_
 kl_command_t *cmd_at(size_t i);
 size_t cmd_count(void);
 void cmd_stats_reset(void);
+
+/* The key positions of a command invocation (argv[0] is the command name):
+ * stores up to max indexes into keys and returns how many keys there are, or
+ * -1 when the arguments do not name keys validly (bad numkeys). Handles both
+ * first/last/step ranges and numkeys commands (CMD_MOVABLE_KEYS). */
+int cmd_get_keys(const kl_command_t *cmd, const resp_arg_t *argv, int argc, int *keys, int max);
 
 /* Run one command for c (argv already set). */
 void cmd_call(client_t *c);

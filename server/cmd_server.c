@@ -11,6 +11,7 @@
 #include "kl_log.h"
 #include "kl_util.h"
 #include "multi.h"
+#include "quicklist.h"
 #include "reply.h"
 #include "server.h"
 #include "slowlog.h"
@@ -198,12 +199,23 @@ static void cmd_debug(client_t *c) {
             reply_error(c, "ERR no such key");
             return;
         }
-        char buf[256];
+        char buf[384];
         snprintf(buf, sizeof(buf),
                  "Value at:%p refcount:%lld encoding:%s serializedlength:%zu lru:%u "
                  "lru_seconds_idle:%lld",
                  (void *)o, obj_refcount(o), obj_encoding_name(o->enc), serialized_length(o),
                  o->lru, db_idle_seconds(o));
+        if (o->type == OBJ_LIST) {
+            /* Redis's quicklist fields (ql_compressed: whether compression is on). */
+            const quicklist_t *ql = o->v.p;
+            size_t used = strlen(buf);
+            unsigned long nodes = ql_node_count(ql);
+            snprintf(buf + used, sizeof(buf) - used,
+                     " ql_nodes:%lu ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d "
+                     "ql_uncompressed_size:%zu",
+                     nodes, nodes ? (double)ql_count(ql) / (double)nodes : 0.0, ql_fill(ql),
+                     ql_compress_depth(ql) != 0, ql_payload_bytes(ql));
+        }
         reply_simple(c, buf);
     } else {
         reply_errorf(c,
@@ -226,7 +238,7 @@ static void reply_flags(client_t *c, uint32_t f) {
         {CMD_SKIP_MONITOR, "skip_monitor"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
         {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},     {CMD_MAY_REPLICATE, "may_replicate"},
         {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
-        {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
+        {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"}, {CMD_MOVABLE_KEYS, "movablekeys"},
     };
     long n = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -387,17 +399,20 @@ static void cmd_command(client_t *c) {
             reply_error(c, "ERR Invalid number of arguments specified for command");
             return;
         }
-        if (cmd->first_key <= 0) {
+        if (cmd->first_key <= 0 && !(cmd->flags & CMD_MOVABLE_KEYS)) {
             reply_error(c, "ERR The command has no key arguments");
             return;
         }
-        int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-        int step = cmd->key_step > 0 ? cmd->key_step : 1;
-        long n = 0;
-        for (int i = cmd->first_key; i <= last && i < argc; i += step) n++;
+        int n = cmd_get_keys(cmd, c->argv + 2, argc, NULL, 0);
+        if (n <= 0) {
+            reply_error(c, "ERR Invalid arguments specified for command");
+            return;
+        }
+        int *keys = kl_malloc((size_t)n * sizeof(int));
+        cmd_get_keys(cmd, c->argv + 2, argc, keys, n);
         reply_array(c, n);
-        for (int i = cmd->first_key; i <= last && i < argc; i += step)
-            reply_bulk(c, c->argv[2 + i].ptr, c->argv[2 + i].len);
+        for (int i = 0; i < n; i++) reply_bulk(c, c->argv[2 + keys[i]].ptr, c->argv[2 + keys[i]].len);
+        kl_free(keys);
     } else if (arg_is(sub, "info")) {
         if (c->argc == 2) {
             reply_array(c, (long)cmd_count());

@@ -1,5 +1,6 @@
 #include "object.h"
 
+#include "config.h"
 #include "kl_alloc.h"
 #include "kl_util.h"
 
@@ -51,6 +52,14 @@ kobj_t *obj_string_new(const char *p, size_t len) {
 kobj_t *obj_string_from_ll(long long v) {
     kobj_t *o = obj_alloc(OBJ_STRING, ENC_INT);
     o->v.i = v;
+    /* Redis stops sharing its small integers while an LRU/LFU maxmemory
+     * policy is in force (each value needs its own access data), so OBJECT
+     * REFCOUNT then reports 1 for values created meanwhile. */
+    if (g_cfg.maxmemory && g_cfg.maxmemory_policy != KL_MAXMEMORY_NOEVICTION &&
+        g_cfg.maxmemory_policy != KL_MAXMEMORY_VOLATILE_RANDOM &&
+        g_cfg.maxmemory_policy != KL_MAXMEMORY_ALLKEYS_RANDOM &&
+        g_cfg.maxmemory_policy != KL_MAXMEMORY_VOLATILE_TTL)
+        o->flags |= OBJ_FLAG_NOT_SHARED;
     return o;
 }
 

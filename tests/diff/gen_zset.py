@@ -20,6 +20,7 @@ compared byte for byte. The exceptions:
 
 import sys
 
+ZSET_KEYS = [b"z0", b"z1", b"z2"]   # mostly sorted sets (fewer WRONGTYPE replies)
 LEX_KEYS = [b"zlex0", b"zlex1"]
 BIG_KEY = b"zbig"
 MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"aa", b"ab", b"", b"1", b"10", b"-1", b"2",
@@ -212,6 +213,8 @@ def generators(gen):
             return r.choice(LEX_KEYS)
         if c < 0.2:
             return BIG_KEY
+        if c < 0.55:
+            return r.choice(ZSET_KEYS)
         return gen.key()
 
     def member():
@@ -263,7 +266,7 @@ def generators(gen):
 
     def g_zadd_many():
         # Around the 128-entry listpack threshold.
-        k = r.choice([BIG_KEY, gen.key()])
+        k = r.choice([BIG_KEY, gen.key(), r.choice(ZSET_KEYS)])
         n = r.choice([r.randint(1, 20), r.randint(120, 135)])
         base = r.randint(0, 50)
         args = [b"ZADD", k]
@@ -355,7 +358,7 @@ def generators(gen):
         return args
 
     def g_zrangestore():
-        dst = r.choice([gen.key(), BIG_KEY])
+        dst = r.choice([gen.key(), BIG_KEY, r.choice(ZSET_KEYS)])
         c = r.random()
         if c < 0.5:
             args = [b"ZRANGESTORE", dst, zkey(), idx(), idx()]
@@ -414,7 +417,7 @@ def generators(gen):
                        b"ZDIFFSTORE", b"ZINTERCARD"])
         n = str(len(ks)).encode() if r.random() < 0.95 else r.choice([b"0", b"9", b"x"])
         if op.endswith(b"STORE"):
-            args = [op, r.choice([gen.key(), BIG_KEY]), n] + ks
+            args = [op, r.choice([gen.key(), BIG_KEY, r.choice(ZSET_KEYS)]), n] + ks
         else:
             args = [op, n] + ks
         if op in (b"ZUNION", b"ZINTER", b"ZUNIONSTORE", b"ZINTERSTORE"):
