@@ -30,6 +30,7 @@ enum {
     IOF_DEAD = 1u << 7,          /* CLOSED sent; only FREE may follow */
     IOF_BATCH_PENDING = 1u << 8, /* exec_batch is partly run: dispatch it again first */
     IOF_PUBSUB_CLASS = 1u << 9,  /* output limits of the pubsub class apply */
+    IOF_PUSH_PENDING = 1u << 10, /* pushed output waits in out for the batched flush */
 };
 
 #define RING_CAPACITY 4096
@@ -54,6 +55,12 @@ struct iol_thread {
     iol_limits_t limits;  /* this thread's copy */
     resp_limits_t rlimits;
     iol_client_t *clients;
+    /* Clients with pushed output (pub/sub, MONITOR) not yet written: flushed
+     * once per drain of from_exec (threaded) or per loop turn (single
+     * thread), so a burst of messages to one subscriber becomes one write. */
+    iol_client_t **pend;
+    uint32_t npend, pend_cap;
+    uv_prepare_t push_prepare; /* single-thread mode only: runs the flush */
     bool stopping;
     /* Statistics: written by this thread (or the executor for accepts),
      * read by INFO; relaxed, they publish nothing. */
@@ -77,6 +84,7 @@ static struct {
 } S;
 
 static void io_close(iol_client_t *c);
+static void io_unpend(iol_client_t *c);
 void iol__listener_set_loop(uv_loop_t *loop);
 static void io_on_ovf_timer(uv_timer_t *h);
 
@@ -441,6 +449,7 @@ static void io_on_conn_closed(conn_t *conn) {
 
 static void io_close(iol_client_t *c) {
     if (c->io_flags & IOF_CLOSING) return;
+    io_unpend(c);
     c->io_flags |= IOF_CLOSING;
     c->io_flags &= ~IOF_READING;
     if (c->io_flags & IOF_IN_FLIGHT) {
@@ -509,14 +518,56 @@ typedef struct push_msg {
     iol_reply_t r;
 } push_msg_t;
 
+/* Queue pushed output behind whatever c->out already holds (so it keeps its
+ * place relative to the client's own replies) and remember the client for the
+ * batched flush. Thread: owner. */
 static void io_push(iol_client_t *c, iol_reply_t *r) {
     if (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED)) {
         iol_reply_free(r);
         return;
     }
     iol_reply_move(&c->out, r);
-    io_flush(c);
-    if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
+    if (c->io_flags & IOF_PUSH_PENDING) return;
+    iol_thread_t *t = c->thread;
+    if (t->npend == t->pend_cap) {
+        t->pend_cap = t->pend_cap ? t->pend_cap * 2 : 64;
+        t->pend = kl_realloc(t->pend, t->pend_cap * sizeof(*t->pend));
+    }
+    t->pend[t->npend++] = c;
+    c->io_flags |= IOF_PUSH_PENDING;
+}
+
+/* Write out every client with pushed output, then apply the output limits
+ * (a subscriber that does not read is closed here). Thread: owner. */
+static void io_flush_pushed(iol_thread_t *t) {
+    /* io_close may run inside (limits, write errors) and unlinks the closed
+     * client from pend: walk from the end so removals never skip a client. */
+    while (t->npend) {
+        iol_client_t *c = t->pend[--t->npend];
+        c->io_flags &= ~IOF_PUSH_PENDING;
+        if (c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED)) continue;
+        io_flush(c);
+        if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
+    }
+}
+
+/* A client being closed leaves the pending-flush list (it may be freed before
+ * the next flush). Thread: owner. */
+static void io_unpend(iol_client_t *c) {
+    if (!(c->io_flags & IOF_PUSH_PENDING)) return;
+    iol_thread_t *t = c->thread;
+    for (uint32_t i = 0; i < t->npend; i++) {
+        if (t->pend[i] == c) {
+            t->pend[i] = t->pend[--t->npend];
+            break;
+        }
+    }
+    c->io_flags &= ~IOF_PUSH_PENDING;
+}
+
+static void io_on_push_prepare(uv_prepare_t *h) {
+    iol_thread_t *t = h->data;
+    if (t->npend) io_flush_pushed(t);
 }
 
 static void io_stop_all(iol_thread_t *t);
@@ -544,6 +595,8 @@ static void io_drain(iol_thread_t *t) {
                 }
                 break;
             case MSG_FREE:
+                /* Closed clients left pend in io_close; nothing pending can
+                 * point at c. */
                 S.hooks.free(c);
                 break;
             case MSG_PUSH: {
@@ -561,11 +614,13 @@ static void io_drain(iol_thread_t *t) {
                 break;
             }
             case MSG_STOP:
+                io_flush_pushed(t);
                 io_stop_all(t);
                 break;
             }
         }
     }
+    if (t->npend) io_flush_pushed(t);
 }
 
 static void io_on_async(uv_async_t *h) {
@@ -711,7 +766,14 @@ static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
     t->idle_timer.data = t;
     uv_timer_start(&t->idle_timer, io_on_idle_timer, 1000, 1000);
     uv_unref((uv_handle_t *)&t->idle_timer);
-    if (index == 0) return 0;
+    if (index == 0) {
+        if (S.nthreads == 0) {
+            uv_prepare_init(loop, &t->push_prepare);
+            t->push_prepare.data = t;
+            uv_prepare_start(&t->push_prepare, io_on_push_prepare);
+        }
+        return 0;
+    }
     uv_async_init(loop, &t->async, io_on_async);
     t->async.data = t;
     uv_prepare_init(loop, &t->prepare);
@@ -957,6 +1019,8 @@ void iol_shutdown(void) {
     } else {
         iol_thread_t *t = &S.threads[0];
         uv_close((uv_handle_t *)&t->idle_timer, NULL);
+        uv_close((uv_handle_t *)&t->push_prepare, NULL);
+        io_flush_pushed(t);
         io_close_clients_for_stop(t);
         uv_run(S.main_loop, UV_RUN_NOWAIT);
         while (t->clients) {
@@ -968,6 +1032,7 @@ void iol_shutdown(void) {
         }
     }
     conn__thread_free_read_buf();
+    for (int i = 0; i <= S.nthreads; i++) kl_free(S.threads[i].pend);
     kl_free(S.threads);
     S.threads = NULL;
 }
