@@ -37,8 +37,8 @@ struct bkey {
     bnode_t *head, *tail;
     uint32_t n;
     int db;
-    bool ready; /* in the ready array */
-    bool busy;  /* being served: must not be freed */
+    bool ready;      /* in the ready array */
+    bool busy;       /* being served: must not be freed */
     dict_entry_t *e; /* our entry in bdicts[db] (holds the key bytes) */
 };
 
@@ -46,8 +46,8 @@ enum { BS_WAITING = 1, BS_DONE = 2 };
 
 struct block_state {
     uint8_t state;
-    uint8_t want;  /* OBJ_LIST or OBJ_ZSET */
-    bool rerun;    /* the command is being run again */
+    uint8_t want; /* OBJ_LIST or OBJ_ZSET */
+    bool rerun;   /* the command is being run again */
     int db;
     int64_t deadline; /* unix ms, 0 = none */
     uint32_t heap_idx;
@@ -271,8 +271,8 @@ void block_for_keys(client_t *c, const resp_arg_t *keys, int nkeys, int64_t abs_
     if (nkeys < 0) nkeys = 0;
     bs = kl_malloc(sizeof(*bs) + (size_t)nkeys * sizeof(bnode_t));
     bs->state = BS_WAITING;
-    bs->want = (c->cmd && c->cmd->group && !strcmp(c->cmd->group, "sorted-set")) ? OBJ_ZSET
-                                                                                 : OBJ_LIST;
+    bs->want =
+        (c->cmd && c->cmd->group && !strcmp(c->cmd->group, "sorted-set")) ? OBJ_ZSET : OBJ_LIST;
     bs->rerun = false;
     bs->db = c->db_id;
     bs->deadline = abs_ms;

@@ -101,5 +101,8 @@ extern kl_command_t cmds_set[];
 extern kl_command_t cmds_zset[];
 extern kl_command_t cmds_pubsub[];
 extern kl_command_t cmds_multi[];
+extern kl_command_t cmds_memory[];
+/* MEMORY STATS's startup.allocated baseline (cmd_memory.c); Thread: main, at start-up. */
+void memory_note_startup(void);
 
 #endif

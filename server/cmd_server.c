@@ -395,6 +395,14 @@ static void cmd_command(client_t *c) {
             return;
         }
         int argc = (int)c->argc - 2;
+        if (cmd->subcommands && argc >= 2) {
+            kl_command_t *sc = cmd_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
+            if (!sc) {
+                reply_error(c, "ERR Invalid command specified");
+                return;
+            }
+            cmd = sc;
+        }
         if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
             reply_error(c, "ERR Invalid number of arguments specified for command");
             return;

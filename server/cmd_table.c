@@ -87,6 +87,8 @@ void cmd_table_init(void) {
     add_family(cmds_zset);
     add_family(cmds_pubsub);
     add_family(cmds_multi);
+    add_family(cmds_memory);
+    memory_note_startup(); /* the last start-up step before the I/O layer and clients */
 }
 
 void cmd_table_free(void) {

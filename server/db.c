@@ -66,11 +66,14 @@ int64_t db_get_expire(kdb_t *db, const char *key, size_t klen) {
 void db_set_expire(kdb_t *db, const char *key, size_t klen, int64_t when_ms) {
     dict_entry_t *e = dict_add_or_find(db->expires, key, klen, NULL);
     e->v.s64 = when_ms;
+    multi_touch_key(db, key, klen); /* EXPIRE & co. break WATCH, as in Redis */
 }
 
 bool db_remove_expire(kdb_t *db, const char *key, size_t klen) {
     if (dict_size(db->expires) == 0) return false;
-    return dict_delete(db->expires, key, klen) == 1;
+    if (dict_delete(db->expires, key, klen) != 1) return false;
+    multi_touch_key(db, key, klen); /* PERSIST breaks WATCH, as in Redis */
+    return true;
 }
 
 bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {

@@ -273,6 +273,23 @@ static void after_command_flags(client_t *c) {
     }
 }
 
+/* A batch parks (pause, blocking command) with replies of its earlier commands
+ * waiting in the hand-off chain: deliver them now, as Redis would, instead of
+ * when the whole batch is done. iol_client_push() hands bytes to the client's
+ * I/O thread for clients the executor does not hold, so the hold is lifted for
+ * the call (exec_held is executor-only state; the I/O thread only appends the
+ * bytes to its own output queue). */
+static void flush_parked_replies(client_t *c) {
+    if (c->io.reply.bytes == 0 || (c->flags & CF_REPLY_OFF)) return;
+    if (c->io.hand_flags & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) return;
+    iol_reply_t r;
+    iol_reply_init(&r);
+    iol_reply_move(&r, &c->io.reply);
+    c->io.exec_held = false;
+    iol_client_push(&c->io, &r);
+    c->io.exec_held = true;
+}
+
 /* Run commands of the batch from c->commands_done on. Returns RUN_DONE when
  * the batch may go back to the I/O thread (finished, or cut for output
  * back-pressure), else why it stopped (c->commands_done is the command that
@@ -301,6 +318,7 @@ static int exec_batch(client_t *c) {
         int r = exec_one(c);
         if (r != RUN_DONE) {
             c->commands_done = i;
+            flush_parked_replies(c);
             return r;
         }
         after_command_flags(c);

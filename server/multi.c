@@ -62,15 +62,18 @@ void multi_queue(client_t *c, kl_command_t *cmd) {
     }
     if (m->nargs + c->argc > m->args_cap) {
         uint32_t cap = m->args_cap ? m->args_cap * 2 : 32;
-        while (cap < m->nargs + c->argc) cap *= 2;
+        while (cap < m->nargs + c->argc)
+            cap *= 2;
         m->args_cap = cap;
         m->args = kl_realloc(m->args, cap * sizeof(*m->args));
     }
     size_t need = 0;
-    for (uint32_t i = 0; i < c->argc; i++) need += c->argv[i].len + 1;
+    for (uint32_t i = 0; i < c->argc; i++)
+        need += c->argv[i].len + 1;
     if (m->nbytes + need > m->bytes_cap) {
         size_t cap = m->bytes_cap ? m->bytes_cap * 2 : 256;
-        while (cap < m->nbytes + need) cap *= 2;
+        while (cap < m->nbytes + need)
+            cap *= 2;
         m->bytes_cap = cap;
         m->bytes = kl_realloc(m->bytes, cap);
     }
@@ -392,7 +395,8 @@ static void cmd_watch(client_t *c) {
     }
     /* No point in watching more once EXEC is bound to fail. */
     if (!(c->flags & CF_DIRTY_CAS))
-        for (uint32_t i = 1; i < c->argc; i++) watch_key(c, c->db, c->argv[i].ptr, c->argv[i].len);
+        for (uint32_t i = 1; i < c->argc; i++)
+            watch_key(c, c->db, c->argv[i].ptr, c->argv[i].len);
     reply_ok(c);
 }
 
@@ -402,7 +406,7 @@ static void cmd_unwatch(client_t *c) {
     reply_ok(c);
 }
 
-#define MULTI_CMD(n, p, a, f, fk, lk, ks, s, sum, cx, acl)                                        \
+#define MULTI_CMD(n, p, a, f, fk, lk, ks, s, sum, cx, acl)                                         \
     {                                                                                              \
         .name = n, .proc = p, .arity = a, .flags = f, .first_key = fk, .last_key = lk,             \
         .key_step = ks, .group = "transactions", .since = s, .summary = sum, .complexity = cx,     \
@@ -410,9 +414,9 @@ static void cmd_unwatch(client_t *c) {
     }
 
 kl_command_t cmds_multi[] = {
-    MULTI_CMD("multi", cmd_multi, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
-              0, 0, 0, "1.2.0", "Mark the start of a transaction block", "O(1)",
-              "@fast @transaction"),
+    MULTI_CMD("multi", cmd_multi, 1,
+              CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, 0, 0, 0, "1.2.0",
+              "Mark the start of a transaction block", "O(1)", "@fast @transaction"),
     MULTI_CMD("exec", cmd_exec, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, 0, 0,
               0, "1.2.0", "Execute all commands issued after MULTI",
               "Depends on commands in the transaction", "@slow @transaction"),

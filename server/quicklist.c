@@ -2,7 +2,18 @@
  *
  * Memory: a node is 32 bytes (two links, the payload pointer, a 32-bit count
  * and flags), one jemalloc size class below Redis's 40-byte node. A plain
- * node's payload is a length word followed by the element's bytes. */
+ * node's payload is a length word followed by the element's bytes.
+ *
+ * Compression (list-compress-depth d > 0): the d nodes at each end stay raw;
+ * every other node is kept LZF-compressed when that saves at least 8 bytes
+ * (nodes under 48 bytes are left alone), as Redis does. Readers (ql_index,
+ * iterators) decompress into a scratch copy and leave the node compressed.
+ * Writers decompress a node in place (node_write), change it, and settle()
+ * compresses it again at the end of the public call, together with the nodes
+ * that crossed the depth boundary because nodes were added or removed at an
+ * end. A node whose compression did not pay off is not retried until it
+ * changes. The LZF coder (format of liblzf: literal runs and back references
+ * up to 8 KB back) is written here from the format's description. */
 #include "quicklist.h"
 
 #include "kl_alloc.h"
@@ -13,17 +24,23 @@
 #include <errno.h>
 #include <string.h>
 
-#define QL_SAFETY_LIMIT 8192 /* bytes of a node under a positive fill */
+#define QL_SAFETY_LIMIT 8192     /* bytes of a node under a positive fill */
 #define QL_NODE_MAX_COUNT 65534u /* keep the listpack's count exact */
 #define QL_FILL_MAX 32767
 #define QL_FILL_MIN -5
+#define QL_MIN_COMPRESS_BYTES 48
+#define QL_MIN_COMPRESS_IMPROVE 8
+#define QL_TOUCH_MAX 16
+#define QL_SCRATCH_KEEP (128 * 1024) /* a bigger read scratch is not kept around */
 
 struct ql_node {
     ql_node_t *prev, *next;
-    unsigned char *data; /* listpack, or a plain_t */
+    unsigned char *data; /* listpack, plain_t, or lzf_t while compressed */
     uint32_t count;
     uint8_t plain;
-    uint8_t unused[3];
+    uint8_t compressed;
+    uint8_t tried; /* raw, a compression attempt did not pay off, unchanged since */
+    uint8_t unused;
 };
 
 typedef struct plain {
@@ -31,15 +48,129 @@ typedef struct plain {
     unsigned char b[];
 } plain_t;
 
+/* A compressed node buffer: the raw buffer (listpack or plain_t) in LZF. */
+typedef struct lzf_blob {
+    uint32_t raw;
+    uint32_t clen;
+    unsigned char b[];
+} lzf_t;
+
 struct quicklist {
     ql_node_t *head, *tail;
     unsigned long count; /* elements */
     unsigned long len;   /* nodes */
     int fill;
     int compress;
+    uint32_t ncomp; /* compressed nodes */
 };
 
-/* ---- limits ------------------------------------------------------------------- */
+/* ---- LZF ---------------------------------------------------------------------- */
+
+#define LZF_HLOG 13
+#define LZF_MAX_OFF 8192
+#define LZF_MAX_REF 264 /* 2 + 7 + 255 */
+#define LZF_MAX_LIT 32
+
+static inline uint32_t lzf_hash(const unsigned char *p) {
+    uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    return (v * 2654435761u) >> (32 - LZF_HLOG);
+}
+
+static bool lzf_literals(const unsigned char *p, size_t n, unsigned char *out, size_t cap,
+                         size_t *op) {
+    while (n) {
+        size_t chunk = n < LZF_MAX_LIT ? n : LZF_MAX_LIT;
+        if (*op + 1 + chunk > cap) return false;
+        out[(*op)++] = (unsigned char)(chunk - 1);
+        memcpy(out + *op, p, chunk);
+        *op += chunk;
+        p += chunk;
+        n -= chunk;
+    }
+    return true;
+}
+
+/* LZF-compress in[0..n) into out[0..cap). Returns the compressed length, or 0
+ * when it does not fit in cap. Internal, exposed for the unit tests. Thread:
+ * any (the hash table is on the stack). */
+size_t ql__lzf_compress(const unsigned char *in, size_t n, unsigned char *out, size_t cap) {
+    uint32_t htab[1u << LZF_HLOG]; /* position + 1 of the last 3-byte sequence seen */
+    size_t ip = 0, op = 0, lit = 0;
+    if (n > UINT32_MAX - 1) return 0;
+    memset(htab, 0, sizeof htab);
+    while (ip + 2 < n) {
+        uint32_t h = lzf_hash(in + ip);
+        size_t ref = htab[h];
+        htab[h] = (uint32_t)(ip + 1);
+        if (ref) {
+            ref--;
+            size_t off = ip - ref - 1;
+            if (off < LZF_MAX_OFF && in[ref] == in[ip] && in[ref + 1] == in[ip + 1] &&
+                in[ref + 2] == in[ip + 2]) {
+                size_t maxlen = n - ip < LZF_MAX_REF ? n - ip : LZF_MAX_REF;
+                size_t len = 3;
+                while (len < maxlen && in[ref + len] == in[ip + len])
+                    len++;
+                if (!lzf_literals(in + lit, ip - lit, out, cap, &op)) return 0;
+                size_t l = len - 2;
+                if (op + 3 > cap) return 0;
+                if (l < 7) {
+                    out[op++] = (unsigned char)((l << 5) | (off >> 8));
+                } else {
+                    out[op++] = (unsigned char)((7u << 5) | (off >> 8));
+                    out[op++] = (unsigned char)(l - 7);
+                }
+                out[op++] = (unsigned char)off;
+                /* Index the positions inside the match too: better ratios on
+                 * the repetitive listpacks lists are made of. */
+                size_t end = ip + len;
+                for (ip++; ip < end && ip + 2 < n; ip++)
+                    htab[lzf_hash(in + ip)] = (uint32_t)(ip + 1);
+                ip = end;
+                lit = ip;
+                continue;
+            }
+        }
+        ip++;
+    }
+    if (!lzf_literals(in + lit, n - lit, out, cap, &op)) return 0;
+    return op;
+}
+
+/* Decompress in[0..n) into out[0..cap). Returns the length written, or 0 for
+ * input that is corrupt or does not fit (never reads or writes out of
+ * bounds). Internal, exposed for the unit tests. Thread: any. */
+size_t ql__lzf_decompress(const unsigned char *in, size_t n, unsigned char *out, size_t cap) {
+    size_t ip = 0, op = 0;
+    while (ip < n) {
+        unsigned ctrl = in[ip++];
+        if (ctrl < 32) {
+            size_t len = (size_t)ctrl + 1;
+            if (len > n - ip || len > cap - op) return 0;
+            memcpy(out + op, in + ip, len);
+            ip += len;
+            op += len;
+        } else {
+            size_t len = ctrl >> 5;
+            if (len == 7) {
+                if (ip >= n) return 0;
+                len += in[ip++];
+            }
+            if (ip >= n) return 0;
+            size_t off = ((size_t)(ctrl & 31) << 8) | in[ip++];
+            len += 2;
+            if (off + 1 > op || len > cap - op) return 0;
+            unsigned char *dst = out + op;
+            const unsigned char *src = dst - off - 1;
+            for (size_t i = 0; i < len; i++) /* overlapping runs copy forwards */
+                dst[i] = src[i];
+            op += len;
+        }
+    }
+    return op;
+}
+
+/* ---- limits --------------------------------------------------------------------- */
 
 static inline size_t limit_bytes(const quicklist_t *ql) {
     if (ql->fill >= 0) return QL_SAFETY_LIMIT;
@@ -58,14 +189,163 @@ static inline bool is_big(const quicklist_t *ql, size_t len) {
     return len > limit_bytes(ql);
 }
 
+/* Size of the node's uncompressed buffer (the listpack, or the plain_t). */
+static inline size_t node_raw_bytes(const ql_node_t *n) {
+    if (n->compressed) return ((const lzf_t *)n->data)->raw;
+    if (n->plain) return sizeof(plain_t) + ((const plain_t *)n->data)->len;
+    return lp_bytes(n->data);
+}
+
 /* May node n take add_count more entries totalling add_bytes? */
 static bool node_allows(const quicklist_t *ql, const ql_node_t *n, size_t add_bytes,
                         uint32_t add_count) {
     if (!n || n->plain) return false;
     if ((uint64_t)n->count + add_count > QL_NODE_MAX_COUNT) return false;
-    size_t nb = lp_bytes(n->data) + add_bytes;
+    size_t nb = node_raw_bytes(n) + add_bytes;
     if (ql->fill < 0) return nb <= limit_bytes(ql);
     return nb <= QL_SAFETY_LIMIT && (uint64_t)n->count + add_count <= (uint64_t)ql->fill;
+}
+
+/* ---- compression bookkeeping -------------------------------------------------------- */
+
+/* Nodes changed by the current public call, compressed again by settle(). A
+ * call changes a handful of nodes; past QL_TOUCH_MAX settle() scans them all.
+ * Only recorded for lists with compression on. Per thread: a quicklist is
+ * used by one thread at a time and calls do not nest across lists. */
+static _Thread_local struct {
+    ql_node_t *n[QL_TOUCH_MAX];
+    int count;
+    bool overflow;
+} tl_touched;
+
+static void touch(const quicklist_t *ql, ql_node_t *n) {
+    if (ql->compress <= 0 || !n) return;
+    for (int i = 0; i < tl_touched.count; i++)
+        if (tl_touched.n[i] == n) return;
+    if (tl_touched.count < QL_TOUCH_MAX)
+        tl_touched.n[tl_touched.count++] = n;
+    else
+        tl_touched.overflow = true;
+}
+
+static void untouch(ql_node_t *n) {
+    for (int i = 0; i < tl_touched.count; i++) {
+        if (tl_touched.n[i] == n) {
+            tl_touched.n[i] = tl_touched.n[--tl_touched.count];
+            return;
+        }
+    }
+}
+
+/* Decompress n in place. */
+static void node_make_raw(quicklist_t *ql, ql_node_t *n) {
+    if (!n->compressed) return;
+    lzf_t *blob = (lzf_t *)n->data;
+    unsigned char *raw = kl_malloc(blob->raw);
+    size_t got = ql__lzf_decompress(blob->b, blob->clen, raw, blob->raw);
+    assert(got == blob->raw);
+    (void)got;
+    kl_free(blob);
+    n->data = raw;
+    n->compressed = 0;
+    n->tried = 0;
+    ql->ncomp--;
+}
+
+/* Compress n in place when it pays off (at least QL_MIN_COMPRESS_IMPROVE
+ * bytes saved); remember a failure until the node changes. */
+static void node_compress(quicklist_t *ql, ql_node_t *n) {
+    if (n->compressed || n->tried) return;
+    size_t raw = node_raw_bytes(n);
+    n->tried = 1;
+    if (raw < QL_MIN_COMPRESS_BYTES || raw > UINT32_MAX) return;
+    size_t cap = raw - QL_MIN_COMPRESS_IMPROVE - 1;
+    lzf_t *blob = kl_malloc(sizeof *blob + cap);
+    size_t clen = ql__lzf_compress(n->data, raw, blob->b, cap);
+    if (clen == 0) {
+        kl_free(blob);
+        return;
+    }
+    blob = kl_realloc(blob, sizeof *blob + clen);
+    blob->raw = (uint32_t)raw;
+    blob->clen = (uint32_t)clen;
+    kl_free(n->data);
+    n->data = (unsigned char *)blob;
+    n->compressed = 1;
+    n->tried = 0;
+    ql->ncomp++;
+}
+
+/* About to change n: make it raw and remember it for settle(). */
+static void node_write(quicklist_t *ql, ql_node_t *n) {
+    node_make_raw(ql, n);
+    n->tried = 0;
+    touch(ql, n);
+}
+
+/* Is n among the compress-depth nodes at either end (kept raw)? O(depth). */
+static bool within_depth(const quicklist_t *ql, const ql_node_t *n) {
+    const ql_node_t *a = n, *b = n;
+    for (int i = 0; i < ql->compress; i++) {
+        if (!a || !b) return true; /* reached an end within depth steps */
+        a = a->prev;
+        b = b->next;
+    }
+    return !a || !b;
+}
+
+/* End of a public call: the depth nodes at the ends raw, the changed inner
+ * nodes and the first node past each boundary compressed. */
+static void settle(quicklist_t *ql) {
+    int d = ql->compress;
+    if (d <= 0) return;
+    if (ql->len <= 2 * (unsigned long)d) {
+        /* Every node is within the depth of an end. */
+        for (ql_node_t *n = ql->head; n && ql->ncomp; n = n->next)
+            node_make_raw(ql, n);
+    } else {
+        ql_node_t *a = ql->head, *b = ql->tail;
+        for (int i = 0; i < d; i++) {
+            node_make_raw(ql, a);
+            node_make_raw(ql, b);
+            a = a->next;
+            b = b->prev;
+        }
+        /* Nodes cross the boundary inwards when nodes are added near an end:
+         * at most two per call (an insert that splits a node), so the two
+         * nodes past each boundary are the ones that may need compressing. */
+        for (int k = 0; k < 2; k++) {
+            if (a && !within_depth(ql, a)) node_compress(ql, a);
+            if (b && !within_depth(ql, b)) node_compress(ql, b);
+            a = a ? a->next : NULL;
+            b = b ? b->prev : NULL;
+        }
+        if (tl_touched.overflow) {
+            unsigned long i = 0;
+            for (ql_node_t *n = ql->head; n; n = n->next, i++)
+                if (i >= (unsigned long)d && i < ql->len - (unsigned long)d)
+                    node_compress(ql, n);
+        } else {
+            for (int i = 0; i < tl_touched.count; i++)
+                if (!within_depth(ql, tl_touched.n[i])) node_compress(ql, tl_touched.n[i]);
+        }
+    }
+    tl_touched.count = 0;
+    tl_touched.overflow = false;
+}
+
+/* A readable copy of a compressed node's buffer in *buf (grown as needed). */
+static unsigned char *decompress_into(const ql_node_t *n, unsigned char **buf, size_t *cap) {
+    const lzf_t *blob = (const lzf_t *)n->data;
+    if (*cap < blob->raw) {
+        kl_free(*buf);
+        *buf = kl_malloc(blob->raw);
+        *cap = blob->raw;
+    }
+    size_t got = ql__lzf_decompress(blob->b, blob->clen, *buf, blob->raw);
+    assert(got == blob->raw);
+    (void)got;
+    return *buf;
 }
 
 /* ---- nodes ----------------------------------------------------------------------- */
@@ -76,6 +356,9 @@ static ql_node_t *node_new_packed(unsigned char *lp, uint32_t count) {
     n->data = lp;
     n->count = count;
     n->plain = 0;
+    n->compressed = 0;
+    n->tried = 0;
+    n->unused = 0;
     return n;
 }
 
@@ -94,13 +377,11 @@ static ql_node_t *node_for(const quicklist_t *ql, const unsigned char *s, size_t
     return node_new_packed(lp_append(lp_new(0), s, len), 1);
 }
 
-static void node_free(ql_node_t *n) {
+static void node_free(quicklist_t *ql, ql_node_t *n) {
+    if (n->compressed) ql->ncomp--;
+    if (tl_touched.count) untouch(n);
     kl_free(n->data);
     kl_free(n);
-}
-
-static size_t node_payload_bytes(const ql_node_t *n) {
-    return n->plain ? ((const plain_t *)n->data)->len : lp_bytes(n->data);
 }
 
 /* Link n after `after` (NULL: as the new head). */
@@ -116,6 +397,7 @@ static void link_after(quicklist_t *ql, ql_node_t *after, ql_node_t *n) {
     else
         ql->head = n;
     ql->len++;
+    touch(ql, n);
 }
 
 static void unlink_node(quicklist_t *ql, ql_node_t *n) {
@@ -133,15 +415,17 @@ static void unlink_node(quicklist_t *ql, ql_node_t *n) {
 /* Merge right into left (adjacent packed nodes); right is freed. */
 static void merge_pair(quicklist_t *ql, ql_node_t *left, ql_node_t *right) {
     assert(left->next == right && !left->plain && !right->plain);
+    node_write(ql, left);
+    node_make_raw(ql, right);
     left->data = lp_concat(left->data, right->data);
     left->count += right->count;
     unlink_node(ql, right);
-    node_free(right);
+    node_free(ql, right);
 }
 
 static bool can_merge(const quicklist_t *ql, const ql_node_t *a, const ql_node_t *b) {
     if (!a || !b || a->plain || b->plain) return false;
-    return node_allows(ql, a, lp_bytes(b->data) - 7, b->count);
+    return node_allows(ql, a, node_raw_bytes(b) - 7, b->count);
 }
 
 /* A node shrank: merge it with its neighbours where the result fits. */
@@ -158,6 +442,7 @@ static void node_shrunk(quicklist_t *ql, ql_node_t *n) {
  * count) and a new node, linked after it, gets the rest. */
 static ql_node_t *split_node(quicklist_t *ql, ql_node_t *n, uint32_t at) {
     assert(!n->plain && at > 0 && at < n->count);
+    node_write(ql, n);
     unsigned char *right = lp_dup(n->data);
     right = lp_delete_range(right, 0, at);
     n->data = lp_delete_range(n->data, (long)at, n->count - at);
@@ -203,9 +488,10 @@ static bool norm_index(const quicklist_t *ql, long index, unsigned long *out) {
     return true;
 }
 
-static void entry_from(const ql_node_t *n, unsigned char *p, ql_entry_t *e) {
-    if (n->plain) {
-        const plain_t *pl = (const plain_t *)n->data;
+/* Decode the element at p of a node buffer view (plain: the plain_t). */
+static void entry_from(const unsigned char *view, bool plain, unsigned char *p, ql_entry_t *e) {
+    if (plain) {
+        const plain_t *pl = (const plain_t *)view;
         e->s = pl->b;
         e->len = pl->len;
         e->lval = 0;
@@ -233,6 +519,7 @@ quicklist_t *ql_new(int fill, int compress) {
     ql->count = ql->len = 0;
     ql->fill = fill > QL_FILL_MAX ? QL_FILL_MAX : fill < QL_FILL_MIN ? QL_FILL_MIN : fill;
     ql->compress = compress < 0 ? 0 : compress;
+    ql->ncomp = 0;
     return ql;
 }
 
@@ -242,40 +529,59 @@ void ql_free(quicklist_t *ql) {
     ql_node_t *n = ql->head;
     while (n) {
         ql_node_t *next = n->next;
-        node_free(n);
+        node_free(ql, n);
         n = next;
     }
     kl_free(ql);
 }
 
-/* Deep copy. */
+/* Deep copy, compressed nodes copied as they are. */
 quicklist_t *ql_dup(const quicklist_t *ql) {
     quicklist_t *c = ql_new(ql->fill, ql->compress);
     for (const ql_node_t *n = ql->head; n; n = n->next) {
         ql_node_t *d = kl_malloc(sizeof *d);
         *d = *n;
-        d->data = n->plain ? kl_memdup(n->data, sizeof(plain_t) + ((plain_t *)n->data)->len)
-                           : lp_dup(n->data);
-        link_after(c, c->tail, d);
+        if (n->compressed)
+            d->data = kl_memdup(n->data, sizeof(lzf_t) + ((const lzf_t *)n->data)->clen);
+        else
+            d->data = kl_memdup(n->data, node_raw_bytes(n));
+        d->prev = c->tail;
+        d->next = NULL;
+        if (c->tail)
+            c->tail->next = d;
+        else
+            c->head = d;
+        c->tail = d;
+        c->len++;
     }
     c->count = ql->count;
+    c->ncomp = ql->ncomp;
     return c;
 }
 
+/* Number of elements. */
 unsigned long ql_count(const quicklist_t *ql) {
     return ql->count;
 }
 
+/* Number of nodes. */
 unsigned long ql_node_count(const quicklist_t *ql) {
     return ql->len;
 }
 
+/* list-max-listpack-size the list was created with (clamped). */
 int ql_fill(const quicklist_t *ql) {
     return ql->fill;
 }
 
+/* list-compress-depth the list was created with. */
 int ql_compress_depth(const quicklist_t *ql) {
     return ql->compress;
+}
+
+/* Number of compressed nodes. */
+unsigned long ql_compressed_nodes(const quicklist_t *ql) {
+    return ql->ncomp;
 }
 
 /* Allocator bytes, O(nodes). */
@@ -286,11 +592,12 @@ size_t ql_mem_usage(const quicklist_t *ql) {
     return total;
 }
 
-/* Sum of payload sizes, O(nodes). */
+/* Sum of uncompressed payload sizes (listpack bytes, plain element lengths),
+ * O(nodes). */
 size_t ql_payload_bytes(const quicklist_t *ql) {
     size_t total = 0;
     for (const ql_node_t *n = ql->head; n; n = n->next)
-        total += node_payload_bytes(n);
+        total += node_raw_bytes(n) - (n->plain ? sizeof(plain_t) : 0);
     return total;
 }
 
@@ -298,21 +605,33 @@ size_t ql_payload_bytes(const quicklist_t *ql) {
 void ql_push(quicklist_t *ql, int where, const unsigned char *s, size_t len) {
     ql_node_t *end = where == QL_HEAD ? ql->head : ql->tail;
     if (!is_big(ql, len) && node_allows(ql, end, entry_estimate(s, len), 1)) {
+        node_write(ql, end);
         end->data = where == QL_HEAD ? lp_prepend(end->data, s, len) : lp_append(end->data, s, len);
         end->count++;
     } else {
         link_after(ql, where == QL_HEAD ? NULL : ql->tail, node_for(ql, s, len));
     }
     ql->count++;
+    settle(ql);
 }
+
+/* Read scratch for ql_index on compressed nodes (one per thread). */
+static _Thread_local unsigned char *tl_scratch;
+static _Thread_local size_t tl_scratch_cap;
 
 /* Element at index. */
 bool ql_index(quicklist_t *ql, long index, ql_entry_t *e) {
     unsigned long i;
     uint32_t off;
+    if (tl_scratch_cap > QL_SCRATCH_KEEP) {
+        kl_free(tl_scratch);
+        tl_scratch = NULL;
+        tl_scratch_cap = 0;
+    }
     if (!norm_index(ql, index, &i)) return false;
     ql_node_t *n = locate(ql, i, &off);
-    entry_from(n, n->plain ? NULL : lp_seek(n->data, (long)off), e);
+    unsigned char *view = n->compressed ? decompress_into(n, &tl_scratch, &tl_scratch_cap) : n->data;
+    entry_from(view, n->plain, n->plain ? NULL : lp_seek(view, (long)off), e);
     return true;
 }
 
@@ -335,15 +654,18 @@ bool ql_insert_at(quicklist_t *ql, long index, const unsigned char *s, size_t le
         /* Between n->prev (exists: index > 0) and n. */
         ql_node_t *prev = n->prev;
         if (!big && node_allows(ql, prev, est, 1)) {
+            node_write(ql, prev);
             prev->data = lp_append(prev->data, s, len);
             prev->count++;
         } else if (!big && node_allows(ql, n, est, 1)) {
+            node_write(ql, n);
             n->data = lp_prepend(n->data, s, len);
             n->count++;
         } else {
             link_after(ql, prev, node_for(ql, s, len));
         }
     } else if (!big && node_allows(ql, n, est, 1)) {
+        node_write(ql, n);
         n->data = lp_insert(n->data, s, len, lp_seek(n->data, (long)off), LP_BEFORE, NULL);
         n->count++;
     } else {
@@ -358,13 +680,12 @@ bool ql_insert_at(quicklist_t *ql, long index, const unsigned char *s, size_t le
         } else {
             link_after(ql, n, node_for(ql, s, len));
         }
-        ql->count++;
         /* The halves may now fit with their outer neighbours. */
         if (can_merge(ql, r, r->next)) merge_pair(ql, r, r->next);
         if (can_merge(ql, n->prev, n)) merge_pair(ql, n->prev, n);
-        return true;
     }
     ql->count++;
+    settle(ql);
     return true;
 }
 
@@ -376,24 +697,31 @@ bool ql_replace_at(quicklist_t *ql, long index, const unsigned char *s, size_t l
     ql_node_t *n = locate(ql, i, &off);
     bool big = is_big(ql, len);
     if (n->plain && big) {
+        node_write(ql, n);
         plain_t *pl = kl_realloc(n->data, sizeof *pl + len);
         pl->len = len;
         if (len) memcpy(pl->b, s, len);
         n->data = (unsigned char *)pl;
+        settle(ql);
         return true;
     }
     if (!n->plain && !big) {
-        unsigned char *p = lp_seek(n->data, (long)off);
-        unsigned char buf[KL_LLSTR_SIZE];
-        size_t oldlen;
-        lp_get_bytes(p, buf, &oldlen);
         size_t est = entry_estimate(s, len);
         /* Fits when the node stays within its byte limit (a lone entry always
-         * fits: a node may hold one entry of any size). */
-        bool fits = n->count == 1 || lp_bytes(n->data) + est <= limit_bytes(ql) ||
-                    est <= oldlen;
+         * fits: a node may hold one entry of any size) or does not grow. */
+        bool fits = n->count == 1 || node_raw_bytes(n) + est <= limit_bytes(ql);
+        if (!fits) {
+            unsigned char buf[KL_LLSTR_SIZE];
+            size_t oldlen;
+            node_write(ql, n);
+            lp_get_bytes(lp_seek(n->data, (long)off), buf, &oldlen);
+            fits = est <= oldlen;
+        }
         if (fits) {
+            node_write(ql, n);
+            unsigned char *p = lp_seek(n->data, (long)off);
             n->data = lp_replace(n->data, &p, s, len);
+            settle(ql);
             return true;
         }
     }
@@ -418,8 +746,9 @@ unsigned long ql_del_range(quicklist_t *ql, long start, unsigned long n) {
         unsigned long del = left < avail ? left : avail;
         if (off == 0 && del == node->count) {
             unlink_node(ql, node);
-            node_free(node);
+            node_free(ql, node);
         } else {
+            node_write(ql, node);
             node->data = lp_delete_range(node->data, (long)off, del);
             node->count -= (uint32_t)del;
             if (!first_partial)
@@ -439,6 +768,7 @@ unsigned long ql_del_range(quicklist_t *ql, long start, unsigned long n) {
         node_shrunk(ql, first_partial);
     else if (before && can_merge(ql, before, before->next))
         merge_pair(ql, before, before->next);
+    settle(ql);
     return n;
 }
 
@@ -467,13 +797,11 @@ const unsigned char *ql_entry_bytes(const ql_entry_t *e, unsigned char *buf, siz
 
 /* ---- iteration ----------------------------------------------------------------------- */
 
-/* Position p at the first element of n in the iteration's direction. */
-static void iter_enter(ql_iter_t *it, ql_node_t *n) {
-    it->node = n;
-    if (!n || n->plain)
-        it->p = NULL;
-    else
-        it->p = it->dir == QL_FORWARD ? lp_first(n->data) : lp_last(n->data);
+/* The node's readable buffer: its own, or the iterator's decompressed copy. */
+static unsigned char *iter_view(ql_iter_t *it, ql_node_t *n) {
+    if (!n->compressed) return n->data;
+    it->scratch_node = n;
+    return decompress_into(n, &it->scratch, &it->scratch_cap);
 }
 
 /* Start an iteration at list index start. */
@@ -486,39 +814,57 @@ void ql_iter_init(ql_iter_t *it, quicklist_t *ql, int dir, long start) {
     it->last_index = -1;
     if (!norm_index(ql, start, &i)) return;
     it->node = locate(ql, i, &off);
-    it->p = it->node->plain ? NULL : lp_seek(it->node->data, (long)off);
+    it->view = iter_view(it, it->node);
+    it->p = it->node->plain ? NULL : lp_seek(it->view, (long)off);
     it->index = (long)i;
 }
 
-/* Return the next element and step past it. */
+/* Return the next element and step past it. The next node is entered (and
+ * decompressed) only on the following call, so e stays readable until then. */
 bool ql_iter_next(ql_iter_t *it, ql_entry_t *e) {
     ql_node_t *n = it->node;
     if (!n) return false;
-    if (it->dirty && it->dirty != n) {
-        /* Leaving a node that deletions shrank: merge it with the side the
-         * iteration already passed, which the iteration never touches again. */
-        ql_node_t *d = it->dirty;
-        it->dirty = NULL;
-        if (it->dir == QL_FORWARD) {
-            if (can_merge(it->ql, d->prev, d)) merge_pair(it->ql, d->prev, d);
-        } else {
-            if (can_merge(it->ql, d, d->next)) merge_pair(it->ql, d, d->next);
+    if (!it->view) {
+        it->scratch_node = NULL; /* the scratch is about to be reused */
+        if (it->dirty) {
+            /* Leaving a node that deletions shrank: merge it with the side
+             * the iteration already passed (never touched again), then
+             * compress it if it is an inner node. */
+            ql_node_t *d = it->dirty;
+            it->dirty = NULL;
+            if (it->dir == QL_FORWARD) {
+                if (can_merge(it->ql, d->prev, d)) {
+                    ql_node_t *p = d->prev;
+                    merge_pair(it->ql, p, d);
+                    d = p;
+                }
+            } else if (can_merge(it->ql, d, d->next)) {
+                merge_pair(it->ql, d, d->next);
+            }
+            if (it->ql->compress > 0 && !within_depth(it->ql, d)) node_compress(it->ql, d);
         }
+        it->view = iter_view(it, n);
+        if (!n->plain) it->p = it->dir == QL_FORWARD ? lp_first(it->view) : lp_last(it->view);
     }
-    entry_from(n, it->p, e);
+    entry_from(it->view, n->plain, it->p, e);
     it->last_node = n;
     it->last_p = it->p;
     it->last_index = it->index;
     unsigned char *np = NULL;
-    if (!n->plain) np = it->dir == QL_FORWARD ? lp_next(n->data, it->p) : lp_prev(n->data, it->p);
-    if (np)
+    if (!n->plain)
+        np = it->dir == QL_FORWARD ? lp_next(it->view, it->p) : lp_prev(it->view, it->p);
+    if (np) {
         it->p = np;
-    else
-        iter_enter(it, it->dir == QL_FORWARD ? n->next : n->prev);
+    } else {
+        it->node = it->dir == QL_FORWARD ? n->next : n->prev;
+        it->view = NULL;
+        it->p = NULL;
+    }
     it->index += it->dir == QL_FORWARD ? 1 : -1;
     return true;
 }
 
+/* List index of the element returned last. */
 long ql_iter_index(const ql_iter_t *it) {
     return it->last_index;
 }
@@ -530,10 +876,24 @@ void ql_iter_del(ql_iter_t *it) {
     assert(n);
     if (n->count == 1) {
         if (it->dirty == n) it->dirty = NULL;
+        if (it->scratch_node == n) it->scratch_node = NULL;
         unlink_node(ql, n);
-        node_free(n);
+        node_free(ql, n);
     } else {
-        bool next_here = it->node == n;
+        if (n->compressed) {
+            /* The scratch holds exactly this node's buffer: adopt it, so the
+             * positions the iteration holds stay valid. */
+            assert(it->scratch_node == n);
+            kl_free(n->data);
+            n->data = it->scratch;
+            n->compressed = 0;
+            ql->ncomp--;
+            it->scratch = NULL;
+            it->scratch_cap = 0;
+            it->scratch_node = NULL;
+        }
+        n->tried = 0;
+        bool next_here = it->node == n && it->view;
         size_t next_off = next_here ? (size_t)(it->p - n->data) : 0;
         unsigned char *p = it->last_p;
         n->data = lp_delete(n->data, &p);
@@ -541,6 +901,7 @@ void ql_iter_del(ql_iter_t *it) {
         if (next_here) {
             /* Forward: the next element slid into the deleted one's place.
              * Backward: it was before the deleted one and kept its offset. */
+            it->view = n->data;
             it->p = it->dir == QL_FORWARD ? p : n->data + next_off;
         }
         it->dirty = n;
@@ -551,35 +912,70 @@ void ql_iter_del(ql_iter_t *it) {
     it->last_p = NULL;
 }
 
-/* Finish an iteration: merge the node the deletions left shrunk. */
+/* Finish an iteration: merge the node the deletions left shrunk, restore the
+ * compression layout, free the scratch. */
 void ql_iter_done(ql_iter_t *it) {
-    if (it->dirty) node_shrunk(it->ql, it->dirty);
-    it->dirty = NULL;
+    if (it->dirty) {
+        touch(it->ql, it->dirty);
+        node_shrunk(it->ql, it->dirty);
+        it->dirty = NULL;
+    }
+    if (it->ql) settle(it->ql);
+    kl_free(it->scratch);
+    it->scratch = NULL;
+    it->scratch_cap = 0;
+    it->scratch_node = NULL;
     it->node = it->last_node = NULL;
+    it->view = NULL;
 }
 
 /* Structure check. */
 int ql_validate(const quicklist_t *ql) {
-    unsigned long count = 0, len = 0;
+    unsigned long count = 0, len = 0, ncomp = 0, idx = 0;
     const ql_node_t *prev = NULL;
-    for (const ql_node_t *n = ql->head; n; prev = n, n = n->next) {
-        if (n->prev != prev) return -EINVAL;
-        if (n->count == 0) return -EINVAL;
-        if (n->plain) {
-            if (n->count != 1) return -EINVAL;
-        } else {
-            if (lp_validate(n->data, lp_bytes(n->data)) != 0) return -EINVAL;
-            if (lp_length(n->data) != n->count) return -EINVAL;
-            if (n->count > QL_NODE_MAX_COUNT) return -EINVAL;
-            if (n->count > 1) {
-                if (lp_bytes(n->data) > limit_bytes(ql)) return -EINVAL;
-                if (ql->fill >= 0 && n->count > (uint32_t)ql->fill) return -EINVAL;
+    unsigned char *tmp = NULL;
+    size_t tmpcap = 0;
+    int rc = 0;
+    for (const ql_node_t *n = ql->head; n && rc == 0; prev = n, n = n->next, idx++) {
+        const unsigned char *buf = n->data;
+        bool inner = ql->compress > 0 && idx >= (unsigned long)ql->compress &&
+                     idx + (unsigned long)ql->compress < ql->len;
+        if (n->prev != prev || n->count == 0) rc = -EINVAL;
+        if (n->compressed) {
+            ncomp++;
+            if (!inner) rc = -EINVAL; /* the depth nodes at the ends stay raw */
+            const lzf_t *blob = (const lzf_t *)n->data;
+            if (blob->clen + QL_MIN_COMPRESS_IMPROVE >= blob->raw) rc = -EINVAL;
+            if (tmpcap < blob->raw) {
+                kl_free(tmp);
+                tmpcap = blob->raw;
+                tmp = kl_malloc(tmpcap);
             }
+            if (ql__lzf_decompress(blob->b, blob->clen, tmp, blob->raw) != blob->raw)
+                rc = -EINVAL;
+            buf = tmp;
+        } else if (inner && !n->tried && node_raw_bytes(n) >= QL_MIN_COMPRESS_BYTES) {
+            rc = -EINVAL; /* an inner node nobody tried to compress */
+        }
+        if (rc) break;
+        if (n->plain) {
+            if (n->count != 1) rc = -EINVAL;
+        } else {
+            size_t nb = lp_bytes(buf);
+            if (lp_validate(buf, nb) != 0 || lp_length((unsigned char *)buf) != n->count)
+                rc = -EINVAL;
+            else if (n->count > QL_NODE_MAX_COUNT)
+                rc = -EINVAL;
+            else if (n->count > 1 && (nb > limit_bytes(ql) ||
+                                      (ql->fill >= 0 && n->count > (uint32_t)ql->fill)))
+                rc = -EINVAL;
         }
         count += n->count;
         len++;
     }
+    kl_free(tmp);
+    if (rc) return rc;
     if (prev != ql->tail) return -EINVAL;
-    if (count != ql->count || len != ql->len) return -EINVAL;
+    if (count != ql->count || len != ql->len || ncomp != ql->ncomp) return -EINVAL;
     return 0;
 }

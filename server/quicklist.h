@@ -9,12 +9,16 @@
  * deletions shrink are merged with a neighbour when the result fits, so a list
  * never degrades into many near-empty nodes.
  *
- * list-compress-depth is accepted and remembered but nodes are not compressed
- * (a documented gap: memory of long lists of compressible data is higher than
- * Redis's with compression on; replies are identical).
+ * list-compress-depth (the `compress` given at creation) keeps that many
+ * nodes at each end raw and LZF-compresses the nodes between them, as Redis
+ * does; readers decompress into a scratch copy, writers recompress what they
+ * changed before returning.
  *
- * Positions: entries handed out (ql_entry_t) point into node memory and stay
- * valid only until the next change to the quicklist.
+ * Positions: an element handed out (ql_entry_t) points into node memory or a
+ * scratch copy: one from ql_index stays valid until the next call into any
+ * quicklist of the thread, one from ql_iter_next until the next call on that
+ * iterator. While an iteration runs the quicklist may change only through
+ * ql_iter_del.
  *
  * Pure module. Thread: any (a quicklist is owned by one thread, the
  * executor). */
@@ -49,7 +53,7 @@ typedef struct ql_key {
 } ql_key_t;
 
 /* A new empty quicklist (caller owns it). fill: list-max-listpack-size,
- * clamped to [-5, 32767]; compress: list-compress-depth (remembered only). */
+ * clamped to [-5, 32767]; compress: list-compress-depth (0: off). */
 quicklist_t *ql_new(int fill, int compress);
 void ql_free(quicklist_t *ql);
 /* Deep copy with the same fill. */
@@ -59,9 +63,10 @@ unsigned long ql_count(const quicklist_t *ql);
 unsigned long ql_node_count(const quicklist_t *ql);
 int ql_fill(const quicklist_t *ql);
 int ql_compress_depth(const quicklist_t *ql);
+unsigned long ql_compressed_nodes(const quicklist_t *ql);
 /* Allocator bytes held by the quicklist, its nodes and their payloads. */
 size_t ql_mem_usage(const quicklist_t *ql);
-/* Sum of node payload sizes (DEBUG OBJECT ql_uncompressed_size). */
+/* Sum of uncompressed node payload sizes (DEBUG OBJECT ql_uncompressed_size). */
 size_t ql_payload_bytes(const quicklist_t *ql);
 
 /* Add an element at the head (QL_HEAD) or tail (QL_TAIL). */
@@ -93,13 +98,18 @@ typedef struct ql_iter {
     int dir;
     /* the next element to return */
     ql_node_t *node;
-    unsigned char *p; /* its listpack position (NULL in a plain node) */
-    long index;       /* its list index */
+    unsigned char *view; /* node's readable buffer, NULL until the node is entered */
+    unsigned char *p;    /* its listpack position in view (NULL in a plain node) */
+    long index;          /* its list index */
     /* the element returned last */
     ql_node_t *last_node;
     unsigned char *last_p;
     long last_index;
     ql_node_t *dirty; /* a node ql_iter_del shrank and that is not merged yet */
+    /* decompressed copy of a compressed node (of scratch_node) */
+    unsigned char *scratch;
+    size_t scratch_cap;
+    ql_node_t *scratch_node;
 } ql_iter_t;
 
 /* Start at list index start (negative from the tail); an out of range start

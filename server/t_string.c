@@ -366,6 +366,7 @@ static void string_append_cmd(client_t *c) {
         totlen = w->v.s.len;
     }
     g_srv.dirty++;
+    db_key_modified(db, k->ptr, k->len); /* the value may have changed in place */
     notify_keyspace_event(KL_NOTIFY_STRING, "append", k->ptr, k->len, db->id);
     reply_int(c, (long long)totlen);
 }
@@ -416,6 +417,7 @@ static void incr_generic(client_t *c, long long incr) {
         db_add(db, k->ptr, k->len, obj_string_from_ll(value));
     }
     g_srv.dirty++;
+    db_key_modified(db, k->ptr, k->len); /* the value may have changed in place */
     notify_keyspace_event(KL_NOTIFY_STRING, "incrby", k->ptr, k->len, db->id);
     reply_int(c, value);
 }
@@ -548,6 +550,7 @@ static void string_setrange_cmd(client_t *c) {
     obj_string_grow_zero(o, (size_t)offset + v->len);
     memcpy(o->v.s.ptr + offset, v->ptr, v->len);
     g_srv.dirty++;
+    db_key_modified(db, k->ptr, k->len); /* the value may have changed in place */
     notify_keyspace_event(KL_NOTIFY_STRING, "setrange", k->ptr, k->len, db->id);
     reply_int(c, (long long)o->v.s.len);
 }

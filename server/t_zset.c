@@ -342,35 +342,41 @@ static bool zset_add(kobj_t *o, double score, const char *m, size_t len, int in,
         }
     }
     zsl_set_t *zs = o->v.p;
-    zsl_node_t *n = zsl_set_find(zs, m, len);
-    if (n) {
-        if (nx) {
-            *out |= ZOUT_NOP;
-            return true;
-        }
-        double cur = n->score;
-        if (incr) {
-            score += cur;
-            if (isnan(score)) return false;
-        }
-        if (newscore) *newscore = score;
-        if ((lt && score >= cur) || (gt && score <= cur)) {
-            *out |= ZOUT_NOP;
-            return true;
-        }
-        if (score != cur) {
-            zsl_set_update(zs, n, score);
-            *out |= ZOUT_UPDATED;
-        }
-        return true;
-    }
+    zsl_node_t *n;
     if (xx) {
+        n = zsl_set_find(zs, m, len);
+        if (!n) {
+            *out |= ZOUT_NOP;
+            return true;
+        }
+    } else {
+        bool added;
+        n = zsl_set_find_or_insert(zs, m, len, score, &added);
+        if (added) {
+            if (newscore) *newscore = score;
+            *out |= ZOUT_ADDED;
+            return true;
+        }
+    }
+    /* The member exists. */
+    if (nx) {
         *out |= ZOUT_NOP;
         return true;
     }
-    zsl_set_insert(zs, m, len, score);
+    double cur = n->score;
+    if (incr) {
+        score += cur;
+        if (isnan(score)) return false;
+    }
     if (newscore) *newscore = score;
-    *out |= ZOUT_ADDED;
+    if ((lt && score >= cur) || (gt && score <= cur)) {
+        *out |= ZOUT_NOP;
+        return true;
+    }
+    if (score != cur) {
+        zsl_set_update(zs, n, score);
+        *out |= ZOUT_UPDATED;
+    }
     return true;
 }
 

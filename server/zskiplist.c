@@ -283,6 +283,17 @@ zsl_node_t *zsl_set_insert(zsl_set_t *zs, const char *m, size_t len, double scor
     return n;
 }
 
+zsl_node_t *zsl_set_find_or_insert(zsl_set_t *zs, const char *m, size_t len, double score,
+                                   bool *added) {
+    int existed;
+    dict_entry_t *de = dict_add_or_find(zs->dict, m, len, &existed);
+    *added = !existed;
+    if (existed) return dict_entry_val(de);
+    zsl_node_t *n = zsl_insert(&zs->zsl, score, de);
+    dict_entry_set_val(de, n);
+    return n;
+}
+
 zsl_node_t *zsl_set_update(zsl_set_t *zs, zsl_node_t *n, double score) {
     zsl_t *zsl = &zs->zsl;
     /* The same place is still right when the neighbours' scores keep it in

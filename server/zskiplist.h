@@ -108,6 +108,10 @@ zsl_node_t *zsl_set_find(zsl_set_t *zs, const char *m, size_t len);
 /* Add a member (a member already there gets the new score, as with
  * zsl_set_update); returns its node. */
 zsl_node_t *zsl_set_insert(zsl_set_t *zs, const char *m, size_t len, double score);
+/* The member's node, adding it with score when absent (*added says which):
+ * one hash lookup either way. An existing node is returned unchanged. */
+zsl_node_t *zsl_set_find_or_insert(zsl_set_t *zs, const char *m, size_t len, double score,
+                                   bool *added);
 /* Change a node's score: in place when the neighbours' scores keep the order,
  * otherwise the node is unlinked, freed and a new one inserted. Returns the
  * member's node (n is invalid afterwards if it was replaced). */

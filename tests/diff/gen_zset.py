@@ -23,6 +23,7 @@ import sys
 ZSET_KEYS = [b"z0", b"z1", b"z2"]   # mostly sorted sets (fewer WRONGTYPE replies)
 LEX_KEYS = [b"zlex0", b"zlex1"]
 BIG_KEY = b"zbig"
+SET_KEYS = [b"zs_int", b"zs_str"]   # plain sets as Z* set-operation inputs (score 1)
 MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"aa", b"ab", b"", b"1", b"10", b"-1", b"2",
            b"\x00", b"a\x00b", b"\xff", b"hello world"]
 LONG = b"L" * 70
@@ -411,8 +412,17 @@ def generators(gen):
             return [b"ZREMRANGEBYSCORE", zkey(), end(), end()]
         return [b"ZREMRANGEBYLEX", r.choice(LEX_KEYS), lex_end(), lex_end()]
 
+    def g_sadd():
+        k = r.choice(SET_KEYS)
+        if k == b"zs_int":
+            return [b"SADD", k] + [str(r.randint(-3, 12)).encode() for _ in range(r.randint(1, 3))]
+        return [b"SADD", k] + [member() for _ in range(r.randint(1, 3))]
+
+    def setop_key():
+        return r.choice(SET_KEYS) if r.random() < 0.2 else zkey()
+
     def g_setop():
-        ks = keys(1, 3)
+        ks = [setop_key() for _ in range(r.randint(1, 3))]
         op = r.choice([b"ZUNION", b"ZINTER", b"ZDIFF", b"ZUNIONSTORE", b"ZINTERSTORE",
                        b"ZDIFFSTORE", b"ZINTERCARD"])
         n = str(len(ks)).encode() if r.random() < 0.95 else r.choice([b"0", b"9", b"x"])
@@ -447,5 +457,5 @@ def generators(gen):
     return [
         (10, g_zadd), (2, g_zadd_many), (3, g_zincrby), (4, g_zrem), (10, g_read),
         (8, g_zrange), (5, g_old_range), (2, g_zrangestore), (4, g_pop), (3, g_zrandmember),
-        (3, g_zremrange), (5, g_setop), (2, g_zscan), (1, g_config),
+        (3, g_zremrange), (5, g_setop), (2, g_zscan), (1, g_config), (1, g_sadd),
     ]

@@ -381,6 +381,23 @@ def cmp_scan(args, ra, rb, ctx):
             sorted(sets[0] - sets[1])[:10], sorted(sets[1] - sets[0])[:10]))
 
 
+def cmp_memory_stats(args, ra, rb, ctx):
+    """MEMORY STATS: the same field names in the same order (and the same db.<n> maps with the
+    same fields), each value of the same reply type; the numbers themselves are the servers'."""
+    if is_error(ra) or is_error(rb) or ra[:1] != rb[:1] or ra[:1] not in (b"*", b"%"):
+        return cmp_exact(args, ra, rb, ctx)
+
+    def outline(raw):
+        _, elems = split_aggregate(raw)
+        out = []
+        for name, value in zip(elems[0::2], elems[1::2]):
+            nested = outline(value) if value[:1] in (b"*", b"%") else None
+            out.append((name, shape(value), nested))
+        return out
+    if outline(ra) != outline(rb):
+        raise Mismatch("MEMORY STATS fields or value types differ")
+
+
 def cmp_type_only(args, ra, rb, ctx):
     return cmp_shape(args, ra, rb, ctx)
 
@@ -412,6 +429,7 @@ POLICIES = {
     "LATENCY RESET": cmp_shape,
     "LATENCY DOCTOR": cmp_shape,
     "MEMORY USAGE": cmp_shape,
+    "MEMORY STATS": cmp_memory_stats,
 }
 
 

@@ -133,6 +133,7 @@ def test_timeout_errors(raw):
 def test_timeout_zero_waits_forever(ctl, clients):
     c, d = clients(2)
     c.send_command("BLPOP", "q", "0")
+    wait_blocked(ctl, 1)
     d.send_command("BLPOP", "q", "-0.0001")  # rounds to 0 ms: forever as well
     wait_blocked(ctl, 2)
     read_nothing(c, 0.4)
@@ -236,6 +237,7 @@ def test_lmove_and_rpoplpush_chains(ctl, clients):
 def test_blmove_to_own_source_rotates(ctl, clients):
     a, b = clients(2)
     a.send_command("BLMOVE", "ring", "ring", "LEFT", "RIGHT", "0")
+    wait_blocked(ctl, 1)
     b.send_command("BLPOP", "ring", "0")
     wait_blocked(ctl, 2)
     ctl.execute("RPUSH", "ring", "only")
@@ -412,8 +414,17 @@ def test_idle_timeout_spares_blocked_clients(ctl, clients, config_set):
     c, idle = clients(2)
     c.send_command("BLPOP", "q", "0")
     wait_blocked(ctl, 1)
-    assert idle.is_closed_by_peer(timeout=5.0)
-    time.sleep(0.5)
+    # Keep the control connection busy while the idle one times out.
+    for _ in range(60):
+        ctl.execute("PING")
+        if idle.is_closed_by_peer(timeout=0.1):
+            break
+    else:
+        pytest.fail("the idle client was not closed")
+    for _ in range(10):
+        ctl.execute("PING")
+        time.sleep(0.1)
+    assert blocked_count(ctl) == 1
     ctl.execute("RPUSH", "q", "still-here")
     assert c.read_reply()[0] == array(bulk("q"), bulk("still-here"))
 

@@ -244,6 +244,72 @@ def test_watch_broken_by_own_write_and_delete(server, raw):
     assert exec_ok(raw, ("PING",)) == NULL_ARRAY
 
 
+# (setup, command from another client, breaks the watch on "k")
+TOUCHES = [
+    (["SET k v"], "SET k v", True),
+    (["SET k v"], "SET k v NX", False),
+    (["SET k 1"], "INCR k", True),
+    (["SET k v"], "APPEND k x", True),
+    (["SET k v"], "SETRANGE k 0 x", True),
+    (["SET k v"], "GETDEL k", True),
+    (["SET k v"], "GETEX k", False),
+    (["SET k v"], "GETEX k EX 100", True),
+    (["SET k v"], "EXPIRE k 100", True),
+    (["SET k v"], "EXPIRE k 100 GT", False),
+    (["SET k v EX 100"], "PERSIST k", True),
+    (["SET k v"], "PERSIST k", False),
+    (["SET k v"], "PEXPIREAT k 1", True),
+    (["SET k v"], "RENAME k k2", True),
+    (["SET k2 v", "SET k x"], "RENAME k2 k", True),
+    (["SET k v"], "MOVE k 1", True),
+    (["SET src v"], "COPY src k", True),
+    (["SET k v"], "COPY k other", False),
+    (["SET k v"], "UNLINK k", True),
+    (["SET k v"], "TOUCH k", False),
+    (["SET k v"], "DEL nokey", False),
+    ([], "MSET a 1 k 2", True),
+    ([], "MSETNX k 1", True),
+]
+
+
+@pytest.mark.parametrize("setup, cmd, breaks", TOUCHES, ids=[t[1] for t in TOUCHES])
+def test_watch_broken_by_modifications(server, raw, setup, cmd, breaks):
+    for s in setup:
+        raw.execute(*s.split())
+    assert call(raw, "WATCH", "k") == OK
+    with server.raw() as other:
+        other.execute(*cmd.split())
+    expected = NULL_ARRAY if breaks else array(simple("PONG"))
+    assert exec_ok(raw, ("PING",)) == expected
+
+
+TYPE_TOUCHES = [
+    (["RPUSH k a"], "LPUSH k b", True),
+    (["RPUSH k a b"], "LPOP k", True),
+    (["RPUSH k a"], "LSET k 0 z", True),
+    (["RPUSH k a"], "LTRIM k 0 -1", True),
+    (["RPUSH k a"], "LREM k 0 z", False),
+    (["RPUSH k a"], "RPOPLPUSH k k", True),
+    (["HSET k f v"], "HSET k f v", True),
+    (["HSET k f v"], "HDEL k nof", False),
+    (["HSET k f 1"], "HINCRBY k f 1", True),
+    (["SADD k a"], "SADD k a", False),
+    (["SADD k a"], "SADD k b", True),
+    (["SADD k a"], "SREM k z", False),
+    (["SADD s1 a"], "SUNIONSTORE k s1", True),
+    ([], "SUNIONSTORE k nos", False),
+    (["SET k v"], "SUNIONSTORE k nos", True),
+    (["ZADD k 1 a"], "ZADD k 1 a", False),
+    (["ZADD k 1 a"], "ZINCRBY k 1 a", True),
+]
+
+
+@pytest.mark.needs_types
+@pytest.mark.parametrize("setup, cmd, breaks", TYPE_TOUCHES, ids=[t[1] for t in TYPE_TOUCHES])
+def test_watch_broken_by_type_modifications(server, raw, setup, cmd, breaks):
+    test_watch_broken_by_modifications(server, raw, setup, cmd, breaks)
+
+
 def test_watch_missing_key_created(server, raw):
     assert call(raw, "WATCH", "nokey") == OK
     with server.raw() as other:

@@ -174,6 +174,14 @@ Test(quicklist, node_byte_limits) {
     cr_assert_leq(ql_node_count(ql), 11);
     cr_assert_eq(ql_compress_depth(ql), 1);
     cr_assert_geq(ql_payload_bytes(ql), 390 * 100);
+    /* Inner nodes of repetitive data are compressed: far less memory. */
+    cr_assert_eq(ql_compressed_nodes(ql), ql_node_count(ql) - 2);
+    cr_assert_lt(ql_mem_usage(ql), ql_payload_bytes(ql) / 4);
+    ql_free(ql);
+    ql = ql_new(-1, 0);
+    for (int i = 0; i < 390; i++)
+        ql_push(ql, QL_TAIL, v, sizeof v);
+    cr_assert_eq(ql_compressed_nodes(ql), 0);
     cr_assert_geq(ql_mem_usage(ql), ql_payload_bytes(ql));
     ql_free(ql);
 }
@@ -328,15 +336,23 @@ Test(quicklist, keys_and_entries) {
 
 /* ---- randomized ------------------------------------------------------------------ */
 
-static void random_run(int fill, uint64_t seed, int ops, int big_pct) {
+static void random_run(int fill, int compress, uint64_t seed, int ops, int big_pct) {
     rng_state = seed;
-    quicklist_t *ql = ql_new(fill, 0);
+    quicklist_t *ql = ql_new(fill, compress);
     model_t m = {0};
     size_t cap = 80000;
     unsigned char *buf = kl_malloc(cap);
+    unsigned long max_comp = 0;
     for (int op = 0; op < ops; op++) {
         uint64_t k = rnd() % 100;
-        if (k < 30 && m.n < 3000) {
+        if (m.n < 400 && rnd() % 4 == 0) {
+            /* Keep the list long enough to span many nodes. */
+            for (int j = (int)(rnd() % 20); j >= 0; j--) {
+                size_t len = rand_value(buf, cap, big_pct);
+                ql_push(ql, QL_TAIL, buf, len);
+                m_insert(&m, m.n, buf, len);
+            }
+        } else if (k < 30 && m.n < 3000) {
             size_t len = rand_value(buf, cap, big_pct);
             if (rnd() & 1) {
                 ql_push(ql, QL_HEAD, buf, len);
@@ -424,11 +440,13 @@ static void random_run(int fill, uint64_t seed, int ops, int big_pct) {
             }
             ql_iter_done(&it);
         }
-        cr_assert_eq(ql_validate(ql), 0, "fill %d seed %llu op %d", fill,
+        cr_assert_eq(ql_validate(ql), 0, "fill %d compress %d seed %llu op %d", fill, compress,
                      (unsigned long long)seed, op);
+        max_comp = ql_compressed_nodes(ql) > max_comp ? ql_compressed_nodes(ql) : max_comp;
         if (op % 100 == 0) check(ql, &m);
     }
     check(ql, &m);
+    if (compress) cr_assert_gt(max_comp, 1, "fill %d: compression never kicked in (n %ld nodes %lu)", fill, m.n, ql_node_count(ql));
     quicklist_t *d = ql_dup(ql);
     check(d, &m);
     ql_free(d);
@@ -440,16 +458,159 @@ static void random_run(int fill, uint64_t seed, int ops, int big_pct) {
 Test(quicklist, random_small_fills, .timeout = 120) {
     int fills[] = {0, 1, 2, 3, 7};
     for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++)
-        random_run(fills[f], 1000 + f, 10000, 1);
+        random_run(fills[f], 0, 1000 + f, 10000, 1);
 }
 
 Test(quicklist, random_default_fills, .timeout = 120) {
     int fills[] = {128, -1, -2, -5};
     for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++)
-        random_run(fills[f], 2000 + f, 10000, 2);
+        random_run(fills[f], 0, 2000 + f, 10000, 2);
 }
 
 Test(quicklist, random_many_big, .timeout = 120) {
-    random_run(-2, 31337, 4000, 25);
-    random_run(4, 4242, 4000, 25);
+    random_run(-2, 0, 31337, 4000, 25);
+    random_run(4, 0, 4242, 4000, 25);
+}
+
+Test(quicklist, random_compressed, .timeout = 240) {
+    int fills[] = {4, 8, 16, -1, -2, 2};
+    int depths[] = {1, 2, 3, 1, 1, 4};
+    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++)
+        random_run(fills[f], depths[f], 5000 + f, 2500, 1);
+}
+
+Test(quicklist, compressed_iteration_and_index) {
+    for (int depth = 1; depth <= 3; depth++) {
+        quicklist_t *ql = ql_new(8, depth);
+        char b[64];
+        for (int i = 0; i < 400; i++) {
+            int n = snprintf(b, sizeof b, "element-number-%04d-with-padding", i);
+            ql_push(ql, QL_TAIL, (unsigned char *)b, (size_t)n);
+        }
+        cr_assert_eq(ql_validate(ql), 0);
+        cr_assert_eq(ql_compressed_nodes(ql), ql_node_count(ql) - 2 * (unsigned long)depth);
+        ql_entry_t e;
+        for (long i = 0; i < 400; i += 7) {
+            int n = snprintf(b, sizeof b, "element-number-%04ld-with-padding", i);
+            cr_assert(ql_index(ql, i, &e));
+            cr_assert(entry_is(&e, (unsigned char *)b, (size_t)n));
+        }
+        /* Reading does not decompress anything for good. */
+        cr_assert_eq(ql_compressed_nodes(ql), ql_node_count(ql) - 2 * (unsigned long)depth);
+        /* Delete every third element while iterating backwards. */
+        ql_iter_t it;
+        ql_iter_init(&it, ql, QL_BACKWARD, -1);
+        long seen = 0;
+        while (ql_iter_next(&it, &e)) {
+            long idx = ql_iter_index(&it);
+            int n = snprintf(b, sizeof b, "element-number-%04ld-with-padding", idx);
+            cr_assert(entry_is(&e, (unsigned char *)b, (size_t)n), "idx %ld", idx);
+            if (idx % 3 == 0) ql_iter_del(&it);
+            seen++;
+        }
+        ql_iter_done(&it);
+        cr_assert_eq(seen, 400);
+        cr_assert_eq(ql_count(ql), 266);
+        cr_assert_eq(ql_validate(ql), 0);
+        /* Pop nodes off the head: the next ones are decompressed as they
+         * reach the depth. */
+        cr_assert_eq(ql_del_range(ql, 0, 200), 200);
+        cr_assert_eq(ql_validate(ql), 0);
+        cr_assert_eq(ql_del_range(ql, -60, 100), 60);
+        cr_assert_eq(ql_count(ql), 6);
+        cr_assert_eq(ql_validate(ql), 0);
+        cr_assert_eq(ql_compressed_nodes(ql), 0);
+        ql_free(ql);
+    }
+}
+
+Test(quicklist, incompressible_nodes_stay_raw) {
+    quicklist_t *ql = ql_new(-2, 1);
+    unsigned char v[200];
+    rng_state = 99;
+    for (int i = 0; i < 300; i++) {
+        for (size_t j = 0; j < sizeof v; j++)
+            v[j] = (unsigned char)rnd();
+        ql_push(ql, QL_TAIL, v, sizeof v);
+    }
+    cr_assert_eq(ql_validate(ql), 0);
+    cr_assert_eq(ql_compressed_nodes(ql), 0);
+    ql_free(ql);
+}
+
+/* ---- LZF ------------------------------------------------------------------------ */
+
+size_t ql__lzf_compress(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
+size_t ql__lzf_decompress(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
+
+static void lzf_roundtrip(const unsigned char *in, size_t n) {
+    size_t cap = n + n / 16 + 64;
+    unsigned char *c = kl_malloc(cap), *d = kl_malloc(n + 1);
+    size_t clen = ql__lzf_compress(in, n, c, cap);
+    cr_assert(n == 0 || clen > 0, "n=%zu", n);
+    cr_assert_eq(ql__lzf_decompress(c, clen, d, n), n, "n=%zu", n);
+    cr_assert(n == 0 || memcmp(d, in, n) == 0);
+    /* Too small an output buffer fails cleanly, both ways. */
+    if (clen > 1) cr_assert_eq(ql__lzf_compress(in, n, c, clen - 1), 0);
+    if (n > 1) cr_assert_eq(ql__lzf_decompress(c, clen, d, n - 1), 0);
+    kl_free(c);
+    kl_free(d);
+}
+
+Test(quicklist, lzf_roundtrips) {
+    unsigned char *buf = kl_malloc(200000);
+    rng_state = 4;
+    for (size_t n = 0; n < 300; n++) {
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (unsigned char)(rnd() % 3 ? 'a' + i % 7 : rnd());
+        lzf_roundtrip(buf, n);
+    }
+    /* Long runs (overlapping copies), maximal references, far offsets. */
+    memset(buf, 'z', 200000);
+    lzf_roundtrip(buf, 200000);
+    for (size_t i = 0; i < 200000; i++)
+        buf[i] = (unsigned char)((i % 8191) * 7 + (i / 8191));
+    lzf_roundtrip(buf, 200000);
+    for (size_t i = 0; i < 200000; i++)
+        buf[i] = (unsigned char)rnd();
+    lzf_roundtrip(buf, 200000);
+    for (size_t i = 0; i < 20000; i++)
+        buf[i] = (unsigned char)(i < 8192 ? rnd() : buf[i - 8192]);
+    lzf_roundtrip(buf, 20000);
+    for (size_t i = 0; i < 20000; i++)
+        buf[i] = (unsigned char)(i < 8193 ? rnd() : buf[i - 8193]);
+    lzf_roundtrip(buf, 20000);
+    /* Repetitive data compresses well. */
+    for (size_t i = 0; i < 8000; i++)
+        buf[i] = (unsigned char)"listpack entry "[i % 15];
+    unsigned char out[8000];
+    size_t clen = ql__lzf_compress(buf, 8000, out, sizeof out);
+    cr_assert_gt(clen, 0);
+    cr_assert_lt(clen, 400);
+    kl_free(buf);
+}
+
+Test(quicklist, lzf_corrupt_input_is_safe) {
+    unsigned char in[256], out[512];
+    rng_state = 5;
+    int ok = 0;
+    for (int it = 0; it < 20000; it++) {
+        size_t n = 1 + rnd() % sizeof in;
+        for (size_t i = 0; i < n; i++)
+            in[i] = (unsigned char)rnd();
+        size_t got = ql__lzf_decompress(in, n, out, sizeof out);
+        cr_assert_leq(got, sizeof out);
+        ok += got > 0;
+    }
+    /* Truncations of a valid stream. */
+    unsigned char src[3000], c[4000];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (unsigned char)(i % 50 < 25 ? 'q' : rnd());
+    size_t clen = ql__lzf_compress(src, sizeof src, c, sizeof c);
+    cr_assert_gt(clen, 0);
+    unsigned char *d = kl_malloc(sizeof src);
+    for (size_t cut = 0; cut < clen; cut++)
+        cr_assert_neq(ql__lzf_decompress(c, cut, d, sizeof src), sizeof src);
+    kl_free(d);
+    (void)ok;
 }

@@ -208,6 +208,24 @@ Test(zskiplist, update_in_place_and_moved) {
     zsl_set_free(zs);
 }
 
+Test(zskiplist, find_or_insert) {
+    zsl_set_t *zs = zsl_set_new();
+    bool added = false;
+    zsl_node_t *a = zsl_set_find_or_insert(zs, "a", 1, 5, &added);
+    cr_assert(added);
+    cr_assert(a->score == 5);
+    zsl_node_t *again = zsl_set_find_or_insert(zs, "a", 1, 7, &added);
+    cr_assert_not(added);
+    cr_assert_eq(again, a);
+    cr_assert(a->score == 5, "an existing member keeps its score");
+    /* zsl_set_insert on an existing member updates it instead. */
+    zsl_node_t *u = zsl_set_insert(zs, "a", 1, 9);
+    cr_assert(u->score == 9);
+    cr_assert_eq(zsl_set_len(zs), 1);
+    cr_assert_eq(zsl_set_validate(zs), 0);
+    zsl_set_free(zs);
+}
+
 Test(zskiplist, parse_ranges) {
     zsl_range_t r;
     cr_assert_eq(zsl_parse_range("1", "(2.5", &r), 0);
