@@ -280,8 +280,7 @@ static void zset_to_skiplist(kobj_t *o) {
 
 /* A new sorted set sized for its first member (Redis 7.0's ZADD). */
 static kobj_t *zset_create_for(size_t first_len) {
-    if (g_cfg.zset_max_listpack_entries == 0 ||
-        (size_t)g_cfg.zset_max_listpack_value < first_len)
+    if (g_cfg.zset_max_listpack_entries == 0 || (size_t)g_cfg.zset_max_listpack_value < first_len)
         return zset_new_skiplist();
     return zset_new_listpack();
 }
@@ -741,8 +740,8 @@ typedef struct zout {
 static void zout_begin(zout_t *h, long length) {
     h->count = 0;
     if (h->store) {
-        h->dst = length > g_cfg.zset_max_listpack_entries ? zset_new_skiplist()
-                                                          : zset_new_listpack();
+        h->dst =
+            length > g_cfg.zset_max_listpack_entries ? zset_new_skiplist() : zset_new_listpack();
         return;
     }
     bool flat_scores = h->withscores && h->c->resp < 3;
@@ -855,7 +854,8 @@ static void range_by_score(zout_t *h, kobj_t *o, const zsl_range_t *r, long offs
     if (o->enc == ENC_LISTPACK) {
         unsigned char *lp = o->v.p;
         unsigned char *p = rev ? zlp_last_in_range(lp, r) : zlp_first_in_range(lp, r);
-        while (p && offset--) p = rev ? zlp_prev_pair(lp, p) : zlp_next_pair(lp, p);
+        while (p && offset--)
+            p = rev ? zlp_prev_pair(lp, p) : zlp_next_pair(lp, p);
         while (p && limit--) {
             double s = zlp_score(lp_next(lp, p));
             if (rev ? !zsl_value_gte_min(s, r) : !zsl_value_lte_max(s, r)) break;
@@ -887,7 +887,8 @@ static void range_by_lex(zout_t *h, kobj_t *o, const zsl_lex_t *r, long offset, 
     if (o->enc == ENC_LISTPACK) {
         unsigned char *lp = o->v.p;
         unsigned char *p = rev ? zlp_last_in_lex(lp, r) : zlp_first_in_lex(lp, r);
-        while (p && offset--) p = rev ? zlp_prev_pair(lp, p) : zlp_next_pair(lp, p);
+        while (p && offset--)
+            p = rev ? zlp_prev_pair(lp, p) : zlp_next_pair(lp, p);
         while (p && limit--) {
             if (rev ? !zlp_lex_gte(p, r) : !zlp_lex_lte(p, r)) break;
             zout_emit_lp(h, lp, p);
@@ -1092,8 +1093,8 @@ static void zremrange_generic(client_t *c, int type) {
     } else {
         zsl_set_t *zs = o->v.p;
         if (type == ZRM_RANK)
-            deleted = zsl_set_delete_range_by_rank(zs, (unsigned long)start + 1,
-                                                   (unsigned long)end + 1);
+            deleted =
+                zsl_set_delete_range_by_rank(zs, (unsigned long)start + 1, (unsigned long)end + 1);
         else if (type == ZRM_SCORE)
             deleted = zsl_set_delete_range_by_score(zs, &range);
         else
@@ -1318,7 +1319,8 @@ static void zset_bzmpop_cmd(client_t *c) {
 static unsigned char **zlp_index(unsigned char *lp, unsigned long n) {
     unsigned char **v = kl_malloc((n ? n : 1) * sizeof(*v));
     unsigned long i = 0;
-    for (unsigned char *p = lp_first(lp); p && i < n; p = zlp_next_pair(lp, p)) v[i++] = p;
+    for (unsigned char *p = lp_first(lp); p && i < n; p = zlp_next_pair(lp, p))
+        v[i++] = p;
     return v;
 }
 
@@ -1412,7 +1414,8 @@ static void zrandmember_with_count(client_t *c, long l, bool withscores) {
         /* Case 3, skiplist, close to the size: a partial shuffle of all. */
         zsl_node_t **v = kl_malloc(size * sizeof(*v));
         unsigned long i = 0;
-        for (zsl_node_t *n = zsl_first(&zs->zsl); n; n = zsl_next(n)) v[i++] = n;
+        for (zsl_node_t *n = zsl_first(&zs->zsl); n; n = zsl_next(n))
+            v[i++] = n;
         for (i = 0; i < count; i++) {
             unsigned long j = i + (unsigned long)rand_below(size - i);
             zsl_node_t *t = v[i];
@@ -1443,8 +1446,8 @@ static void zset_zrandmember_cmd(client_t *c) {
         long long l;
         if (arg_ll(c, &c->argv[2], &l) != 0) return;
         if (l < -LONG_MAX) {
-            reply_errorf(c, "ERR value is out of range, value must between %ld and %ld",
-                         -LONG_MAX, LONG_MAX);
+            reply_errorf(c, "ERR value is out of range, value must between %ld and %ld", -LONG_MAX,
+                         LONG_MAX);
             return;
         }
         bool withscores = false;
@@ -1584,8 +1587,7 @@ static void zset_zscan_cmd(client_t *c) {
     }
     size_t kept = 0;
     for (size_t i = 0; i < acc.n; i++) {
-        if (use_pattern &&
-            !kl_glob_match(pat, plen, acc.buf.p + acc.e[i].moff, acc.e[i].mlen, 0))
+        if (use_pattern && !kl_glob_match(pat, plen, acc.buf.p + acc.e[i].moff, acc.e[i].mlen, 0))
             continue;
         acc.e[kept++] = acc.e[i];
     }
@@ -1618,10 +1620,10 @@ typedef struct zsrc {
 /* Iteration over an input in its natural order. */
 typedef struct zsrc_iter {
     const zsrc_t *s;
-    unsigned char *p;  /* listpack zset */
-    zsl_node_t *n;     /* skiplist zset */
-    uint32_t ipos;     /* intset */
-    dict_iter_t di;    /* hashtable set */
+    unsigned char *p; /* listpack zset */
+    zsl_node_t *n;    /* skiplist zset */
+    uint32_t ipos;    /* intset */
+    dict_iter_t di;   /* hashtable set */
     bool di_live;
     unsigned char buf[ZLP_BUF];
 } zsrc_iter_t;
@@ -1749,8 +1751,8 @@ static void zsetop_generic(client_t *c, const resp_arg_t *dstkey, uint32_t numke
     uint32_t j = numkeys_idx + 1;
     for (long long i = 0; i < setnum; i++, j++) {
         const resp_arg_t *k = &c->argv[j];
-        kobj_t *o = dstkey ? db_lookup_write(c->db, k->ptr, k->len)
-                           : db_lookup_read(c->db, k->ptr, k->len);
+        kobj_t *o =
+            dstkey ? db_lookup_write(c->db, k->ptr, k->len) : db_lookup_read(c->db, k->ptr, k->len);
         if (o && o->type != OBJ_ZSET && o->type != OBJ_SET) {
             kl_free(src);
             reply_wrongtype(c);
@@ -1901,7 +1903,8 @@ static void zsetop_generic(client_t *c, const resp_arg_t *dstkey, uint32_t numke
     dict_iter_t di;
     dict_iter_init(&di, acc, 0);
     dict_entry_t *de;
-    while ((de = dict_iter_next(&di)) != NULL) v[i++] = de;
+    while ((de = dict_iter_next(&di)) != NULL)
+        v[i++] = de;
     dict_iter_done(&di);
     qsort(v, n, sizeof(*v), cmp_result);
 
@@ -1942,8 +1945,8 @@ static void zsetop_generic(client_t *c, const resp_arg_t *dstkey, uint32_t numke
     } else {
         reply_array(c, (long)(withscores && c->resp < 3 ? n * 2 : n));
         for (i = 0; i < n; i++)
-            reply_pair(c, dict_entry_key(v[i]), dict_entry_klen(v[i]),
-                       dict_entry_get_double(v[i]), withscores);
+            reply_pair(c, dict_entry_key(v[i]), dict_entry_klen(v[i]), dict_entry_get_double(v[i]),
+                       withscores);
     }
     kl_free(v);
     dict_release(acc);
@@ -1987,14 +1990,14 @@ static void zset_zintercard_cmd(client_t *c) {
     }
 
 #define CX_RANGE                                                                                   \
-    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "      \
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "       \
     "elements returned."
 #define CX_RANGE_LIMIT                                                                             \
-    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "      \
-    "elements being returned. If M is constant (e.g. always asking for the first 10 elements "    \
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "       \
+    "elements being returned. If M is constant (e.g. always asking for the first 10 elements "     \
     "with LIMIT), you can consider it O(log(N))."
 #define CX_REMRANGE                                                                                \
-    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "      \
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "       \
     "elements removed by the operation."
 #define CX_UNION                                                                                   \
     "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being "    \
@@ -2003,16 +2006,16 @@ static void zset_zintercard_cmd(client_t *c) {
     "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being "    \
     "the number of elements in the resulting sorted set."
 #define CX_INTER                                                                                   \
-    "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the "      \
+    "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the "       \
     "number of input sorted sets and M being the number of elements in the resulting sorted set."
 #define CX_DIFF                                                                                    \
-    "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N "   \
+    "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N "    \
     "is the size of the first set, and K is the size of the result set."
 #define CX_MPOP                                                                                    \
-    "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements "  \
+    "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements "   \
     "in the sorted set, and M being the number of elements popped."
 #define CX_POP                                                                                     \
-    "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number "  \
+    "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number "   \
     "of elements popped."
 
 kl_command_t cmds_zset[] = {

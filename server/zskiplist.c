@@ -187,7 +187,8 @@ static zsl_node_t *zsl_insert(zsl_t *zsl, double score, dict_entry_t *de) {
         x->level[i].span = update[i]->level[i].span - (rank[0] - rank[i]);
         update[i]->level[i].span = (rank[0] - rank[i]) + 1;
     }
-    for (int i = level; i < zsl->level; i++) update[i]->level[i].span++;
+    for (int i = level; i < zsl->level; i++)
+        update[i]->level[i].span++;
     x->backward = update[0] == zsl->header ? NULL : update[0];
     if (x->level[0].forward)
         x->level[0].forward->backward = x;
@@ -211,7 +212,8 @@ static void zsl_unlink(zsl_t *zsl, zsl_node_t *x, zsl_node_t **update) {
         x->level[0].forward->backward = x->backward;
     else
         zsl->tail = x->backward;
-    while (zsl->level > 1 && zsl->header->level[zsl->level - 1].forward == NULL) zsl->level--;
+    while (zsl->level > 1 && zsl->header->level[zsl->level - 1].forward == NULL)
+        zsl->level--;
     zsl->length--;
 }
 

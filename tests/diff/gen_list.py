@@ -6,7 +6,7 @@ LTRIM / LPOS with all options, LMOVE / RPOPLPUSH (including a list onto itself),
 blocking variants with a short timeout (they block only when every key is empty, and then both
 servers answer the timeout's null array). list-max-listpack-size is changed now and then
 (1..5 entries, byte limits, 0) and some elements are larger than a node, so the lists span
-many quicklist nodes, plain nodes included. Keys are shared with the other types: WRONGTYPE
+many quicklist nodes, plain nodes included; list-compress-depth too (compressed inner nodes). Keys are shared with the other types: WRONGTYPE
 paths come for free.
 """
 
@@ -136,6 +136,9 @@ def generators(gen):
         return [r.choice([b"BLPOP", b"BRPOP"])] + keys + [timeout()]
 
     def g_config():
+        if r.random() < 0.3:
+            return [b"CONFIG", b"SET", b"list-compress-depth",
+                    r.choice([b"0", b"0", b"1", b"2"])]
         v = r.choice([b"-2", b"-2", b"-2", b"1", b"2", b"3", b"5", b"0", b"-1", b"-5", b"128"])
         return [b"CONFIG", b"SET", b"list-max-listpack-size", v]
 

@@ -450,12 +450,8 @@ def generators(gen):
             args += [b"COUNT", r.choice([b"1", b"5", b"100"])]
         return args
 
-    def g_config():
-        return [b"CONFIG", b"SET", b"zset-max-listpack-entries",
-                r.choice([b"128", b"128", b"3", b"16", b"0"])]
-
     return [
         (10, g_zadd), (2, g_zadd_many), (3, g_zincrby), (4, g_zrem), (10, g_read),
         (8, g_zrange), (5, g_old_range), (2, g_zrangestore), (4, g_pop), (3, g_zrandmember),
-        (3, g_zremrange), (5, g_setop), (2, g_zscan), (1, g_config), (1, g_sadd),
+        (3, g_zremrange), (5, g_setop), (2, g_zscan), (1, g_sadd),
     ]

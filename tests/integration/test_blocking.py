@@ -43,6 +43,10 @@ def clients(server):
     yield make
     for c in made:
         c.close()
+    if made and server.alive():
+        # The next test counts blocked clients: wait until these are gone.
+        with server.raw() as c:
+            wait_blocked(c, 0)
 
 
 # ---------------------------------------------------------------- each command

@@ -460,11 +460,13 @@ def lrange_model(model, start, end):
     return model[start:min(end, n - 1) + 1]
 
 
-@pytest.mark.parametrize("fill", ["-2", "2", "-1"])
+@pytest.mark.parametrize("fill,depth", [("-2", "0"), ("2", "0"), ("-1", "0"), ("4", "1"),
+                                        ("-1", "2")])
 @pytest.mark.timeout(120)
-def test_random_ops_against_model(r, config_set, fill):
+def test_random_ops_against_model(r, config_set, fill, depth):
     config_set("list-max-listpack-size", fill)
-    rnd = random.Random(1234 + int(fill))
+    config_set("list-compress-depth", depth)
+    rnd = random.Random(1234 + int(fill) + 10 * int(depth))
     model = []
     pool = [b"a", b"b", b"1", b"-7", b"xyz", b"", b"L" * 5000, b"M" * 300]
     for step in range(3000):
@@ -524,6 +526,46 @@ def test_random_ops_against_model(r, config_set, fill):
         if step % 250 == 0:
             assert r.lrange("l", 0, -1) == model
     assert r.lrange("l", 0, -1) == model
+
+
+def test_compress_depth(r, config_set):
+    """list-compress-depth: same replies, far less memory for compressible data; lists keep
+    the depth they were created with."""
+    def load(key):
+        rpush_many(r, key, [b"compressible-element-%06d-" % i + b"p" * 200 for i in range(20000)])
+
+    load("plain")
+    config_set("list-compress-depth", "1")
+    load("packed")
+    config_set("list-compress-depth", "0")
+    assert r.lrange("packed", 0, -1) == r.lrange("plain", 0, -1)
+    for i in (0, 1, 5000, 10000, 19998, -1):
+        assert r.lindex("packed", i) == r.lindex("plain", i)
+    assert r.memory_usage("packed", samples=0) < r.memory_usage("plain", samples=0) / 3
+    # Writes in the middle of compressed nodes.
+    for key in ("plain", "packed"):
+        assert r.lset(key, 7777, "x") is True
+        assert r.linsert(key, "before", "x", "y") == 20001
+        assert r.lrem(key, 0, b"compressible-element-012345-" + b"p" * 200) == 1
+        assert r.ltrim(key, 100, -100) is True
+    assert r.lrange("packed", 0, -1) == r.lrange("plain", 0, -1)
+    # Pops walk the compressed nodes to the ends.
+    while r.llen("plain"):
+        assert r.lpop("packed", 333) == r.lpop("plain", 333)
+        assert r.rpop("packed", 100) == r.rpop("plain", 100)
+    assert r.exists("packed") == 0
+
+
+@pytest.mark.keyloom_only
+def test_debug_object_compressed(r, config_set):
+    config_set("list-compress-depth", "2")
+    r.rpush("l", *[b"e" * 100] * 1000)
+    line = r.execute_command("DEBUG", "OBJECT", "l")
+    if isinstance(line, bytes):
+        line = line.decode()
+    fields = dict(f.split(":", 1) for f in line.split()[1:] if ":" in f)
+    assert fields["ql_compressed"] == "1"
+    assert int(fields["ql_uncompressed_size"]) >= 100000
 
 
 @pytest.mark.keyloom_only

@@ -354,9 +354,10 @@ def test_discard_unwatches(server, raw):
 
 
 def test_watch_broken_by_expiry(raw):
-    raw.execute("SET", "k", "v", "PX", "150")
+    # The TTL leaves ample time for WATCH to see the key alive even on a loaded machine.
+    raw.execute("SET", "k", "v", "PX", "500")
     assert call(raw, "WATCH", "k") == OK
-    time.sleep(0.3)
+    time.sleep(0.7)
     assert exec_ok(raw, ("PING",)) == NULL_ARRAY
 
 
@@ -365,14 +366,14 @@ def test_watch_expiry_without_active_expire(server, raw):
     with server.raw() as admin:
         assert admin.execute("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"OK"
         try:
-            raw.execute("SET", "k", "v", "PX", "100")
+            raw.execute("SET", "k", "v", "PX", "500")
             assert call(raw, "WATCH", "k") == OK
-            time.sleep(0.2)
+            time.sleep(0.7)
             assert exec_ok(raw, ("PING",)) == NULL_ARRAY
             # Lazy expiry by another client breaks it the same way.
-            raw.execute("SET", "k", "v", "PX", "100")
+            raw.execute("SET", "k", "v", "PX", "500")
             assert call(raw, "WATCH", "k") == OK
-            time.sleep(0.2)
+            time.sleep(0.7)
             assert admin.execute("GET", "k") is None
             assert exec_ok(raw, ("PING",)) == NULL_ARRAY
             # A key that had already expired when watched: deleting it changes nothing...

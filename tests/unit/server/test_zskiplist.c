@@ -62,7 +62,8 @@ static void model_insert(model_t *md, const char *m, size_t len, double score) {
     e.len = len;
     e.score = score;
     size_t i = 0;
-    while (i < md->n && mel_cmp(&md->v[i], &e) < 0) i++;
+    while (i < md->n && mel_cmp(&md->v[i], &e) < 0)
+        i++;
     memmove(&md->v[i + 1], &md->v[i], (md->n - i) * sizeof(mel_t));
     md->v[i] = e;
     md->n++;
@@ -72,13 +73,14 @@ static void model_insert(model_t *md, const char *m, size_t len, double score) {
 static size_t rand_member(char *m) {
     static const char alpha[] = {'a', 'b', 'c', '\0', 'z'};
     size_t len = rnd() % 4; /* the empty member too */
-    for (size_t i = 0; i < len; i++) m[i] = alpha[rnd() % sizeof(alpha)];
+    for (size_t i = 0; i < len; i++)
+        m[i] = alpha[rnd() % sizeof(alpha)];
     return len;
 }
 
 static double rand_score(void) {
-    static const double pool[] = {-INFINITY, -1e300, -2.5, -1, -0.0, 0, 0.5, 1, 1, 3, 1e300,
-                                  INFINITY};
+    static const double pool[] = {-INFINITY, -1e300, -2.5, -1, -0.0,  0,
+                                  0.5,       1,      1,    3,  1e300, INFINITY};
     if (rnd() % 4 == 0) return (double)(int)(rnd() % 20) - 10;
     return pool[rnd() % (sizeof(pool) / sizeof(pool[0]))];
 }
@@ -319,7 +321,8 @@ static void random_workload(uint64_t seed, int steps, bool equal_scores) {
         } else if (md.n) {
             unsigned long s = 1 + rnd() % md.n;
             unsigned long e = s + rnd() % (md.n - s + 1);
-            for (unsigned long i = s; i <= e; i++) model_del_at(&md, (size_t)(s - 1));
+            for (unsigned long i = s; i <= e; i++)
+                model_del_at(&md, (size_t)(s - 1));
             cr_assert_eq(zsl_set_delete_range_by_rank(zs, s, e), e - s + 1);
         }
         check_same(zs, &md);
