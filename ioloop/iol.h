@@ -145,6 +145,10 @@ void iol_client_kill(iol_client_t *c, bool after_reply);
 /* Thread: executor. Deliver bytes to a client that the executor does not
  * hold right now (pub/sub, MONITOR). The chain is moved. */
 void iol_client_push(iol_client_t *c, iol_reply_t *r);
+/* Thread: executor. Deliver bytes to c's I/O thread even while the executor
+ * holds c: only for a parked batch whose earlier replies already went out this
+ * way (nothing waits in c->reply), so the bytes keep their order. */
+void iol_client_push_now(iol_client_t *c, iol_reply_t *r);
 /* Thread: executor. Is the executor holding c's batch (running or parked)? */
 bool iol_client_held(const iol_client_t *c);
 /* Thread: executor. Hand a parked batch back to the client's I/O thread. */

@@ -930,6 +930,10 @@ void iol_client_push(iol_client_t *c, iol_reply_t *r) {
         iol_reply_move(&c->reply, r);
         return;
     }
+    iol_client_push_now(c, r);
+}
+
+void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
     if (!threaded()) {
         io_push(c, r);
         return;

@@ -264,6 +264,19 @@ static int exec_one(client_t *c) {
     return (c->flags & CF_BLOCKED) ? RUN_BLOCKED : RUN_DONE;
 }
 
+/* Deliver out-of-band bytes (pub/sub messages, MONITOR lines) to c: into its
+ * hand-off chain while the executor runs its batch, straight to its I/O thread
+ * otherwise, including while its batch is parked (blocked or paused): the
+ * parked batch's earlier replies went out already (flush_parked_replies), so
+ * order is kept and a blocked RESP3 subscriber gets messages at once, as in
+ * Redis. */
+void exec_client_push(client_t *c, iol_reply_t *r) {
+    if (c->flags & (CF_BLOCKED | CF_PAUSED))
+        iol_client_push_now(&c->io, r);
+    else
+        iol_client_push(&c->io, r);
+}
+
 /* CLIENT REPLY SKIP mutes exactly the command after it. */
 static void after_command_flags(client_t *c) {
     if (c->flags & CF_REPLY_SKIP) c->flags &= ~CF_REPLY_SKIP;
@@ -275,19 +288,15 @@ static void after_command_flags(client_t *c) {
 
 /* A batch parks (pause, blocking command) with replies of its earlier commands
  * waiting in the hand-off chain: deliver them now, as Redis would, instead of
- * when the whole batch is done. iol_client_push() hands bytes to the client's
- * I/O thread for clients the executor does not hold, so the hold is lifted for
- * the call (exec_held is executor-only state; the I/O thread only appends the
- * bytes to its own output queue). */
+ * when the whole batch is done. From here on, until the batch resumes, pushes
+ * (pub/sub, MONITOR) to this client go straight out too (exec_client_push). */
 static void flush_parked_replies(client_t *c) {
     if (c->io.reply.bytes == 0 || (c->flags & CF_REPLY_OFF)) return;
     if (c->io.hand_flags & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) return;
     iol_reply_t r;
     iol_reply_init(&r);
     iol_reply_move(&r, &c->io.reply);
-    c->io.exec_held = false;
-    iol_client_push(&c->io, &r);
-    c->io.exec_held = true;
+    iol_client_push_now(&c->io, &r);
 }
 
 /* Run commands of the batch from c->commands_done on. Returns RUN_DONE when
@@ -408,7 +417,7 @@ static void feed_monitors(client_t *c) {
         iol_reply_t r;
         iol_reply_init(&r);
         iol_reply_append(&r, b.p, b.len);
-        iol_client_push(&m->io, &r);
+        exec_client_push(m, &r);
     }
     kl_buf_free(&b);
 }

@@ -18,6 +18,8 @@ void exec_client_kill(client_t *c, bool after_reply);
 void exec_pause_until(int64_t end_ms, bool all);
 void exec_unpause(void);
 bool exec_paused_clients(void);
+/* Out-of-band delivery (pub/sub, MONITOR) that keeps reply order. */
+void exec_client_push(client_t *c, iol_reply_t *r);
 /* MONITOR */
 void exec_monitor_add(client_t *c);
 void exec_monitor_remove(client_t *c);

@@ -108,12 +108,18 @@ static inline uint64_t enc_len(const unsigned char *p) {
     if (b < 0xE0) return 2;
     if (b < 0xF0) return 2 + (((uint64_t)(b & 0x0F) << 8) | p[1]);
     switch (b) {
-    case 0xF0: return 5 + (uint64_t)rd_u32(p + 1);
-    case 0xF1: return 3;
-    case 0xF2: return 4;
-    case 0xF3: return 5;
-    case 0xF4: return 9;
-    default: return 0; /* EOF or invalid */
+    case 0xF0:
+        return 5 + (uint64_t)rd_u32(p + 1);
+    case 0xF1:
+        return 3;
+    case 0xF2:
+        return 4;
+    case 0xF3:
+        return 5;
+    case 0xF4:
+        return 9;
+    default:
+        return 0; /* EOF or invalid */
     }
 }
 
@@ -162,10 +168,18 @@ static inline bool entry_decode(const unsigned char *p, const unsigned char **s,
         *s = p + 5;
         *slen = rd_u32(p + 1);
         return true;
-    case 0xF1: *v = sign_extend(rd_le(p + 1, 2), 16); return false;
-    case 0xF2: *v = sign_extend(rd_le(p + 1, 3), 24); return false;
-    case 0xF3: *v = sign_extend(rd_le(p + 1, 4), 32); return false;
-    default: *v = sign_extend(rd_le(p + 1, 8), 64); return false;
+    case 0xF1:
+        *v = sign_extend(rd_le(p + 1, 2), 16);
+        return false;
+    case 0xF2:
+        *v = sign_extend(rd_le(p + 1, 3), 24);
+        return false;
+    case 0xF3:
+        *v = sign_extend(rd_le(p + 1, 4), 32);
+        return false;
+    default:
+        *v = sign_extend(rd_le(p + 1, 8), 64);
+        return false;
     }
 }
 
@@ -494,7 +508,8 @@ unsigned char *lp_prepend(unsigned char *lp, const unsigned char *s, size_t len)
 }
 
 /* Replace the entry at *p with s; *p is updated to the new entry. */
-unsigned char *lp_replace(unsigned char *lp, unsigned char **p, const unsigned char *s, size_t len) {
+unsigned char *lp_replace(unsigned char *lp, unsigned char **p, const unsigned char *s,
+                          size_t len) {
     return lp_insert(lp, s, len, *p, LP_REPLACE, p);
 }
 

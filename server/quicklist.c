@@ -323,8 +323,7 @@ static void settle(quicklist_t *ql) {
         if (tl_touched.overflow) {
             unsigned long i = 0;
             for (ql_node_t *n = ql->head; n; n = n->next, i++)
-                if (i >= (unsigned long)d && i < ql->len - (unsigned long)d)
-                    node_compress(ql, n);
+                if (i >= (unsigned long)d && i < ql->len - (unsigned long)d) node_compress(ql, n);
         } else {
             for (int i = 0; i < tl_touched.count; i++)
                 if (!within_depth(ql, tl_touched.n[i])) node_compress(ql, tl_touched.n[i]);
@@ -630,7 +629,8 @@ bool ql_index(quicklist_t *ql, long index, ql_entry_t *e) {
     }
     if (!norm_index(ql, index, &i)) return false;
     ql_node_t *n = locate(ql, i, &off);
-    unsigned char *view = n->compressed ? decompress_into(n, &tl_scratch, &tl_scratch_cap) : n->data;
+    unsigned char *view =
+        n->compressed ? decompress_into(n, &tl_scratch, &tl_scratch_cap) : n->data;
     entry_from(view, n->plain, n->plain ? NULL : lp_seek(view, (long)off), e);
     return true;
 }
@@ -851,8 +851,7 @@ bool ql_iter_next(ql_iter_t *it, ql_entry_t *e) {
     it->last_p = it->p;
     it->last_index = it->index;
     unsigned char *np = NULL;
-    if (!n->plain)
-        np = it->dir == QL_FORWARD ? lp_next(it->view, it->p) : lp_prev(it->view, it->p);
+    if (!n->plain) np = it->dir == QL_FORWARD ? lp_next(it->view, it->p) : lp_prev(it->view, it->p);
     if (np) {
         it->p = np;
     } else {
@@ -951,8 +950,7 @@ int ql_validate(const quicklist_t *ql) {
                 tmpcap = blob->raw;
                 tmp = kl_malloc(tmpcap);
             }
-            if (ql__lzf_decompress(blob->b, blob->clen, tmp, blob->raw) != blob->raw)
-                rc = -EINVAL;
+            if (ql__lzf_decompress(blob->b, blob->clen, tmp, blob->raw) != blob->raw) rc = -EINVAL;
             buf = tmp;
         } else if (inner && !n->tried && node_raw_bytes(n) >= QL_MIN_COMPRESS_BYTES) {
             rc = -EINVAL; /* an inner node nobody tried to compress */
@@ -966,8 +964,8 @@ int ql_validate(const quicklist_t *ql) {
                 rc = -EINVAL;
             else if (n->count > QL_NODE_MAX_COUNT)
                 rc = -EINVAL;
-            else if (n->count > 1 && (nb > limit_bytes(ql) ||
-                                      (ql->fill >= 0 && n->count > (uint32_t)ql->fill)))
+            else if (n->count > 1 &&
+                     (nb > limit_bytes(ql) || (ql->fill >= 0 && n->count > (uint32_t)ql->fill)))
                 rc = -EINVAL;
         }
         count += n->count;

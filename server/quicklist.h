@@ -21,7 +21,8 @@
  * ql_iter_del.
  *
  * Pure module. Thread: any (a quicklist is owned by one thread, the
- * executor). */
+ * executor; the read scratch and the compression bookkeeping are per
+ * thread). */
 #ifndef KL_QUICKLIST_H
 #define KL_QUICKLIST_H
 

@@ -102,7 +102,8 @@ static int arg_where(client_t *c, const resp_arg_t *a, int *where) {
 /* The value at key for reading or writing: NULL when missing; NULL after
  * replying WRONGTYPE (*wrong set) when it holds another type. */
 static kobj_t *lookup(client_t *c, const resp_arg_t *k, bool write, bool *wrong) {
-    kobj_t *o = write ? db_lookup_write(c->db, k->ptr, k->len) : db_lookup_read(c->db, k->ptr, k->len);
+    kobj_t *o =
+        write ? db_lookup_write(c->db, k->ptr, k->len) : db_lookup_read(c->db, k->ptr, k->len);
     *wrong = false;
     if (o && o->type != OBJ_LIST) {
         reply_wrongtype(c);
@@ -716,12 +717,12 @@ static void list_blmpop_cmd(client_t *c) {
     }
 
 #define CX_PUSH                                                                                    \
-    "O(1) for each element added, so O(N) to add N elements when the command is called with "     \
+    "O(1) for each element added, so O(N) to add N elements when the command is called with "      \
     "multiple arguments."
 #define CX_MPOP                                                                                    \
     "O(N+M) where N is the number of provided keys and M is the number of elements returned."
 #define SUM_BMOVE                                                                                  \
-    "Pop an element from a list, push it to another list and return it; or block until one is "   \
+    "Pop an element from a list, push it to another list and return it; or block until one is "    \
     "available"
 
 kl_command_t cmds_list[] = {
@@ -733,8 +734,7 @@ kl_command_t cmds_list[] = {
              "Prepend an element to a list, only if the list exists", CX_PUSH,
              "@write @list @fast"),
     LIST_CMD("rpushx", list_rpushx_cmd, -3, CMD_WRITE | CMD_DENYOOM | CMD_FAST, 1, 1, 1, "2.2.0",
-             "Append an element to a list, only if the list exists", CX_PUSH,
-             "@write @list @fast"),
+             "Append an element to a list, only if the list exists", CX_PUSH, "@write @list @fast"),
     LIST_CMD("lpop", list_lpop_cmd, -2, CMD_WRITE | CMD_FAST, 1, 1, 1, "1.0.0",
              "Remove and get the first elements in a list",
              "O(N) where N is the number of elements returned", "@write @list @fast"),
@@ -782,21 +782,19 @@ kl_command_t cmds_list[] = {
              "Pop an element from a list, push it to another list and return it", "O(1)",
              "@write @list @slow"),
     LIST_CMD("rpoplpush", list_rpoplpush_cmd, 3, CMD_WRITE | CMD_DENYOOM, 1, 2, 1, "1.2.0",
-             "Remove the last element in a list, prepend it to another list and return it",
-             "O(1)", "@write @list @slow"),
+             "Remove the last element in a list, prepend it to another list and return it", "O(1)",
+             "@write @list @slow"),
     /* Keys come after numkeys (movable keys): no fixed range, as Redis reports. */
     LIST_CMD("lmpop", list_lmpop_cmd, -4, CMD_WRITE, 0, 0, 0, "7.0.0", "Pop elements from a list",
              CX_MPOP, "@write @list @slow"),
     LIST_CMD("blpop", list_blpop_cmd, -3, CMD_WRITE | CMD_NOSCRIPT | CMD_BLOCKING, 1, -2, 1,
-             "2.0.0",
-             "Remove and get the first element in a list, or block until one is available",
+             "2.0.0", "Remove and get the first element in a list, or block until one is available",
              "O(N) where N is the number of provided keys.", "@write @list @slow @blocking"),
     LIST_CMD("brpop", list_brpop_cmd, -3, CMD_WRITE | CMD_NOSCRIPT | CMD_BLOCKING, 1, -2, 1,
              "2.0.0", "Remove and get the last element in a list, or block until one is available",
              "O(N) where N is the number of provided keys.", "@write @list @slow @blocking"),
-    LIST_CMD("blmove", list_blmove_cmd, 6,
-             CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT | CMD_BLOCKING, 1, 2, 1, "6.2.0", SUM_BMOVE,
-             "O(1)", "@write @list @slow @blocking"),
+    LIST_CMD("blmove", list_blmove_cmd, 6, CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT | CMD_BLOCKING, 1,
+             2, 1, "6.2.0", SUM_BMOVE, "O(1)", "@write @list @slow @blocking"),
     LIST_CMD("brpoplpush", list_brpoplpush_cmd, 4,
              CMD_WRITE | CMD_DENYOOM | CMD_NOSCRIPT | CMD_BLOCKING, 1, 2, 1, "2.2.0", SUM_BMOVE,
              "O(1)", "@write @list @slow @blocking"),

@@ -186,6 +186,21 @@ def test_resp3_subscribed_client_runs_anything(server):
         assert call(s, "PUBSUB", "NUMSUB", "a") == b"*2\r\n$1\r\na\r\n:1\r\n"
 
 
+@pytest.mark.needs_types
+def test_resp3_subscriber_blocked_in_blpop_gets_messages_at_once(server):
+    """A RESP3 subscriber whose batch is parked on BLPOP still receives its messages
+    while it waits (the parked batch does not hold pushes back), then BLPOP's reply."""
+    with server.raw(protocol=3) as s, server.raw() as p:
+        assert call(s, "SUBSCRIBE", "ch") == sub_reply("subscribe", "ch", 1, 3)
+        s.send_command("BLPOP", "blocked-list", "0")
+        wait_until(lambda: info_dict(p.execute("INFO", "clients"))["clients"]
+                   ["blocked_clients"] == "1")
+        assert call(p, "PUBLISH", "ch", "m1") == integer(1)
+        assert read_n(s, 1) == [message("ch", "m1", 3)]
+        assert call(p, "RPUSH", "blocked-list", "x") == integer(1)
+        assert read_n(s, 1) == [b"*2\r\n$12\r\nblocked-list\r\n$1\r\nx\r\n"]
+
+
 def test_hello_switches_subscribed_client_to_resp2_mode(server):
     with server.raw(protocol=3) as s:
         assert call(s, "SUBSCRIBE", "a") == sub_reply("subscribe", "a", 1, 3)

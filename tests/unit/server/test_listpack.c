@@ -101,8 +101,7 @@ static void check_str_roundtrip(size_t len, size_t expect_entry_bytes) {
     lp = lp_append(lp, s, len);
     lp = lp_append(lp, s, len);
     assert_valid(lp);
-    cr_assert_eq(lp_bytes(lp), 7 + 2 * expect_entry_bytes, "len=%zu bytes=%zu", len,
-                 lp_bytes(lp));
+    cr_assert_eq(lp_bytes(lp), 7 + 2 * expect_entry_bytes, "len=%zu bytes=%zu", len, lp_bytes(lp));
     lp_entry_t e;
     unsigned char *p = lp_last(lp);
     lp_get(p, &e);
@@ -135,8 +134,9 @@ Test(listpack, string_width_boundaries) {
 }
 
 Test(listpack, non_canonical_numbers_stay_strings) {
-    const char *cases[] = {"-0",   "007", "+1", " 1", "1 ",  "1.0", "9223372036854775808",
-                           "-9223372036854775809", "",    "-",  "0x10", "1e3"};
+    const char *cases[] = {
+        "-0", "007", "+1",   " 1", "1 ", "1.0", "9223372036854775808", "-9223372036854775809",
+        "",   "-",   "0x10", "1e3"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         unsigned char *lp = lp_new(0);
         size_t len = strlen(cases[i]);
@@ -566,11 +566,21 @@ static void rand_value(mstr_t *m) {
     if (k < 4) {
         long long v;
         switch (rnd() % 5) {
-        case 0: v = (long long)(rnd() % 256) - 128; break;
-        case 1: v = (long long)(rnd() % 20000) - 10000; break;
-        case 2: v = (long long)(rnd() % 20000000) - 10000000; break;
-        case 3: v = (long long)rnd(); break;
-        default: v = (rnd() & 1) ? LLONG_MAX : LLONG_MIN; break;
+        case 0:
+            v = (long long)(rnd() % 256) - 128;
+            break;
+        case 1:
+            v = (long long)(rnd() % 20000) - 10000;
+            break;
+        case 2:
+            v = (long long)(rnd() % 20000000) - 10000000;
+            break;
+        case 3:
+            v = (long long)rnd();
+            break;
+        default:
+            v = (rnd() & 1) ? LLONG_MAX : LLONG_MIN;
+            break;
         }
         len = (size_t)kl_ll_to_str((char *)buf, sizeof buf, v);
     } else {
@@ -657,8 +667,8 @@ Test(listpack, random_vs_model, .timeout = 120) {
                 long pos = (long)(rnd() % (uint64_t)n);
                 unsigned char *p = lp_find(lp, lp_first(lp), m[pos].p, m[pos].len, 0);
                 long first = 0;
-                while (!(m[first].len == m[pos].len &&
-                         memcmp(m[first].p, m[pos].p, m[pos].len) == 0))
+                while (
+                    !(m[first].len == m[pos].len && memcmp(m[first].p, m[pos].p, m[pos].len) == 0))
                     first++;
                 cr_assert_eq(p, lp_seek(lp, first));
             } else if (n > 0) { /* seek */

@@ -389,8 +389,7 @@ static void random_run(int fill, int compress, uint64_t seed, int ops, int big_p
             m_delete(&m, pos, 1);
         } else if (k < 85 && m.n > 0) { /* LREM-like: delete matches of a value */
             long pos = (long)(rnd() % (uint64_t)m.n);
-            mstr_t target = {kl_memdup(m.v[pos].p, m.v[pos].len ? m.v[pos].len : 1),
-                             m.v[pos].len};
+            mstr_t target = {kl_memdup(m.v[pos].p, m.v[pos].len ? m.v[pos].len : 1), m.v[pos].len};
             int dir = (rnd() & 1) ? QL_FORWARD : QL_BACKWARD;
             long limit = (long)(rnd() % 4); /* 0 = all */
             ql_key_t key;
@@ -446,7 +445,9 @@ static void random_run(int fill, int compress, uint64_t seed, int ops, int big_p
         if (op % 100 == 0) check(ql, &m);
     }
     check(ql, &m);
-    if (compress) cr_assert_gt(max_comp, 1, "fill %d: compression never kicked in (n %ld nodes %lu)", fill, m.n, ql_node_count(ql));
+    if (compress)
+        cr_assert_gt(max_comp, 1, "fill %d: compression never kicked in (n %ld nodes %lu)", fill,
+                     m.n, ql_node_count(ql));
     quicklist_t *d = ql_dup(ql);
     check(d, &m);
     ql_free(d);
