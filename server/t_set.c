@@ -1034,7 +1034,8 @@ static void set_sscan_cmd(client_t *c) {
     }
 
     scan_acc_t s = {0};
-    long long maxiter = count * 10;
+    /* COUNT can be as large as LLONG_MAX: saturate rather than overflow. */
+    long long maxiter = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
     do {
         cursor = dict_scan(o->v.p, cursor, scan_collect, &s);
     } while (cursor && maxiter-- && (long long)s.n < count);

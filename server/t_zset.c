@@ -953,6 +953,9 @@ static void zrange_generic(client_t *c, uint32_t first, const resp_arg_t *dstkey
         reply_error(c, "ERR syntax error, WITHSCORES not supported in combination with BYLEX");
         return;
     }
+    /* Every negative LIMIT count means "no limit"; the walks count it down
+     * with limit--, which must not start at LONG_MIN. */
+    if (limit < 0) limit = -1;
     bool rev = dir == ZD_REVERSE;
     if (rev && type != ZR_RANK) {
         uint32_t t = minidx;
@@ -1580,7 +1583,8 @@ static void zset_zscan_cmd(client_t *c) {
         cursor = 0;
     } else {
         dict_t *d = ((zsl_set_t *)o->v.p)->dict;
-        long long maxiterations = count * 10;
+        /* COUNT can be as large as LLONG_MAX: saturate rather than overflow. */
+        long long maxiterations = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
         do {
             cursor = dict_scan(d, cursor, zscan_collect, &acc);
         } while (cursor && maxiterations-- && (long long)acc.n < count);
