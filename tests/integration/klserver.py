@@ -302,7 +302,22 @@ class Server:
         if rc != 0:
             raise ServerError("server exited with status %s%s after SIGTERM\n%s"
                               % (rc, self._signame(rc), self.log_tail()))
+        self._check_sanitizer_output()
         self._cleanup()
+
+    _SANITIZER_MARKERS = (b"runtime error:", b"AddressSanitizer", b"LeakSanitizer",
+                          b"ThreadSanitizer", b"UndefinedBehaviorSanitizer")
+
+    def _check_sanitizer_output(self):
+        """A sanitizer build reports non-fatal findings (UBSan) on stderr and still exits 0:
+        treat any report as a failure of the server."""
+        try:
+            with open(self.stdout_path, "rb") as f:
+                data = f.read()
+        except (OSError, TypeError):
+            return
+        if any(m in data for m in self._SANITIZER_MARKERS):
+            raise ServerError("sanitizer report in the server's output\n%s" % self.log_tail(80))
 
     def _kill(self):
         if self.proc is not None and self.proc.poll() is None:
