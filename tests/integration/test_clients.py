@@ -110,7 +110,9 @@ def test_client_kill_by_id(server, raw):
 
 
 def test_client_kill_by_addr(server, raw):
+    # Each victim runs a command first: connect() can return before the server accepted it.
     victim = server.raw()
+    victim.execute("PING")
     addr = local_addr(victim)
     assert call(raw, "CLIENT", "KILL", "ADDR", addr) == integer(1)
     assert victim.is_closed_by_peer(5)
@@ -118,6 +120,7 @@ def test_client_kill_by_addr(server, raw):
     assert call(raw, "CLIENT", "KILL", "ADDR", addr) == integer(0)
     # Old form: CLIENT KILL addr:port.
     victim = server.raw()
+    victim.execute("PING")
     assert call(raw, "CLIENT", "KILL", local_addr(victim)) == OK
     assert victim.is_closed_by_peer(5)
     victim.close()

@@ -75,6 +75,13 @@ def shrink_to(r, config_set, limit):
     r.config_set("maxmemory", "0")
 
 
+def half_way(r, base):
+    """A limit half-way between base (used_memory before a fill) and now: the server is
+    over it by half of the data, far more than the few hundred KB of buffers the I/O layer
+    may free meanwhile (TLS, idle clients), so it cannot drift under it by itself."""
+    return base + (used_memory(r) - base) // 2
+
+
 def keys(prefix, n):
     return ["%s%d" % (prefix, i) for i in range(n)]
 
@@ -84,9 +91,10 @@ def keys(prefix, n):
 
 def test_noeviction_refuses_writes_but_reads_and_del_work(r, raw, config_set):
     names = keys("k", 1500)
+    base = used_memory(r)
     assert all(x is True for x in fill(r, names))
     config_set("maxmemory-policy", "noeviction")
-    limit = used_memory(r) - 400_000
+    limit = half_way(r, base)
     config_set("maxmemory", str(limit))
     before = evicted(r)
     assert call(raw, "SET", "new", "v") == OOM
@@ -110,9 +118,10 @@ def test_noeviction_refuses_writes_but_reads_and_del_work(r, raw, config_set):
 
 
 def test_oom_error_in_resp3(server, r, config_set):
-    fill(r, keys("k", 800))
+    base = used_memory(r)
+    fill(r, keys("k", 1500))
     config_set("maxmemory-policy", "noeviction")
-    config_set("maxmemory", str(used_memory(r) - 200_000))
+    config_set("maxmemory", str(half_way(r, base)))
     with server.raw(protocol=3) as c:
         assert call(c, "SET", "new", "v") == OOM
         assert call(c, "GET", "k3") == bulk(VALUE)
@@ -129,9 +138,10 @@ def test_maxmemory_zero_means_no_limit(r, config_set):
 
 
 def test_oom_inside_multi(server, r, raw, config_set):
+    base = used_memory(r)
     fill(r, keys("k", 1000))
     config_set("maxmemory-policy", "noeviction")
-    config_set("maxmemory", str(used_memory(r) - 200_000))
+    config_set("maxmemory", str(half_way(r, base)))
     # While out of memory every command but EXEC/DISCARD/QUIT/RESET is refused inside
     # MULTI, reads included, and the refusal aborts the transaction.
     assert call(raw, "MULTI") == OK
@@ -144,6 +154,7 @@ def test_oom_inside_multi(server, r, raw, config_set):
 
 
 def test_exec_of_queued_writes_when_oom(server, r, raw, config_set):
+    base = used_memory(r)
     fill(r, keys("k", 1000))
     config_set("maxmemory-policy", "noeviction")
     assert call(raw, "MULTI") == OK
@@ -151,7 +162,7 @@ def test_exec_of_queued_writes_when_oom(server, r, raw, config_set):
         raw.execute("DISCARD")
         pytest.skip("MULTI does not queue commands in this build yet")
     assert call(raw, "GET", "k1") == simple("QUEUED")
-    config_set("maxmemory", str(used_memory(r) - 200_000))
+    config_set("maxmemory", str(half_way(r, base)))
     assert call(raw, "EXEC") == err("EXECABORT Transaction discarded because of: OOM command "
                                     "not allowed when used memory > 'maxmemory'.")
     assert call(raw, "GET", "a") == NIL
@@ -188,7 +199,9 @@ def test_allkeys_lru_keeps_recently_read_keys(r, config_set):
     time.sleep(2.1)
     hot = names[::10]
     read(r, hot)
-    shrink_to(r, config_set, base + data // 2)
+    # Evict half of the data from what is used now: the reads' buffers (kept by the I/O
+    # layer for a while) must not make eviction go deeper than intended.
+    shrink_to(r, config_set, used_memory(r) - data // 2)
     alive = existing(r, names)
     cold = set(names) - set(hot)
     assert len(alive) < 0.6 * len(names)
@@ -205,7 +218,7 @@ def test_allkeys_lfu_keeps_frequently_read_keys(r, config_set):
     data = used_memory(r) - base
     hot = names[::10]
     read(r, hot, times=3)
-    shrink_to(r, config_set, base + data // 2)
+    shrink_to(r, config_set, used_memory(r) - data // 2)  # see the LRU test
     alive = existing(r, names)
     assert len(alive) < 0.6 * len(names)
     assert len(alive & set(hot)) >= 0.95 * len(hot)
@@ -255,9 +268,10 @@ def test_volatile_ttl_evicts_the_soonest_to_expire(r, config_set):
 
 
 def test_volatile_policy_with_no_ttl_keys_is_oom(r, raw, config_set):
+    base = used_memory(r)
     fill(r, keys("k", 1000))
     config_set("maxmemory-policy", "volatile-lru")
-    config_set("maxmemory", str(used_memory(r) - 200_000))
+    config_set("maxmemory", str(half_way(r, base)))
     before = evicted(r)
     assert call(raw, "SET", "x", "y") == OOM
     assert r.dbsize() == 1000
@@ -304,7 +318,9 @@ def test_policy_change_at_runtime_keeps_evicting(r, raw, config_set):
     config_set("maxmemory-policy", "allkeys-lfu")  # lru fields now read as LFU data
     assert all(x is True for x in fill(r, keys("b", 1500)))
     config_set("maxmemory-policy", "volatile-ttl")  # nothing has a TTL
-    config_set("maxmemory", str(limit - 200_000))
+    # Well below what is used (buffers the I/O layer frees meanwhile must not make the
+    # server fit again): nothing can be evicted under volatile-ttl, so writes fail.
+    config_set("maxmemory", str(limit - 600_000))
     assert call(raw, "SET", "c", VALUE) == OOM
     config_set("maxmemory-policy", "allkeys-random")
     assert call(raw, "SET", "c", VALUE) == OK
@@ -338,8 +354,9 @@ def test_evicted_keyspace_event(server, r, raw, config_set):
         ps.subscribe("__keyevent@0__:evicted")
         msg = ps.get_message(timeout=5)
         assert msg and msg["type"] == "subscribe"
+        base = used_memory(r)
         fill(r, keys("k", 500))
-        config_set("maxmemory", str(used_memory(r) - 100_000))
+        config_set("maxmemory", str(half_way(r, base)))
         r.ping()  # evicts before running
         msg = ps.get_message(timeout=5)
         assert msg and msg["type"] == "message", msg

@@ -2,6 +2,8 @@
 STATS (Redis 7.0's fields, their reply types in RESP2 and RESP3, numbers that add up), DOCTOR and
 MALLOC-STATS text, PURGE, HELP, and the error paths."""
 
+import re
+
 import pytest
 
 from helpers import NIL, NOT_INT, NULL3, OK, SYNTAX, call, err, wait_until, wrong_args
@@ -311,7 +313,9 @@ def test_doctor_text(raw, r3):
     rv3, v3 = r3.call("MEMORY", "DOCTOR")
     assert rv3[:1] == b"="
     assert isinstance(v3, Verbatim) and v3.format == b"txt"
-    assert bytes(v3) == v
+    # Same report in both protocols; the figures in it move between the two calls.
+    digits = re.compile(rb"[0-9][0-9.,]*")
+    assert digits.sub(b"N", bytes(v3)) == digits.sub(b"N", v)
 
 
 def test_doctor_with_data(r, raw):
