@@ -1,7 +1,11 @@
 #include "reply.h"
 
 #include "dict.h"
+#include "cmd.h"
+#include "config.h"
+#include "exec.h"
 #include "kl_alloc.h"
+#include "kl_log.h"
 #include "kl_util.h"
 #include "object.h"
 
@@ -341,4 +345,18 @@ void reply_set_map_len(client_t *c, reply_deferred_t d, long n) {
 
 void reply_set_set_len(client_t *c, reply_deferred_t d, long n) {
     set_deferred(c, d, c->resp >= 3 ? '~' : '*', n);
+}
+
+#define REPLY_SINGLE_MAX (1024ULL * 1024 * 1024)
+
+bool reply_too_big(client_t *c) {
+    if (c->flags & CF_CLOSE_ASAP) return true;
+    unsigned long long cap = g_cfg.client_output_buffer_limit[KL_OBUF_NORMAL].hard_bytes;
+    if (!cap) cap = REPLY_SINGLE_MAX;
+    if (c->io.reply.bytes <= cap) return false;
+    kl_warning("Client id=%llu addr=%s closed: the reply of '%s' passed %llu bytes while it was "
+               "being built.",
+               (unsigned long long)c->io.id, c->io.peer, c->cmd ? c->cmd->name : "?", cap);
+    exec_client_kill(c, false);
+    return true;
 }

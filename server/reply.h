@@ -8,6 +8,7 @@
 
 #include "client.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct kobj;
@@ -38,6 +39,14 @@ void reply_wrongtype(client_t *c);
 void reply_syntax_error(client_t *c);
 void reply_subcommand_error(client_t *c); /* unknown subcommand '...'. Try X HELP. */
 void reply_not_integer(client_t *c);
+
+/* Guard for commands whose reply size a client chooses without bound
+ * (SRANDMEMBER / HRANDFIELD / ZRANDMEMBER with a huge negative count): true,
+ * after closing the client, once the reply being built passes the normal
+ * class's client-output-buffer-limit hard limit, or 1 GB when that is 0.
+ * Redis would build such a reply until memory runs out; keyloom drops the
+ * client and keeps serving everyone else. The caller stops at once. */
+bool reply_too_big(client_t *c);
 
 /* Aggregates whose length is known only at the end. */
 typedef struct reply_deferred {

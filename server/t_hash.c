@@ -747,12 +747,12 @@ static void hrandfield_count(client_t *c, long long l, bool withvalues) {
         reply_array(c, (long)(flat ? count * 2 : count));
         if (o->enc == ENC_HASHTABLE) {
             dict_t *d = hash_dict(o);
-            while (count-- && !(c->flags & CF_CLOSE_ASAP))
+            while (count-- && !((count & 1023) == 0 && reply_too_big(c)))
                 reply_entry(c, dict_random_entry(d), withvalues);
         } else {
             unsigned char *lp = hash_lp(o);
             unsigned char **pos = lp_field_positions(lp, size);
-            while (count-- && !(c->flags & CF_CLOSE_ASAP))
+            while (count-- && !((count & 1023) == 0 && reply_too_big(c)))
                 reply_lp_pair(c, lp, pos[rand_below(size)], withvalues);
             kl_free(pos);
         }

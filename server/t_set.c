@@ -589,6 +589,7 @@ static void srandmember_with_count(client_t *c) {
     if (!uniq || count == 1) {
         reply_array(c, (long)count);
         while (count--) {
+            if ((count & 1023) == 0 && reply_too_big(c)) return;
             if (is_intset(o))
                 reply_bulk_ll(c, intset_random(o->v.p));
             else

@@ -1363,6 +1363,7 @@ static void zrandmember_with_count(client_t *c, long l, bool withscores) {
             unsigned char *lp = o->v.p;
             unsigned char **idx = zlp_index(lp, size);
             while (count--) {
+                if ((count & 1023) == 0 && reply_too_big(c)) break;
                 unsigned char *p = idx[rand_below(size)];
                 m = zlp_member(p, buf, &len);
                 reply_pair(c, m, len, withscores ? zlp_score(lp_next(lp, p)) : 0, withscores);
@@ -1371,6 +1372,7 @@ static void zrandmember_with_count(client_t *c, long l, bool withscores) {
         } else {
             zsl_set_t *zs = o->v.p;
             while (count--) {
+                if ((count & 1023) == 0 && reply_too_big(c)) return;
                 dict_entry_t *de = dict_random_entry(zs->dict);
                 zsl_node_t *n = dict_entry_val(de);
                 reply_pair(c, dict_entry_key(de), dict_entry_klen(de), n->score, withscores);
