@@ -1030,15 +1030,26 @@ class Generator:
 
 
 
+# Directives the random generators may change.
+RANDOM_CONFIG = ("hash-max-listpack-entries", "hash-max-listpack-value", "list-max-listpack-size",
+                 "list-compress-depth", "set-max-intset-entries", "zset-max-listpack-entries",
+                 "zset-max-listpack-value")
+
+
 def run_random(pair, seed, ops, types, log):
     rng = random.Random("%d/%d" % (seed, pair.protocol))
     # Active expiry runs on each server's own clock, so a key whose time has passed (redis-server
     # 7.0 keeps a key SET with an EXAT/PXAT in the past until it is looked up) would leave DBSIZE
     # at the mercy of timing. Lazy expiry alone is deterministic.
+    # The type generators may CONFIG SET encoding thresholds; whatever they change is put
+    # back afterwards, so the scripted cases that follow (e.g. of the other protocol) see
+    # the defaults they were written for.
+    saved = {}
     for s in (pair.sa, pair.sb):
         with _admin(s) as c:
             c.execute("FLUSHALL")
             c.execute("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+            saved[s] = [(name, c.execute("CONFIG", "GET", name)[1]) for name in RANDOM_CONFIG]
     try:
         return _run_random(pair, seed, ops, types, log, rng)
     finally:
@@ -1046,6 +1057,8 @@ def run_random(pair, seed, ops, types, log):
             if s.alive():
                 with _admin(s) as c:
                     c.execute("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+                    for name, value in saved[s]:
+                        c.execute("CONFIG", "SET", name, value)
 
 
 def _run_random(pair, seed, ops, types, log, rng):
