@@ -4,6 +4,10 @@
 #
 #   bench/scripts/redis-benchmark-compare.sh [REPEATS] [REQUESTS]
 #
+# TESTS (default set,get) picks redis-benchmark's -t tests, e.g.
+# TESTS=lpush,lpop,sadd,hset,spop,zadd,zpopmin,lrange_100; SERVERS (default
+# "keyloom-io1 keyloom-io2 redis-7.0") which servers to start.
+#
 # Prints one line per (server, pipeline, test, repeat) and a median summary.
 # Servers listen on free loopback ports and are stopped at the end.
 set -euo pipefail
@@ -32,9 +36,16 @@ start() { # name binary extra-args... (appends "name port" to servers)
   servers+=("$name $port")
 }
 
-start keyloom-io1 "$KEYLOOM" --io-threads 1
-start keyloom-io2 "$KEYLOOM" --io-threads 2
-start redis-7.0 "$REDIS"
+TESTS="${TESTS:-set,get}"
+SERVERS="${SERVERS:-keyloom-io1 keyloom-io2 redis-7.0}"
+for s in $SERVERS; do
+  case $s in
+    keyloom-io1) start keyloom-io1 "$KEYLOOM" --io-threads 1 ;;
+    keyloom-io2) start keyloom-io2 "$KEYLOOM" --io-threads 2 ;;
+    redis-7.0) start redis-7.0 "$REDIS" ;;
+    *) echo "unknown server $s" >&2; exit 2 ;;
+  esac
+done
 
 echo "server,pipeline,test,repeat,rps" > "$OUT"
 for r in $(seq "$REPEATS"); do
@@ -42,7 +53,7 @@ for r in $(seq "$REPEATS"); do
     for s in "${servers[@]}"; do
       set -- $s
       name=$1 port=$2
-      redis-benchmark -p "$port" -q -t set,get -c 50 -P "$P" -n "$N" --csv 2>/dev/null |
+      redis-benchmark -p "$port" -q -t "$TESTS" -c 50 -P "$P" -n "$N" --csv 2>/dev/null |
         tail -n +2 | tr -d '"' | while IFS=, read -r test rps _; do
           echo "$name,$P,$test,$r,$rps" | tee -a "$OUT"
         done
