@@ -154,13 +154,19 @@ bool iol_client_held(const iol_client_t *c);
 /* Thread: executor. Hand a parked batch back to the client's I/O thread. */
 void iol_client_release(iol_client_t *c);
 
-/* Per-thread statistics (INFO threads). Thread: any (relaxed reads). */
+/* Per-thread statistics (INFO threads), counted since start or the last
+ * iol_thread_stats_reset(). Thread: executor (relaxed reads of the counters). */
 typedef struct iol_thread_stats {
     uint64_t clients, reads, writes, commands, bytes_in, bytes_out, accepts;
     uint64_t handshakes, handshake_failures;
     uint64_t obuf_disconnects, qbuf_disconnects;
 } iol_thread_stats_t;
 void iol_thread_stats(int index, iol_thread_stats_t *out); /* index 0 = main */
+/* CONFIG RESETSTAT: later iol_thread_stats() calls count from now on (the
+ * I/O threads' counters are not touched; a baseline is remembered). The
+ * gauge `clients` is not reset. Thread: executor (like iol_thread_stats when
+ * it serves INFO). */
+void iol_thread_stats_reset(void);
 long iol_thread_tid(int index); /* kernel tid, for /proc CPU times */
 
 #endif

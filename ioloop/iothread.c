@@ -15,14 +15,22 @@
 /* Messages from an I/O thread to the executor. */
 enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE };
 /* Messages from the executor to an I/O thread. */
-enum { MSG_ATTACH = 16, MSG_RETURN, MSG_KILL, MSG_KILL_AFTER, MSG_FREE, MSG_PUSH, MSG_LIMITS,
-       MSG_STOP };
+enum {
+    MSG_ATTACH = 16,
+    MSG_RETURN,
+    MSG_KILL,
+    MSG_KILL_AFTER,
+    MSG_FREE,
+    MSG_PUSH,
+    MSG_LIMITS,
+    MSG_STOP
+};
 
 /* io_flags, owned by the I/O thread. */
 enum {
     IOF_READING = 1u << 0,
-    IOF_IN_FLIGHT = 1u << 1,     /* exec_batch is with the executor */
-    IOF_CLOSING = 1u << 2,       /* closing; no more input is processed */
+    IOF_IN_FLIGHT = 1u << 1, /* exec_batch is with the executor */
+    IOF_CLOSING = 1u << 2,   /* closing; no more input is processed */
     IOF_CLOSE_AFTER_WRITE = 1u << 3,
     IOF_READY = 1u << 4,         /* handshake done */
     IOF_PROTO_ERR = 1u << 5,     /* input ended with a protocol error */
@@ -48,11 +56,11 @@ struct iol_thread {
     uv_async_t async;
     uv_prepare_t prepare;
     uv_check_t check;
-    iol_chan_t to_exec;   /* producer: this thread; consumer: executor */
-    iol_chan_t from_exec; /* producer: executor; consumer: this thread */
-    uv_timer_t ovf_timer; /* retries overflowed sends without spinning */
+    iol_chan_t to_exec;    /* producer: this thread; consumer: executor */
+    iol_chan_t from_exec;  /* producer: executor; consumer: this thread */
+    uv_timer_t ovf_timer;  /* retries overflowed sends without spinning */
     uv_timer_t idle_timer; /* gives idle clients' buffers back (1 Hz) */
-    iol_limits_t limits;  /* this thread's copy */
+    iol_limits_t limits;   /* this thread's copy */
     resp_limits_t rlimits;
     iol_client_t *clients;
     /* Clients with pushed output (pub/sub, MONITOR) not yet written: flushed
@@ -209,7 +217,7 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
  * Returns true if it closed the client. Thread: owner. */
 static bool io_check_output_limits(iol_client_t *c) {
     const iol_obuf_limit_t *l = (c->io_flags & IOF_PUBSUB_CLASS) ? &c->thread->limits.obuf_pubsub
-                                                                   : &c->thread->limits.obuf_normal;
+                                                                 : &c->thread->limits.obuf_normal;
     if (!l->hard && !l->soft) return false;
     size_t used = io_out_pending(c);
     bool over = l->hard && used >= l->hard;
@@ -308,8 +316,8 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
     size_t off = 0;
     while (off < len && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE | IOF_PROTO_ERR))) {
         size_t used = 0;
-        int rc = resp_parse(&c->parser, &c->thread->rlimits, data + off, len - off, &used,
-                            c->filling);
+        int rc =
+            resp_parse(&c->parser, &c->thread->rlimits, data + off, len - off, &used, c->filling);
         off += used;
         if (rc == RESP_ERR_QUERY_LIMIT) {
             atomic_fetch_add_explicit(&c->thread->st_qbuf_kills, 1, memory_order_relaxed);
@@ -721,7 +729,8 @@ static void exec_drain(void) {
 
 static void exec_flush_all(void) {
     bool ovf = false;
-    for (int i = 1; i <= S.nthreads; i++) ovf |= iol_chan_flush(&S.threads[i].from_exec);
+    for (int i = 1; i <= S.nthreads; i++)
+        ovf |= iol_chan_flush(&S.threads[i].from_exec);
     if (ovf) uv_timer_start(&S.exec_ovf_timer, io_on_ovf_timer, 1, 0);
 }
 
@@ -945,7 +954,34 @@ void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
     iol_chan_send(&c->thread->from_exec, pm, MSG_PUSH);
 }
 
+/* Per-thread baselines for CONFIG RESETSTAT (executor-only memory). */
+static iol_thread_stats_t *stats_base;
+
+static void thread_stats_raw(int index, iol_thread_stats_t *out);
+
 void iol_thread_stats(int index, iol_thread_stats_t *out) {
+    thread_stats_raw(index, out);
+    if (!stats_base) return;
+    const iol_thread_stats_t *b = &stats_base[index];
+    out->reads -= b->reads;
+    out->writes -= b->writes;
+    out->commands -= b->commands;
+    out->bytes_in -= b->bytes_in;
+    out->bytes_out -= b->bytes_out;
+    out->accepts -= b->accepts;
+    out->handshakes -= b->handshakes;
+    out->handshake_failures -= b->handshake_failures;
+    out->obuf_disconnects -= b->obuf_disconnects;
+    out->qbuf_disconnects -= b->qbuf_disconnects;
+}
+
+void iol_thread_stats_reset(void) {
+    if (!stats_base) stats_base = kl_calloc((size_t)S.nthreads + 1, sizeof(*stats_base));
+    for (int i = 0; i <= S.nthreads; i++)
+        thread_stats_raw(i, &stats_base[i]);
+}
+
+static void thread_stats_raw(int index, iol_thread_stats_t *out) {
     iol_thread_t *t = &S.threads[index];
     out->clients = atomic_load_explicit(&t->st_clients, memory_order_relaxed);
     out->reads = atomic_load_explicit(&t->st_reads, memory_order_relaxed);
@@ -972,7 +1008,8 @@ void iol_shutdown(void) {
     if (threaded()) {
         for (int i = 1; i <= S.nthreads; i++) {
             iol_chan_send(&S.threads[i].from_exec, NULL, MSG_STOP);
-            while (iol_chan_flush(&S.threads[i].from_exec)) usleep(1000);
+            while (iol_chan_flush(&S.threads[i].from_exec))
+                usleep(1000);
             uv_async_send(&S.threads[i].async);
         }
         for (int i = 1; i <= S.nthreads; i++) {
@@ -1036,7 +1073,10 @@ void iol_shutdown(void) {
         }
     }
     conn__thread_free_read_buf();
-    for (int i = 0; i <= S.nthreads; i++) kl_free(S.threads[i].pend);
+    for (int i = 0; i <= S.nthreads; i++)
+        kl_free(S.threads[i].pend);
+    kl_free(stats_base);
+    stats_base = NULL;
     kl_free(S.threads);
     S.threads = NULL;
 }

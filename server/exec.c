@@ -67,7 +67,8 @@ static iol_client_t *hook_accept(int fd, int kind, const char *peer, const char 
         return NULL;
     }
     if (g_cfg.protected_mode && !(g_cfg.requirepass && g_cfg.requirepass[0]) &&
-        kind != CONN_KIND_UNIX && strncmp(peer, "127.", 4) != 0 && strncmp(peer, "[::1]:", 6) != 0) {
+        kind != CONN_KIND_UNIX && strncmp(peer, "127.", 4) != 0 &&
+        strncmp(peer, "[::1]:", 6) != 0) {
         *reject = "-DENIED Redis is running in protected mode because protected mode is enabled "
                   "and no password is set for the default user. In this mode connections are "
                   "only accepted from the loopback interface. If you want to connect from "
@@ -163,8 +164,8 @@ static void reply_unknown_command(client_t *c) {
     size_t off = 0;
     args[0] = '\0';
     for (uint32_t i = 1; i < c->argc && off < 128; i++) {
-        int n = snprintf(args + off, sizeof(args) - off, "'%.*s' ", (int)(128 - off),
-                         c->argv[i].ptr);
+        int n =
+            snprintf(args + off, sizeof(args) - off, "'%.*s' ", (int)(128 - off), c->argv[i].ptr);
         if (n < 0) break;
         off += (size_t)n;
         if (off >= sizeof(args)) off = sizeof(args) - 1;
@@ -215,8 +216,7 @@ static kl_command_t *exec_check(client_t *c) {
         reply_unknown_command(c);
         return NULL;
     }
-    if ((cmd->arity > 0 && (int)c->argc != cmd->arity) ||
-        (int)c->argc < -cmd->arity) {
+    if ((cmd->arity > 0 && (int)c->argc != cmd->arity) || (int)c->argc < -cmd->arity) {
         cmd->rejected_calls++;
         g_srv.stat.rejected_calls++;
         char why[96];
@@ -240,7 +240,7 @@ static kl_command_t *exec_check(client_t *c) {
         return NULL;
     }
     if (evict_command_rejected(c, cmd)) return NULL; /* maxmemory: evict, or -OOM */
-    if (!pubsub_cmd_allowed(c, cmd)) return NULL; /* RESP2 subscribed mode */
+    if (!pubsub_cmd_allowed(c, cmd)) return NULL;    /* RESP2 subscribed mode */
     return cmd;
 }
 
@@ -508,8 +508,10 @@ void exec_client_resume(client_t *c) {
 /* ---------------------------------------------------------------- kill / pause */
 
 void exec_client_kill(client_t *c, bool after_reply) {
-    if (!after_reply) c->flags |= CF_CLOSE_ASAP;
-    else c->flags |= CF_CLOSE_AFTER_REPLY;
+    if (!after_reply)
+        c->flags |= CF_CLOSE_ASAP;
+    else
+        c->flags |= CF_CLOSE_AFTER_REPLY;
     bool waiting = (c->flags & (CF_PAUSED | CF_BLOCKED)) != 0;
     iol_client_kill(&c->io, after_reply);
     if (waiting) {

@@ -302,8 +302,7 @@ static void deliver(client_t *s, const ps_msg_t *m, const char *pat, size_t patl
      * QUIT's reply or to a killed client. */
     if (s->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) return;
     size_t n = msg_size(m, pat, patlen);
-    if (iol_client_held(&s->io) && !(s->flags & (CF_BLOCKED | CF_PAUSED)) &&
-        n <= IOL_RBLOCK_MAX) {
+    if (iol_client_held(&s->io) && !(s->flags & (CF_BLOCKED | CF_PAUSED)) && n <= IOL_RBLOCK_MAX) {
         char *p = iol_reply_reserve(&s->io.reply, n);
         msg_write(p, s->resp, m, pat, patlen);
         iol_reply_commit(&s->io.reply, n);
