@@ -69,14 +69,14 @@ static int arg_int(client_t *c, const resp_arg_t *a, int *out) {
 
 /* ---------------------------------------------------------------- DEL, EXISTS, TYPE, TOUCH */
 
-static void del_generic(client_t *c) {
+static void del_generic(client_t *c, bool lazy) {
     kdb_t *db = c->db;
     long long deleted = 0;
     for (uint32_t j = 1; j < c->argc; j++) {
         const resp_arg_t *k = &c->argv[j];
         /* A key whose TTL passed is expired, not deleted by this command. */
         db_expire_if_needed(db, k->ptr, k->len);
-        if (db_delete(db, k->ptr, k->len)) {
+        if (db_delete_lazy(db, k->ptr, k->len, lazy)) {
             g_srv.dirty++;
             deleted++;
             notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
@@ -85,14 +85,14 @@ static void del_generic(client_t *c) {
     reply_int(c, deleted);
 }
 
+/* DEL frees big values on the lazy-free thread only with
+ * lazyfree-lazy-user-del yes; UNLINK always does (lazyfree.h). */
 static void ks_del_cmd(client_t *c) {
-    del_generic(c);
+    del_generic(c, g_cfg.lazyfree_lazy_user_del);
 }
 
-/* UNLINK frees synchronously for now: values are freed on the executor
- * either way until a lazy-free thread exists. */
 static void ks_unlink_cmd(client_t *c) {
-    del_generic(c);
+    del_generic(c, true);
 }
 
 static void ks_exists_cmd(client_t *c) {

@@ -102,24 +102,9 @@ static void memory_usage_cmd(client_t *c) {
 
 /* ---------------------------------------------------------------- overhead */
 
-/* Redis's struct redisMemOverhead, with keyloom's sources. The ratios are
- * floats because Redis keeps them as floats: the replies show float
- * precision printed with %.17g, as Redis's do. */
-typedef struct mem_overhead {
-    size_t peak_allocated, total_allocated, startup_allocated;
-    size_t clients_slaves, clients_normal;
-    size_t overhead_total, dataset, total_keys, bytes_per_key;
-    float dataset_perc, peak_perc;
-    size_t allocator_allocated, allocator_active, allocator_resident;
-    float allocator_frag, allocator_rss, rss_extra, total_frag;
-    long long allocator_frag_bytes, allocator_rss_bytes, rss_extra_bytes, total_frag_bytes;
-    size_t nclients;
-    int ndbs; /* databases with keys, in dbs[] */
-    struct {
-        int id;
-        size_t main, expires;
-    } * dbs; /* owned; free with overhead_free */
-} mem_overhead_t;
+/* The figures themselves are kl_mem_overhead_t (info.h): INFO's memory
+ * section prints the same numbers. */
+typedef kl_mem_overhead_t mem_overhead_t;
 
 static size_t process_rss(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -128,26 +113,6 @@ static size_t process_rss(void) {
     if (fscanf(f, "%lu %lu", &size, &rss) != 2) rss = 0;
     fclose(f);
     return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-/* The peak INFO reports as used_memory_peak: info.c tracks it (from the cron
- * and every INFO) and exposes it only through INFO's text, so it is read from
- * there; generating the memory section also folds the current usage in. */
-static size_t peak_seen; /* the highest total a MEMORY STATS/DOCTOR itself saw */
-
-static size_t info_peak_allocated(void) {
-    kl_buf_t b = {0};
-    resp_arg_t sec = {.ptr = (char *)"memory", .len = 6};
-    info_generate(&b, 1, &sec);
-    size_t peak = 0;
-    static const char field[] = "\nused_memory_peak:";
-    if (b.p) {
-        kl_buf_append_char(&b, '\0');
-        const char *p = strstr(b.p, field);
-        if (p) peak = (size_t)strtoull(p + sizeof(field) - 1, NULL, 10);
-    }
-    kl_buf_free(&b);
-    return peak;
 }
 
 static float ratio(size_t a, size_t b) {
@@ -164,19 +129,19 @@ static size_t db_overhead_main(const kdb_t *db) {
            dict_buckets(db->keys) * sizeof(dict_entry_t *);
 }
 
-static void overhead_compute(mem_overhead_t *mh) {
+/* See info.h: the figures MEMORY STATS, MEMORY DOCTOR and INFO memory
+ * print. Thread: executor. */
+void memory_overhead_compute(mem_overhead_t *mh) {
     memset(mh, 0, sizeof(*mh));
     kl_mem_stats_t ms;
-    size_t peak = info_peak_allocated();
+    size_t peak = info_peak_memory();
     kl_mem_stats(&ms);
     size_t rss = process_rss();
 
     mh->total_allocated = ms.allocated;
-    /* INFO's peak is refreshed by the cron and by INFO; a higher total seen
-     * here is kept too, so the peak never reads lower than a total this
-     * command reported before. */
-    if (ms.allocated > peak_seen) peak_seen = ms.allocated;
-    mh->peak_allocated = peak > peak_seen ? peak : peak_seen;
+    /* info.c's peak folded in its own reading of the total; this one may be
+     * a few bytes higher already. */
+    mh->peak_allocated = peak > ms.allocated ? peak : ms.allocated;
     mh->startup_allocated = startup_allocated;
     size_t total = startup_allocated;
 
@@ -219,13 +184,15 @@ static void overhead_compute(mem_overhead_t *mh) {
     mh->allocator_frag_bytes = (long long)ms.active - (long long)ms.allocated;
     mh->allocator_rss = ratio(ms.resident, ms.active);
     mh->allocator_rss_bytes = (long long)ms.resident - (long long)ms.active;
+    mh->rss = rss;
     mh->rss_extra = ratio(rss, ms.resident);
     mh->rss_extra_bytes = (long long)rss - (long long)ms.resident;
     mh->total_frag = ratio(rss, ms.allocated);
     mh->total_frag_bytes = (long long)rss - (long long)ms.allocated;
 }
 
-static void overhead_free(mem_overhead_t *mh) {
+/* Frees mh->dbs. Thread: executor. */
+void memory_overhead_free(mem_overhead_t *mh) {
     kl_free(mh->dbs);
     mh->dbs = NULL;
 }
@@ -246,7 +213,7 @@ static void put_float(client_t *c, const char *name, float v) {
  * name/value array in RESP2, with a nested map per database holding keys. */
 static void memory_stats_cmd(client_t *c) {
     mem_overhead_t mh;
-    overhead_compute(&mh);
+    memory_overhead_compute(&mh);
     reply_map(c, 27 + mh.ndbs);
     put_ll(c, "peak.allocated", (long long)mh.peak_allocated);
     put_ll(c, "total.allocated", (long long)mh.total_allocated);
@@ -284,7 +251,7 @@ static void memory_stats_cmd(client_t *c) {
     put_ll(c, "rss-overhead.bytes", mh.rss_extra_bytes);
     put_float(c, "fragmentation", mh.total_frag);
     put_ll(c, "fragmentation.bytes", mh.total_frag_bytes);
-    overhead_free(&mh);
+    memory_overhead_free(&mh);
 }
 
 /* ---------------------------------------------------------------- DOCTOR */
@@ -297,7 +264,7 @@ static void memory_stats_cmd(client_t *c) {
  * in keyloom's own words. */
 static void memory_doctor_cmd(client_t *c) {
     mem_overhead_t mh;
-    overhead_compute(&mh);
+    memory_overhead_compute(&mh);
     kl_buf_t b = {0};
     int empty = 0, big_peak = 0, high_frag = 0, high_alloc_frag = 0, high_alloc_rss = 0,
         high_proc_rss = 0, big_client_buf = 0, reports = 0;
@@ -375,7 +342,7 @@ static void memory_doctor_cmd(client_t *c) {
     }
     reply_verbatim(c, b.p, b.len, "txt");
     kl_buf_free(&b);
-    overhead_free(&mh);
+    memory_overhead_free(&mh);
 }
 
 /* ---------------------------------------------------------------- MALLOC-STATS, PURGE */

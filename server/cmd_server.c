@@ -10,6 +10,7 @@
 #include "kl_alloc.h"
 #include "kl_log.h"
 #include "kl_util.h"
+#include "lazyfree.h"
 #include "multi.h"
 #include "quicklist.h"
 #include "reply.h"
@@ -27,26 +28,39 @@ static void cmd_dbsize(client_t *c) {
     reply_int(c, (long long)db_size(c->db));
 }
 
-/* FLUSHDB/FLUSHALL [ASYNC|SYNC]: keyloom frees synchronously either way (the
- * free runs on the executor, like Redis's SYNC), which is observably the same. */
-static int flush_mode_ok(client_t *c) {
-    if (c->argc == 1) return 1;
-    if (c->argc == 2 && (arg_is(&c->argv[1], "async") || arg_is(&c->argv[1], "sync"))) return 1;
+/* FLUSHDB/FLUSHALL [ASYNC|SYNC]: ASYNC hands the old dicts to the lazy-free
+ * thread, SYNC frees them here, no argument follows lazyfree-lazy-user-flush.
+ * Returns 0 with *lazy set, or -1 after replying with the syntax error. */
+static int flush_mode(client_t *c, bool *lazy) {
+    if (c->argc == 1) {
+        *lazy = g_cfg.lazyfree_lazy_user_flush != 0;
+        return 0;
+    }
+    if (c->argc == 2 && arg_is(&c->argv[1], "async")) {
+        *lazy = true;
+        return 0;
+    }
+    if (c->argc == 2 && arg_is(&c->argv[1], "sync")) {
+        *lazy = false;
+        return 0;
+    }
     reply_syntax_error(c);
-    return 0;
+    return -1;
 }
 
 static void cmd_flushdb(client_t *c) {
-    if (!flush_mode_ok(c)) return;
+    bool lazy;
+    if (flush_mode(c, &lazy) != 0) return;
     multi_touch_db(c->db, NULL); /* before: WATCHed keys that exist now break */
-    g_srv.dirty += (uint64_t)db_flush(c->db);
+    g_srv.dirty += (uint64_t)db_flush_lazy(c->db, lazy);
     reply_ok(c);
 }
 
 static void cmd_flushall(client_t *c) {
-    if (!flush_mode_ok(c)) return;
+    bool lazy;
+    if (flush_mode(c, &lazy) != 0) return;
     for (int i = 0; i < db_count(); i++) multi_touch_db(db_get(i), NULL);
-    g_srv.dirty += (uint64_t)db_flush_all();
+    g_srv.dirty += (uint64_t)db_flush_all_lazy(lazy);
     reply_ok(c);
 }
 
@@ -530,7 +544,9 @@ static void cmd_config(client_t *c) {
         memset(&g_srv.stat, 0, sizeof(g_srv.stat));
         g_srv.stat.reset_time_ms = g_srv.mstime;
         cmd_stats_reset();
+        iol_thread_stats_reset();
         reply_errorstats_reset();
+        lazyfree_reset_stats();
         reply_ok(c);
     } else if (c->argc == 2 && arg_is(sub, "rewrite")) {
         char *err = NULL;

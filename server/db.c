@@ -7,6 +7,7 @@
 #include "multi.h"
 #include "notify.h"
 #include "kl_util.h"
+#include "lazyfree.h"
 #include "server.h"
 
 #include <string.h>
@@ -76,6 +77,18 @@ bool db_remove_expire(kdb_t *db, const char *key, size_t klen) {
     return true;
 }
 
+/* Remove key from the keys dict and free its value, on the lazy-free thread
+ * when lazy and the value is big (lazyfree.h). key is not used after the
+ * entry is freed, so it may be the entry's own copy. */
+static bool unlink_value(kdb_t *db, const char *key, size_t klen, bool lazy) {
+    dict_entry_t *e = dict_unlink(db->keys, key, klen);
+    if (!e) return false;
+    kobj_t *o = dict_entry_val(e);
+    dict_entry_free(db->keys, e, 0);
+    lazyfree_obj_maybe(o, lazy);
+    return true;
+}
+
 bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
     int64_t when = db_get_expire(db, key, klen);
     if (when < 0 || when > g_srv.mstime) return false;
@@ -83,7 +96,7 @@ bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
     notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", key, klen, db->id);
     multi_touch_deleted(db, key, klen); /* an expiry breaks WATCH, as in Redis 7.0 */
     dict_delete(db->expires, key, klen);
-    dict_delete(db->keys, key, klen);
+    unlink_value(db, key, klen, g_cfg.lazyfree_lazy_expire);
     g_srv.stat.expiredkeys++;
     return true;
 }
@@ -135,7 +148,7 @@ void db_add(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
     int existed;
     dict_entry_t *e = dict_add_or_find(db->keys, key, klen, &existed);
     evict_obj_stored(val, existed ? dict_entry_val(e) : NULL);
-    if (existed) obj_free(dict_entry_val(e));
+    if (existed) lazyfree_obj_maybe(dict_entry_val(e), g_cfg.lazyfree_lazy_server_del);
     dict_entry_set_val(e, val);
     value_stored(db, key, klen, val);
     if (!existed) notify_keyspace_event(KL_NOTIFY_NEW, "new", key, klen, db->id);
@@ -146,7 +159,7 @@ void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl) 
     dict_entry_t *e = dict_add_or_find(db->keys, key, klen, &existed);
     evict_obj_stored(val, existed ? dict_entry_val(e) : NULL);
     if (existed) {
-        obj_free(dict_entry_val(e));
+        lazyfree_obj_maybe(dict_entry_val(e), g_cfg.lazyfree_lazy_server_del);
         if (!keepttl) db_remove_expire(db, key, klen);
     }
     dict_entry_set_val(e, val);
@@ -163,14 +176,18 @@ void db_replace_value(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
     kobj_t *old = dict_entry_val(e);
     if (old != val) {
         val->lru = old->lru;
-        obj_free(old);
+        lazyfree_obj_maybe(old, g_cfg.lazyfree_lazy_server_del);
         dict_entry_set_val(e, val);
     }
     value_stored(db, key, klen, val);
 }
 
 bool db_delete(kdb_t *db, const char *key, size_t klen) {
-    if (dict_delete(db->keys, key, klen) != 1) return false;
+    return db_delete_lazy(db, key, klen, g_cfg.lazyfree_lazy_server_del);
+}
+
+bool db_delete_lazy(kdb_t *db, const char *key, size_t klen, bool lazy) {
+    if (!unlink_value(db, key, klen, lazy)) return false;
     db_remove_expire(db, key, klen);
     multi_touch_key(db, key, klen);
     return true;
@@ -197,17 +214,33 @@ size_t db_expires_size(const kdb_t *db) {
 }
 
 long long db_flush(kdb_t *db) {
+    return db_flush_lazy(db, false);
+}
+
+long long db_flush_lazy(kdb_t *db, bool lazy) {
     long long n = (long long)dict_size(db->keys);
-    dict_empty(db->keys);
-    dict_empty(db->expires);
+    if (lazy && n > 0) {
+        /* Fresh empty dicts here, the old ones (no iterator can be live on
+         * them between commands) to the lazy-free thread. */
+        lazyfree_dicts(db->keys, db->expires, (size_t)n);
+        db->keys = dict_create(&keys_type);
+        db->expires = dict_create(&expires_type);
+    } else {
+        dict_empty(db->keys);
+        dict_empty(db->expires);
+    }
     db->avg_ttl = 0;
     db->expire_cursor = 0;
     return n;
 }
 
 long long db_flush_all(void) {
+    return db_flush_all_lazy(false);
+}
+
+long long db_flush_all_lazy(bool lazy) {
     long long n = 0;
-    for (int i = 0; i < ndbs; i++) n += db_flush(&dbs[i]);
+    for (int i = 0; i < ndbs; i++) n += db_flush_lazy(&dbs[i], lazy);
     return n;
 }
 
@@ -304,7 +337,8 @@ void db_active_expire_cycle(long long budget_us) {
                      s.nvictims < 48);
             for (int v = 0; v < s.nvictims; v++) {
                 if (dict_delete(db->expires, s.victims[v].k, s.victims[v].kl) == 1) {
-                    dict_delete(db->keys, s.victims[v].k, s.victims[v].kl);
+                    unlink_value(db, s.victims[v].k, s.victims[v].kl,
+                                 g_cfg.lazyfree_lazy_expire);
                     multi_touch_key(db, s.victims[v].k, s.victims[v].kl);
                     g_srv.stat.expiredkeys++;
                     notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", s.victims[v].k,

@@ -50,8 +50,12 @@ void db_replace_value(kdb_t *db, const char *key, size_t klen, kobj_t *val);
  * themselves. */
 void db_key_modified(kdb_t *db, const char *key, size_t klen);
 
-/* Delete; returns true if the key existed. */
+/* Delete; returns true if the key existed. The value is freed as
+ * lazyfree-lazy-server-del says (Redis's dbDelete). */
 bool db_delete(kdb_t *db, const char *key, size_t klen);
+/* Delete, freeing a big value on the lazy-free thread when lazy (UNLINK,
+ * DEL with lazyfree-lazy-user-del, lazy eviction; lazyfree.h). */
+bool db_delete_lazy(kdb_t *db, const char *key, size_t klen, bool lazy);
 /* Remove the key and return its value (caller owns it), keeping nothing. */
 kobj_t *db_take(kdb_t *db, const char *key, size_t klen, int64_t *expire_out);
 
@@ -66,6 +70,10 @@ size_t db_expires_size(const kdb_t *db);
 /* Remove every key; returns how many were removed. */
 long long db_flush(kdb_t *db);
 long long db_flush_all(void);
+/* Same, handing the old dicts to the lazy-free thread when lazy (FLUSHDB /
+ * FLUSHALL ASYNC). */
+long long db_flush_lazy(kdb_t *db, bool lazy);
+long long db_flush_all_lazy(bool lazy);
 /* Swap the contents of two databases. */
 void db_swap(int a, int b);
 /* A random non-expired key, or false when the db is empty. */

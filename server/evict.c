@@ -12,7 +12,9 @@
  *
  * Memory freed is measured per deletion from kl_used_memory(), which sees the
  * executor's own frees at once (see kl_alloc.c), until the excess measured at
- * the start is gone.
+ * the start is gone. With lazyfree-lazy-eviction big values are freed on the
+ * lazy-free thread, so the loop also stops when a fresh reading every 16 keys
+ * is under the limit.
  *
  * Thread: executor (every function here). */
 #include "evict.h"
@@ -21,6 +23,7 @@
 #include "cmd.h"
 #include "db.h"
 #include "dict.h"
+#include "info.h"
 #include "kl_alloc.h"
 #include "kl_util.h"
 #include "multi.h"
@@ -288,7 +291,18 @@ static void timer_start(void) {
     timer_running = true;
 }
 
+static int evict_perform_timed(void);
+
+/* The eviction proper is evict_perform_timed; this wrapper times the periods
+ * spent over maxmemory for INFO (total/current_eviction_exceeded_time). Like
+ * Redis, an attempt skipped while clients are paused changes nothing. */
 int evict_perform(void) {
+    int r = evict_perform_timed();
+    if (!(g_srv.paused && g_cfg.maxmemory)) info_note_eviction(r != EVICT_OK);
+    return r;
+}
+
+static int evict_perform_timed(void) {
     if (!g_cfg.maxmemory) return EVICT_OK;
     /* Keys must not change while clients are paused (a failover or a
      * consistent snapshot may be waiting on that). */
@@ -305,17 +319,27 @@ int evict_perform(void) {
     unsigned long nkeys = 0;
     int result = EVICT_FAIL;
     bool random = policy == KL_MAXMEMORY_ALLKEYS_RANDOM || policy == KL_MAXMEMORY_VOLATILE_RANDOM;
+    bool lazy = g_cfg.lazyfree_lazy_eviction != 0;
     while (freed < tofree) {
         evict_cand_t *c = random ? random_pick(policy) : pool_pick(policy);
         if (!c) goto out; /* nothing left that the policy may evict */
         kdb_t *db = db_get(c->dbid);
         long long before = (long long)kl_used_memory();
-        db_delete(db, c->key, c->klen);
+        db_delete_lazy(db, c->key, c->klen, lazy);
         freed += before - (long long)kl_used_memory();
         g_srv.stat.evictedkeys++;
         notify_keyspace_event(KL_NOTIFY_EVICTED, "evicted", c->key, c->klen, db->id);
         cand_release(c);
         nkeys++;
+        /* A value freed on the lazy-free thread shows up in the per-deletion
+         * delta only as its dict entry: every 16 keys, look at the real
+         * allocated bytes (fresh, with the thread's frees so far) and stop
+         * once under the limit, as Redis does. */
+        if (lazy && nkeys % 16 == 0) {
+            kl_mem_stats_t ms;
+            kl_mem_stats(&ms);
+            if (ms.allocated <= g_cfg.maxmemory) break;
+        }
         if (nkeys % 16 == 0 && (uint64_t)(kl_ustime() - start) > limit) {
             /* Out of time: a timer goes on between batches, and this
              * command is not refused for it. */

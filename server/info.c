@@ -10,6 +10,7 @@
 #include "exec.h"
 #include "iol.h"
 #include "kl_alloc.h"
+#include "lazyfree.h"
 #include "pubsub.h"
 #include "kl_util.h"
 #include "kl_git.h"
@@ -49,15 +50,6 @@ static void human_bytes(char *buf, size_t len, double n) {
         snprintf(buf, len, "%.2fG", n / (1024.0 * 1024 * 1024));
     else
         snprintf(buf, len, "%.2fT", n / (1024.0 * 1024 * 1024 * 1024));
-}
-
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    unsigned long size = 0, rss = 0;
-    if (fscanf(f, "%lu %lu", &size, &rss) != 2) rss = 0;
-    fclose(f);
-    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 void info_update_peak(void) {
@@ -157,19 +149,24 @@ static void section_clients(kl_buf_t *b) {
                    exec_parked_count());
 }
 
+/* Redis 7.0's memory section. The overhead, dataset, fragmentation and
+ * client figures are MEMORY STATS's (memory_overhead_compute). keyloom has no
+ * Lua, functions, replication, AOF, cluster or active defrag, so those fields
+ * are 0 (Redis prints about 32K for the idle Lua VM it always creates;
+ * keyloom has none). */
 static void section_memory(kl_buf_t *b) {
-    kl_mem_stats_t ms;
-    kl_mem_stats(&ms);
-    if (ms.allocated > peak_memory) peak_memory = ms.allocated;
-    size_t rss = rss_bytes();
-    char h1[32], h2[32], h3[32], h4[32], h5[32];
-    human_bytes(h1, sizeof(h1), (double)ms.allocated);
-    human_bytes(h2, sizeof(h2), (double)rss);
+    kl_mem_overhead_t mh;
+    memory_overhead_compute(&mh);
+    if (mh.total_allocated > peak_memory) peak_memory = mh.total_allocated;
+    char h1[32], h2[32], h3[32], h4[32], h5[32], h0[32];
+    human_bytes(h1, sizeof(h1), (double)mh.total_allocated);
+    human_bytes(h2, sizeof(h2), (double)mh.rss);
     human_bytes(h3, sizeof(h3), (double)peak_memory);
     long pages = sysconf(_SC_PHYS_PAGES);
     double total = (double)pages * (double)sysconf(_SC_PAGESIZE);
     human_bytes(h4, sizeof(h4), total);
     human_bytes(h5, sizeof(h5), (double)g_cfg.maxmemory);
+    human_bytes(h0, sizeof(h0), 0);
     kl_buf_appendf(b,
                    "# Memory\r\n"
                    "used_memory:%zu\r\n"
@@ -179,43 +176,162 @@ static void section_memory(kl_buf_t *b) {
                    "used_memory_peak:%llu\r\n"
                    "used_memory_peak_human:%s\r\n"
                    "used_memory_peak_perc:%.2f%%\r\n"
+                   "used_memory_overhead:%zu\r\n"
+                   "used_memory_startup:%zu\r\n"
+                   "used_memory_dataset:%zu\r\n"
+                   "used_memory_dataset_perc:%.2f%%\r\n"
                    "allocator_allocated:%zu\r\n"
                    "allocator_active:%zu\r\n"
                    "allocator_resident:%zu\r\n"
                    "total_system_memory:%.0f\r\n"
-                   "total_system_memory_human:%s\r\n"
+                   "total_system_memory_human:%s\r\n",
+                   mh.total_allocated, h1, mh.rss, h2, (unsigned long long)peak_memory, h3,
+                   peak_memory ? (double)mh.total_allocated * 100.0 / (double)peak_memory : 0.0,
+                   mh.overhead_total, mh.startup_allocated, mh.dataset, (double)mh.dataset_perc,
+                   mh.allocator_allocated, mh.allocator_active, mh.allocator_resident, total, h4);
+    kl_buf_appendf(b,
+                   "used_memory_lua:0\r\n"
+                   "used_memory_vm_eval:0\r\n"
+                   "used_memory_lua_human:%s\r\n"
+                   "used_memory_scripts_eval:0\r\n"
+                   "number_of_cached_scripts:0\r\n"
+                   "number_of_functions:0\r\n"
+                   "number_of_libraries:0\r\n"
+                   "used_memory_vm_functions:0\r\n"
+                   "used_memory_vm_total:0\r\n"
+                   "used_memory_vm_total_human:%s\r\n"
+                   "used_memory_functions:0\r\n"
+                   "used_memory_scripts:0\r\n"
+                   "used_memory_scripts_human:%s\r\n"
                    "maxmemory:%llu\r\n"
                    "maxmemory_human:%s\r\n"
-                   "maxmemory_policy:%s\r\n"
+                   "maxmemory_policy:%s\r\n",
+                   h0, h0, h0, (unsigned long long)g_cfg.maxmemory, h5, maxmemory_policy_name());
+    kl_buf_appendf(b,
                    "allocator_frag_ratio:%.2f\r\n"
+                   "allocator_frag_bytes:%lld\r\n"
                    "allocator_rss_ratio:%.2f\r\n"
+                   "allocator_rss_bytes:%lld\r\n"
+                   "rss_overhead_ratio:%.2f\r\n"
+                   "rss_overhead_bytes:%lld\r\n"
                    "mem_fragmentation_ratio:%.2f\r\n"
+                   "mem_fragmentation_bytes:%lld\r\n"
                    "mem_not_counted_for_evict:%llu\r\n"
+                   "mem_replication_backlog:0\r\n"
+                   "mem_total_replication_buffers:0\r\n"
+                   "mem_clients_slaves:%zu\r\n"
+                   "mem_clients_normal:%zu\r\n"
+                   "mem_cluster_links:0\r\n"
+                   "mem_aof_buffer:0\r\n"
                    "mem_allocator:%s\r\n"
-                   "lazyfree_pending_objects:0\r\n"
-                   "lazyfreed_objects:0\r\n",
-                   ms.allocated, h1, rss, h2, (unsigned long long)peak_memory, h3,
-                   peak_memory ? (double)ms.allocated * 100.0 / (double)peak_memory : 0.0,
-                   ms.allocated, ms.active, ms.resident, total, h4,
-                   (unsigned long long)g_cfg.maxmemory, h5, maxmemory_policy_name(),
-                   ms.allocated ? (double)ms.active / (double)ms.allocated : 0.0,
-                   ms.active ? (double)ms.resident / (double)ms.active : 0.0,
-                   ms.allocated ? (double)rss / (double)ms.allocated : 0.0,
-                   evict_mem_not_counted(), kl_allocator_name());
+                   "active_defrag_running:0\r\n",
+                   (double)mh.allocator_frag, mh.allocator_frag_bytes, (double)mh.allocator_rss,
+                   mh.allocator_rss_bytes, (double)mh.rss_extra, mh.rss_extra_bytes,
+                   (double)mh.total_frag, mh.total_frag_bytes, evict_mem_not_counted(),
+                   mh.clients_slaves, mh.clients_normal, kl_allocator_name());
+    kl_buf_appendf(b,
+                   "lazyfree_pending_objects:%zu\r\n"
+                   "lazyfreed_objects:%zu\r\n",
+                   lazyfree_pending(), lazyfree_freed());
+    memory_overhead_free(&mh);
 }
 
 static void section_persistence(kl_buf_t *b) {
+    /* keyloom neither forks nor persists: what Redis prints when no save,
+     * rewrite or load ever ran (the last statuses ok, the times -1). */
     kl_buf_appendf(b,
                    "# Persistence\r\n"
                    "loading:0\r\n"
                    "async_loading:0\r\n"
+                   "current_cow_peak:0\r\n"
+                   "current_cow_size:0\r\n"
+                   "current_cow_size_age:0\r\n"
+                   "current_fork_perc:0.00\r\n"
+                   "current_save_keys_processed:0\r\n"
+                   "current_save_keys_total:0\r\n"
                    "rdb_changes_since_last_save:%llu\r\n"
                    "rdb_bgsave_in_progress:0\r\n"
                    "rdb_last_save_time:%lld\r\n"
+                   "rdb_last_bgsave_status:ok\r\n"
+                   "rdb_last_bgsave_time_sec:-1\r\n"
+                   "rdb_current_bgsave_time_sec:-1\r\n"
                    "rdb_saves:0\r\n"
+                   "rdb_last_cow_size:0\r\n"
+                   "rdb_last_load_keys_expired:0\r\n"
+                   "rdb_last_load_keys_loaded:0\r\n"
                    "aof_enabled:0\r\n"
-                   "aof_rewrite_in_progress:0\r\n",
+                   "aof_rewrite_in_progress:0\r\n"
+                   "aof_rewrite_scheduled:0\r\n"
+                   "aof_last_rewrite_time_sec:-1\r\n"
+                   "aof_current_rewrite_time_sec:-1\r\n"
+                   "aof_last_bgrewrite_status:ok\r\n"
+                   "aof_rewrites:0\r\n"
+                   "aof_rewrites_consecutive_failures:0\r\n"
+                   "aof_last_write_status:ok\r\n"
+                   "aof_last_cow_size:0\r\n"
+                   "module_fork_in_progress:0\r\n"
+                   "module_fork_last_cow_size:0\r\n",
                    (unsigned long long)g_srv.dirty, (long long)(g_srv.start_ms / 1000));
+}
+
+/* ---------------------------------------------------------------- sampled stats */
+
+/* Redis's instantaneous metrics: every ~100 ms the cron turns the growth of a
+ * counter into a per-second rate; INFO shows the mean of the last 16. */
+#define METRIC_SAMPLES 16
+typedef struct metric {
+    uint64_t samples[METRIC_SAMPLES];
+    int idx;
+    uint64_t last_count;
+} metric_t;
+
+static metric_t metric_ops, metric_net_in, metric_net_out;
+static int64_t metric_last_ms;
+
+/* Stats info.c keeps itself, cleared by CONFIG RESETSTAT (noticed through
+ * g_srv.stat.reset_time_ms, which RESETSTAT sets). */
+static uint64_t expire_cycle_us;        /* active expire cycles, total */
+static uint64_t evict_total_us;         /* closed over-maxmemory periods */
+static int64_t evict_exceeded_since_us; /* start of the open period, or 0 */
+static int64_t stats_reset_seen_ms;
+
+static void stats_check_reset(void) {
+    if (g_srv.stat.reset_time_ms == stats_reset_seen_ms) return;
+    stats_reset_seen_ms = g_srv.stat.reset_time_ms;
+    expire_cycle_us = 0;
+    evict_total_us = 0;
+    evict_exceeded_since_us = 0;
+    memset(&metric_ops, 0, sizeof(metric_ops));
+    memset(&metric_net_in, 0, sizeof(metric_net_in));
+    memset(&metric_net_out, 0, sizeof(metric_net_out));
+    metric_last_ms = 0;
+}
+
+/* A counter that went down was reset (RESETSTAT): that sample counts 0. */
+static void metric_add(metric_t *m, uint64_t count, int64_t dt_ms) {
+    uint64_t delta = count >= m->last_count ? count - m->last_count : 0;
+    m->samples[m->idx] = delta * 1000 / (uint64_t)dt_ms;
+    m->idx = (m->idx + 1) % METRIC_SAMPLES;
+    m->last_count = count;
+}
+
+static uint64_t metric_get(const metric_t *m) {
+    uint64_t sum = 0;
+    for (int i = 0; i < METRIC_SAMPLES; i++) sum += m->samples[i];
+    return sum / METRIC_SAMPLES;
+}
+
+static void net_totals(uint64_t *in, uint64_t *out);
+
+/* The network totals over every I/O thread (since the last CONFIG RESETSTAT). */
+static void net_totals(uint64_t *in, uint64_t *out) {
+    *in = *out = 0;
+    for (int i = 0; i <= iol_nthreads(); i++) {
+        iol_thread_stats_t ts;
+        iol_thread_stats(i, &ts);
+        *in += ts.bytes_in;
+        *out += ts.bytes_out;
+    }
 }
 
 static void section_stats(kl_buf_t *b) {
@@ -230,6 +346,11 @@ static void section_stats(kl_buf_t *b) {
         reads += ts.reads;
         writes += ts.writes;
     }
+    stats_check_reset();
+    /* No eviction attempt runs once maxmemory is 0: that ends a period too. */
+    if (!g_cfg.maxmemory) info_note_eviction(false);
+    uint64_t evict_cur_us =
+        evict_exceeded_since_us ? (uint64_t)(kl_ustime() - evict_exceeded_since_us) : 0;
     const kl_stats_t *s = &g_srv.stat;
     kl_buf_appendf(b,
                    "# Stats\r\n"
@@ -238,32 +359,69 @@ static void section_stats(kl_buf_t *b) {
                    "instantaneous_ops_per_sec:%llu\r\n"
                    "total_net_input_bytes:%llu\r\n"
                    "total_net_output_bytes:%llu\r\n"
+                   "total_net_repl_input_bytes:0\r\n"
+                   "total_net_repl_output_bytes:0\r\n"
+                   "instantaneous_input_kbps:%.2f\r\n"
+                   "instantaneous_output_kbps:%.2f\r\n"
+                   "instantaneous_input_repl_kbps:0.00\r\n"
+                   "instantaneous_output_repl_kbps:0.00\r\n"
                    "rejected_connections:%llu\r\n"
+                   "sync_full:0\r\n"
+                   "sync_partial_ok:0\r\n"
+                   "sync_partial_err:0\r\n"
                    "expired_keys:%llu\r\n"
                    "expired_stale_perc:%.2f\r\n"
                    "expired_time_cap_reached_count:%llu\r\n"
+                   "expire_cycle_cpu_milliseconds:%llu\r\n"
                    "evicted_keys:%llu\r\n"
                    "evicted_clients:0\r\n"
+                   "total_eviction_exceeded_time:%llu\r\n"
+                   "current_eviction_exceeded_time:%llu\r\n",
+                   (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
+                   (unsigned long long)info_ops_per_sec(), (unsigned long long)in,
+                   (unsigned long long)out,
+                   (double)metric_get(&metric_net_in) / 1024.0,
+                   (double)metric_get(&metric_net_out) / 1024.0,
+                   (unsigned long long)s->rejected_conn,
+                   (unsigned long long)s->expiredkeys, s->expired_stale_perc * 100,
+                   (unsigned long long)s->expired_time_cap_reached_count,
+                   (unsigned long long)(expire_cycle_us / 1000),
+                   (unsigned long long)s->evictedkeys,
+                   (unsigned long long)((evict_total_us + evict_cur_us) / 1000),
+                   (unsigned long long)(evict_cur_us / 1000));
+    /* No fork, replicas, MIGRATE socket cache, defrag or client tracking in
+     * keyloom; its reply buffers are not resized the way Redis's are. */
+    kl_buf_appendf(b,
                    "keyspace_hits:%llu\r\n"
                    "keyspace_misses:%llu\r\n"
                    "pubsub_channels:%zu\r\n"
                    "pubsub_patterns:%zu\r\n"
                    "pubsubshard_channels:%zu\r\n"
+                   "latest_fork_usec:0\r\n"
                    "total_forks:0\r\n"
+                   "migrate_cached_sockets:0\r\n"
+                   "slave_expires_tracked_keys:0\r\n"
+                   "active_defrag_hits:0\r\n"
+                   "active_defrag_misses:0\r\n"
+                   "active_defrag_key_hits:0\r\n"
+                   "active_defrag_key_misses:0\r\n"
+                   "total_active_defrag_time:0\r\n"
+                   "current_active_defrag_time:0\r\n"
+                   "tracking_total_keys:0\r\n"
+                   "tracking_total_items:0\r\n"
+                   "tracking_total_prefixes:0\r\n"
                    "unexpected_error_replies:0\r\n"
                    "total_error_replies:%llu\r\n"
+                   "dump_payload_sanitizations:0\r\n"
                    "total_reads_processed:%llu\r\n"
                    "total_writes_processed:%llu\r\n"
                    "io_threaded_reads_processed:%llu\r\n"
                    "io_threaded_writes_processed:%llu\r\n"
+                   "reply_buffer_shrinks:0\r\n"
+                   "reply_buffer_expands:0\r\n"
                    "client_query_buffer_limit_disconnections:%llu\r\n"
                    "client_output_buffer_limit_disconnections:%llu\r\n",
-                   (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
-                   (unsigned long long)info_ops_per_sec(), (unsigned long long)in,
-                   (unsigned long long)out, (unsigned long long)s->rejected_conn,
-                   (unsigned long long)s->expiredkeys, s->expired_stale_perc * 100,
-                   (unsigned long long)s->expired_time_cap_reached_count,
-                   (unsigned long long)s->evictedkeys, (unsigned long long)s->keyspace_hits,
+                   (unsigned long long)s->keyspace_hits,
                    (unsigned long long)s->keyspace_misses, pubsub_channels_count(),
                    pubsub_patterns_count(), pubsub_shard_channels_count(), reply_total_errors(),
                    (unsigned long long)reads, (unsigned long long)writes,
@@ -282,8 +440,11 @@ static void section_replication(kl_buf_t *b) {
                    "master_replid2:0000000000000000000000000000000000000000\r\n"
                    "master_repl_offset:0\r\n"
                    "second_repl_offset:-1\r\n"
-                   "repl_backlog_active:0\r\n",
-                   g_srv.runid);
+                   "repl_backlog_active:0\r\n"
+                   "repl_backlog_size:%lld\r\n"
+                   "repl_backlog_first_byte_offset:0\r\n"
+                   "repl_backlog_histlen:0\r\n",
+                   g_srv.runid, (long long)g_cfg.repl_backlog_size);
 }
 
 static void section_cpu(kl_buf_t *b) {
@@ -355,6 +516,16 @@ static void section_tls(kl_buf_t *b) {
                    (unsigned long long)st.failed_other, (long long)cert_exp, (long long)ca_exp);
 }
 
+/* No module API in keyloom: the section exists, empty, as in a Redis that
+ * loaded no module. */
+static void section_modules(kl_buf_t *b) {
+    kl_buf_append_str(b, "# Modules\r\n");
+}
+
+static void section_cluster(kl_buf_t *b) {
+    kl_buf_append_str(b, "# Cluster\r\ncluster_enabled:0\r\n");
+}
+
 static void append_cmdstat(kl_buf_t *b, const kl_command_t *c) {
     if (!c->calls && !c->failed_calls && !c->rejected_calls) return;
     kl_buf_appendf(b,
@@ -415,9 +586,11 @@ static const section_t sections[] = {
     {"cpu", section_cpu, 1},
     {"threads", section_threads, 1},
     {"tls", section_tls, 1},
+    {"modules", section_modules, 1},
     {"commandstats", section_commandstats, 0},
     {"errorstats", section_errorstats, 1},
     {"latencystats", section_latencystats, 0},
+    {"cluster", section_cluster, 1},
     {"keyspace", section_keyspace, 1},
 };
 
@@ -447,32 +620,58 @@ void info_generate(kl_buf_t *out, int argc, const resp_arg_t *argv) {
     }
 }
 
-/* ---------------------------------------------------------------- ops/sec */
-
-#define OPS_SAMPLES 16
-static uint64_t ops_samples[OPS_SAMPLES];
-static int ops_idx;
-static int64_t ops_last_ms;
-static uint64_t ops_last_count;
-
+/* Samples ops/sec and the network rates (at most every 100 ms; the cron
+ * calls it hz times a second). Thread: executor. */
 void info_track_ops(void) {
+    stats_check_reset();
     int64_t now = kl_mstime();
-    if (ops_last_ms == 0) {
-        ops_last_ms = now;
-        ops_last_count = g_srv.stat.numcommands;
+    uint64_t in, out;
+    net_totals(&in, &out);
+    if (metric_last_ms == 0) {
+        metric_last_ms = now;
+        metric_ops.last_count = g_srv.stat.numcommands;
+        metric_net_in.last_count = in;
+        metric_net_out.last_count = out;
         return;
     }
-    int64_t dt = now - ops_last_ms;
+    int64_t dt = now - metric_last_ms;
     if (dt < 100) return;
-    uint64_t ops = g_srv.stat.numcommands - ops_last_count;
-    ops_samples[ops_idx] = ops * 1000 / (uint64_t)dt;
-    ops_idx = (ops_idx + 1) % OPS_SAMPLES;
-    ops_last_ms = now;
-    ops_last_count = g_srv.stat.numcommands;
+    metric_add(&metric_ops, g_srv.stat.numcommands, dt);
+    metric_add(&metric_net_in, in, dt);
+    metric_add(&metric_net_out, out, dt);
+    metric_last_ms = now;
 }
 
+/* Mean of the last 16 ops/sec samples. Thread: executor. */
 uint64_t info_ops_per_sec(void) {
-    uint64_t sum = 0;
-    for (int i = 0; i < OPS_SAMPLES; i++) sum += ops_samples[i];
-    return sum / OPS_SAMPLES;
+    return metric_get(&metric_ops);
+}
+
+/* Thread: executor (the cron). */
+void info_note_expire_cycle(long long usec) {
+    stats_check_reset();
+    if (usec > 0) expire_cycle_us += (uint64_t)usec;
+}
+
+/* Redis opens a period when an eviction attempt ends still over the limit and
+ * closes it at the first attempt that finds memory under it. Thread: executor. */
+void info_note_eviction(bool exceeded) {
+    if (exceeded) {
+        if (evict_exceeded_since_us == 0) {
+            stats_check_reset();
+            evict_exceeded_since_us = kl_ustime();
+        }
+    } else if (evict_exceeded_since_us != 0) {
+        stats_check_reset();
+        if (evict_exceeded_since_us != 0) {
+            evict_total_us += (uint64_t)(kl_ustime() - evict_exceeded_since_us);
+            evict_exceeded_since_us = 0;
+        }
+    }
+}
+
+/* The peak with the current total folded in. Thread: executor. */
+size_t info_peak_memory(void) {
+    info_update_peak();
+    return (size_t)peak_memory;
 }

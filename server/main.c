@@ -3,6 +3,7 @@
 #include "config.h"
 #include "db.h"
 #include "evict.h"
+#include "lazyfree.h"
 #include "exec.h"
 #include "info.h"
 #include "iol.h"
@@ -276,7 +277,11 @@ static void cron(uv_timer_t *t) {
     /* Active expiry gets 25% of a cron period, scaled by the effort knob. */
     long long budget = 1000000LL / hz * 25 / 100;
     budget += budget * (g_cfg.active_expire_effort - 1) / 4;
-    if (g_srv.active_expire_enabled) db_active_expire_cycle(budget);
+    if (g_srv.active_expire_enabled) {
+        long long t0 = kl_ustime();
+        db_active_expire_cycle(budget);
+        info_note_expire_cycle(kl_ustime() - t0); /* INFO expire_cycle_cpu_milliseconds */
+    }
     db_cron(1000);
     evict_cron();
     exec_clients_cron();
@@ -482,6 +487,10 @@ int main(int argc, char **argv) {
                    "OS only as the program allocates");
     types_register();
     db_init(g_cfg.databases);
+    if (lazyfree_start() != 0) {
+        kl_warning("Failed to start the lazy-free thread");
+        exit(1);
+    }
     cmd_table_init();
     iol_limits_t limits = limits_from_config();
     int nthreads = g_cfg.io_threads > 1 ? g_cfg.io_threads - 1 : 0;
@@ -545,6 +554,7 @@ int main(int argc, char **argv) {
     uv_run(g_srv.loop, UV_RUN_NOWAIT);
     if (pidfile_path()) unlink(pidfile_path());
     kl_warning("keyloom is now ready to exit, bye bye...");
+    lazyfree_stop(); /* finishes every pending free, then joins */
     db_free_all();
     cmd_table_free();
     slowlog_free();

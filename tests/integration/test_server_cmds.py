@@ -316,3 +316,20 @@ def test_shutdown_nosave(start_server):
 def test_shutdown_errors(raw):
     assert call(raw, "SHUTDOWN", "FOO") == SYNTAX
     assert call(raw, "SHUTDOWN", "NOSAVE", "SAVE") == SYNTAX
+
+
+def test_config_resetstat_resets_network_counters(server):
+    with server.raw() as c:
+        c.execute("SET", "k", "x" * 5000)
+        for _ in range(20):
+            c.execute("GET", "k")
+        before = info_dict(c.execute("INFO", "stats"))["stats"]
+        assert int(before["total_net_input_bytes"]) > 5000
+        assert int(before["total_net_output_bytes"]) > 20 * 5000
+        assert c.execute("CONFIG", "RESETSTAT") == b"OK"
+        after = info_dict(c.execute("INFO", "stats"))["stats"]
+        # Only CONFIG RESETSTAT's reply and this INFO's request since the reset.
+        assert int(after["total_net_input_bytes"]) < 200
+        assert int(after["total_net_output_bytes"]) < 100
+        assert int(after["total_reads_processed"]) <= 3
+        assert int(after["total_commands_processed"]) <= 2
