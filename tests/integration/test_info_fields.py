@@ -262,7 +262,8 @@ def test_memory_figures_add_up(raw):
     # (active >= allocated holds for jemalloc, but not in sanitizer builds, where malloc is
     # the sanitizer's and jemalloc's own counters stay near zero.)
     assert int(m["allocator_allocated"]) > 0 and int(m["allocator_resident"]) > 0
-    assert float(m["allocator_frag_ratio"]) > 0 and float(m["mem_fragmentation_ratio"]) > 0
+    # (In sanitizer builds jemalloc's active bytes can round the ratio down to 0.00.)
+    assert float(m["allocator_frag_ratio"]) >= 0 and float(m["mem_fragmentation_ratio"]) > 0
 
 
 @pytest.mark.keyloom_only
