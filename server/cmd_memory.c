@@ -121,11 +121,11 @@ static float ratio(size_t a, size_t b) {
 
 /* Bytes of the keyspace's own structures for one database: Redis counts a
  * dictEntry per key and the bucket arrays. keyloom's entry holds the key
- * itself; its header (chain pointer, value, key length) is the overhead, the
- * key bytes are data. The expires dict copies its keys, so all of it is
+ * itself; its header (chain pointer, key length) and value word are the
+ * overhead, the key bytes are data. The expires dict copies its keys, so all of it is
  * overhead. */
 static size_t db_overhead_main(const kdb_t *db) {
-    return dict_size(db->keys) * offsetof(dict_entry_t, key) +
+    return dict_size(db->keys) * (offsetof(dict_entry_t, key) + sizeof(dict_val_t)) +
            dict_buckets(db->keys) * sizeof(dict_entry_t *);
 }
 

@@ -61,12 +61,12 @@ long long db_idle_seconds(const kobj_t *o) {
 int64_t db_get_expire(kdb_t *db, const char *key, size_t klen) {
     if (dict_size(db->expires) == 0) return -1;
     dict_entry_t *e = dict_find(db->expires, key, klen);
-    return e ? e->v.s64 : -1;
+    return e ? dict_entry_get_s64(e) : -1;
 }
 
 void db_set_expire(kdb_t *db, const char *key, size_t klen, int64_t when_ms) {
     dict_entry_t *e = dict_add_or_find(db->expires, key, klen, NULL);
-    e->v.s64 = when_ms;
+    dict_entry_set_s64(e, when_ms);
     multi_touch_key(db, key, klen); /* EXPIRE & co. break WATCH, as in Redis */
 }
 
@@ -300,7 +300,7 @@ typedef struct expire_scan {
 static void expire_scan_cb(void *priv, dict_entry_t *e) {
     expire_scan_t *s = priv;
     s->sampled++;
-    int64_t when = e->v.s64;
+    int64_t when = dict_entry_get_s64(e);
     if (when <= s->now) {
         if (s->nvictims < 64) {
             s->victims[s->nvictims].kl = dict_entry_klen(e);

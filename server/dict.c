@@ -47,6 +47,7 @@ struct dict {
     unsigned paused;    /* safe iterators + scans in progress */
     dict_iter_t *iters; /* live safe iterators and scans (for delete fix-ups) */
     size_t entry_bytes; /* sum of entry allocation sizes (size-class rounded) */
+    bool keys_only;     /* type->keys_only: entries have no value word */
 };
 
 #define ENTRY_HDR offsetof(dict_entry_t, key)
@@ -141,16 +142,25 @@ static size_t alloc_class(size_t n) {
     return (n + step - 1) & ~(step - 1);
 }
 
-static inline size_t entry_alloc_size(size_t klen) {
-    return alloc_class(ENTRY_HDR + klen + 1);
+/* Bytes requested for an entry with a klen-byte key: the header, the key and
+ * its NUL, then for valued dicts the value at the next 8-byte boundary. */
+static inline size_t entry_size(const dict_t *d, size_t klen) {
+    return d->keys_only ? ENTRY_HDR + klen + 1 : DICT__VAL_OFF(klen) + sizeof(dict_val_t);
+}
+
+static inline size_t entry_alloc_size(const dict_t *d, size_t klen) {
+    return alloc_class(entry_size(d, klen));
 }
 
 static inline bool key_eq(const dict_entry_t *e, const char *key, size_t klen) {
-    return e->klen == klen && memcmp(e->key, key, klen) == 0;
+    return dict_entry_klen(e) == klen && memcmp(e->key, key, klen) == 0;
 }
 
 static void entry_destroy(dict_t *d, dict_entry_t *e, int free_val) {
-    if (free_val && d->type && d->type->val_free && e->v.ptr) d->type->val_free(e->v.ptr);
+    if (free_val && !d->keys_only && d->type && d->type->val_free) {
+        void *p = dict_entry_val(e);
+        if (p) d->type->val_free(p);
+    }
     kl_free(e);
 }
 
@@ -173,7 +183,7 @@ static bool rehash_steps(dict_t *d, size_t n) {
         dict_entry_t *e = d->table[0][d->rehash_idx];
         while (e) {
             dict_entry_t *next = e->next;
-            size_t b = (size_t)dict_hash(e->key, e->klen) & mask1;
+            size_t b = (size_t)dict_hash(e->key, dict_entry_klen(e)) & mask1;
             e->next = d->table[1][b];
             d->table[1][b] = e;
             d->used[0]--;
@@ -235,6 +245,8 @@ static void grow_if_needed(dict_t *d) {
 dict_t *dict_create(const dict_type_t *type) {
     dict_t *d = kl_calloc(1, sizeof(*d));
     d->type = type;
+    d->keys_only = type && type->keys_only;
+    assert(!(d->keys_only && type->val_free) && "keys_only dict type with a val_free");
     return d;
 }
 
@@ -313,7 +325,7 @@ dict_entry_t *dict_find(dict_t *d, const char *key, size_t klen) {
 }
 
 dict_entry_t *dict_add_or_find(dict_t *d, const char *key, size_t klen, int *existed) {
-    assert(klen <= UINT32_MAX);
+    assert(klen <= (size_t)(UINT32_MAX & ~DICT__KEYS_ONLY_BIT));
     rehash_step(d);
     uint64_t h = dict_hash(key, klen);
     if (dict_size(d) > 0) {
@@ -326,16 +338,19 @@ dict_entry_t *dict_add_or_find(dict_t *d, const char *key, size_t klen, int *exi
     grow_if_needed(d);
     int t = d->rehashing ? 1 : 0;
     size_t b = (size_t)h & (d->size[t] - 1);
-    dict_entry_t *e = kl_malloc(ENTRY_HDR + klen + 1);
-    e->v.u64 = 0;
-    e->klen = (uint32_t)klen;
+    dict_entry_t *e = kl_malloc(entry_size(d, klen));
+    e->klen_bits = (uint32_t)klen;
     if (klen) memcpy(e->key, key, klen);
     e->key[klen] = '\0';
+    if (d->keys_only)
+        e->klen_bits |= DICT__KEYS_ONLY_BIT;
+    else
+        dict__entry_vp(e)->u64 = 0;
     /* Insert at the head: recently added keys are often looked up soon. */
     e->next = d->table[t][b];
     d->table[t][b] = e;
     d->used[t]++;
-    d->entry_bytes += entry_alloc_size(klen);
+    d->entry_bytes += entry_alloc_size(d, klen);
     if (existed) *existed = 0;
     return e;
 }
@@ -352,7 +367,7 @@ dict_entry_t *dict_unlink(dict_t *d, const char *key, size_t klen) {
         *slot = e->next;
     int t = (slot >= d->table[0] && slot < d->table[0] + d->size[0]) ? 0 : 1;
     d->used[t]--;
-    d->entry_bytes -= entry_alloc_size(e->klen);
+    d->entry_bytes -= entry_alloc_size(d, dict_entry_klen(e));
     /* A live safe iterator or scan that saved e as its next entry continues
      * with e's successor instead of a freed entry. */
     for (dict_iter_t *it = d->iters; it; it = it->link) {

@@ -1,10 +1,12 @@
 /* Hash table for the keyspace and for the hash, set and sorted-set types.
  *
  * Keys are binary strings copied into the entry itself: one allocation per
- * entry holds the chain pointer, the value, the key length and the key bytes
- * followed by a NUL (so a key can be handed to C string functions when it has
- * no embedded NULs). Values are a small union: a pointer owned by the dict's
- * type (freed through type->val_free), or an inline integer or double.
+ * entry holds the chain pointer, the key length, the key bytes followed by a
+ * NUL (so a key can be handed to C string functions when it has no embedded
+ * NULs) and then, unless the dict's type is keys_only, the value at the next
+ * 8-byte aligned offset. Values are a small union: a pointer owned by the
+ * dict's type (freed through type->val_free), or an inline integer or double.
+ * Keys-only dicts (sets) store no value at all, 8 bytes less per entry.
  *
  * Tables are powers of two. Growing and shrinking use two tables and move
  * buckets incrementally: every lookup, insert and delete moves one bucket
@@ -23,6 +25,7 @@
 #ifndef KL_DICT_H
 #define KL_DICT_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +39,11 @@ typedef struct dict_type {
      * released; NULL means values are not owned (or are inline numbers).
      * It is not called for a NULL ptr. */
     void (*val_free)(void *ptr);
+    /* Non-zero: the dict is a set of keys. Its entries are allocated without
+     * the value word, so the value accessors (dict_entry_val, _set_val,
+     * _get_s64, ...) must never be used on them (debug builds assert);
+     * val_free must be NULL. */
+    int keys_only;
 } dict_type_t;
 
 typedef union dict_val {
@@ -45,16 +53,31 @@ typedef union dict_val {
     double d;
 } dict_val_t;
 
-/* The entry layout is public only so that the value accessors below can be
- * inline; treat the fields as private and go through the accessors. The key
- * is stored right after the header: 20 bytes of header on LP64, then klen
- * bytes of key and a NUL. */
+/* Checking builds (asserts on, no optimisation) mark keys-only entries with
+ * bit 31 of the key length so that the value accessors can assert; such
+ * builds limit keys to 2^31 - 1 bytes, others to 2^32 - 1 (Redis limits keys
+ * to 512 MB by default). */
+#if !defined(NDEBUG) && !defined(__OPTIMIZE__)
+#define DICT_CHECK_KEYS_ONLY 1
+#define DICT__KEYS_ONLY_BIT 0x80000000u
+#else
+#define DICT_CHECK_KEYS_ONLY 0
+#define DICT__KEYS_ONLY_BIT 0u
+#endif
+
+/* The entry layout is public only so that the accessors below can be inline;
+ * treat the fields as private and go through the accessors. On LP64: 8 bytes
+ * of chain pointer, 4 of key length, klen bytes of key and a NUL, then (only
+ * for dicts that are not keys_only) padding to an 8-byte boundary and the
+ * 8-byte value. */
 struct dict_entry {
     dict_entry_t *next; /* bucket chain */
-    dict_val_t v;
-    uint32_t klen;
-    char key[]; /* klen bytes + '\0' */
+    uint32_t klen_bits; /* key length (| DICT__KEYS_ONLY_BIT, see above) */
+    char key[];         /* klen bytes + '\0' [+ pad + dict_val_t] */
 };
+
+/* Offset of the value in an entry whose key is klen bytes long. */
+#define DICT__VAL_OFF(klen) ((offsetof(dict_entry_t, key) + (size_t)(klen) + 1 + 7) & ~(size_t)7)
 
 /* Creates an empty dict; no table is allocated until the first insert.
  * The caller owns the dict and releases it with dict_release(). */
@@ -84,9 +107,10 @@ dict_entry_t *dict_find(dict_t *d, const char *key, size_t klen);
 
 /* Returns the entry for key, inserting it first when absent. *existed (when
  * existed is not NULL) is set to 1 if the key was already there, 0 if this call
- * inserted it; a new entry's value is all zero bits (val.ptr == NULL, s64 == 0).
- * May start a resize (grow) and moves one rehash bucket when not paused.
- * klen must fit in 32 bits (Redis limits keys to 512 MB). */
+ * inserted it; a new entry's value is all zero bits (val.ptr == NULL, s64 == 0)
+ * unless the dict is keys_only (no value). May start a resize (grow) and moves
+ * one rehash bucket when not paused. klen must fit in 32 bits (31 in checking
+ * builds; Redis limits keys to 512 MB by default). */
 dict_entry_t *dict_add_or_find(dict_t *d, const char *key, size_t klen, int *existed);
 
 /* Deletes key: unlinks the entry, calls type->val_free on a non-NULL pointer
@@ -110,34 +134,44 @@ static inline const char *dict_entry_key(const dict_entry_t *e) {
     return e->key;
 }
 static inline size_t dict_entry_klen(const dict_entry_t *e) {
-    return e->klen;
+    return e->klen_bits & ~DICT__KEYS_ONLY_BIT;
 }
 
-/* Value accessors. The union is not tagged: the dict's user knows which member
- * it stores. Setting a pointer does not free the previous one. */
+/* Address of the value word: right after the key's NUL, 8-byte aligned.
+ * Must not be used on entries of a keys_only dict (they have no value). */
+static inline dict_val_t *dict__entry_vp(const dict_entry_t *e) {
+#if DICT_CHECK_KEYS_ONLY
+    assert(!(e->klen_bits & DICT__KEYS_ONLY_BIT) && "value accessor on a keys-only dict entry");
+#endif
+    return (dict_val_t *)((uintptr_t)e + DICT__VAL_OFF(dict_entry_klen(e)));
+}
+
+/* Value accessors (not for keys_only dicts). The union is not tagged: the
+ * dict's user knows which member it stores. Setting a pointer does not free
+ * the previous one. */
 static inline void *dict_entry_val(const dict_entry_t *e) {
-    return e->v.ptr;
+    return dict__entry_vp(e)->ptr;
 }
 static inline void dict_entry_set_val(dict_entry_t *e, void *ptr) {
-    e->v.ptr = ptr;
+    dict__entry_vp(e)->ptr = ptr;
 }
 static inline int64_t dict_entry_get_s64(const dict_entry_t *e) {
-    return e->v.s64;
+    return dict__entry_vp(e)->s64;
 }
 static inline void dict_entry_set_s64(dict_entry_t *e, int64_t v) {
-    e->v.s64 = v;
+    dict__entry_vp(e)->s64 = v;
 }
 static inline uint64_t dict_entry_get_u64(const dict_entry_t *e) {
-    return e->v.u64;
+    return dict__entry_vp(e)->u64;
 }
 static inline void dict_entry_set_u64(dict_entry_t *e, uint64_t v) {
-    e->v.u64 = v;
+    dict__entry_vp(e)->u64 = v;
 }
 static inline double dict_entry_get_double(const dict_entry_t *e) {
-    return e->v.d;
+    return dict__entry_vp(e)->d;
 }
 static inline void dict_entry_set_double(dict_entry_t *e, double v) {
-    e->v.d = v;
+    dict__entry_vp(e)->d = v;
 }
 
 /* Returns a random entry, NULL when the dict is empty. Every entry is equally

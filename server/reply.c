@@ -74,7 +74,7 @@ static void count_error(const char *msg) {
         if (dict_size(errorstats) >= 128) return;
         e = dict_add_or_find(errorstats, msg, n, NULL);
     }
-    e->v.u64++;
+    dict_entry_set_u64(e, dict_entry_get_u64(e) + 1);
 }
 
 void reply_error(client_t *c, const char *msg) {
@@ -128,7 +128,7 @@ void reply_errorstats_info(kl_buf_t *out) {
     dict_entry_t *e;
     while ((e = dict_iter_next(&it)) != NULL) {
         kl_buf_appendf(out, "errorstat_%.*s:count=%llu\r\n", (int)dict_entry_klen(e),
-                       dict_entry_key(e), (unsigned long long)e->v.u64);
+                       dict_entry_key(e), (unsigned long long)dict_entry_get_u64(e));
     }
     dict_iter_done(&it);
 }

@@ -40,8 +40,8 @@
 
 /* ---------------------------------------------------------------- set type */
 
-/* Members are the dict keys; there is no value to free. */
-static const dict_type_t set_dict_type = {.val_free = NULL};
+/* Members are the dict keys; entries carry no value word (keys_only). */
+static const dict_type_t set_dict_type = {.val_free = NULL, .keys_only = 1};
 
 /* Redis's SPOP strategy switch: with count pops from a set of size, when
  * (size - count) * SPOP_MOVE_MUL <= count it is cheaper to rebuild the set

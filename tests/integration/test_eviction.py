@@ -110,11 +110,12 @@ def test_noeviction_refuses_writes_but_reads_and_del_work(r, raw, config_set):
     assert stats["cmdstat_set"]["rejected_calls"] >= 1
     assert stats["cmdstat_incr"]["rejected_calls"] >= 1
     # DEL frees memory; afterwards writes are accepted again.
-    assert r.delete(*names[:1000]) == 1000  # two thirds of the data: well under the limit
+    # Nearly all of the data: far under the limit, whatever the I/O buffers do meanwhile.
+    assert r.delete(*names[:1400]) == 1400
     wait_until(lambda: used_memory(r) < limit, what="memory freed by DEL")
     assert call(raw, "SET", "new", "v") == OK
     assert call(raw, "GET", "new") == bulk("v")
-    assert r.dbsize() == 501  # nothing was evicted
+    assert r.dbsize() == 101  # nothing was evicted
 
 
 def test_oom_error_in_resp3(server, r, config_set):

@@ -729,3 +729,216 @@ Test(dict, release_and_unlink_ownership) {
     dict_release(d);
     dict_release(NULL);
 }
+
+/* ---- keys-only dicts (sets): entries without a value word ---- */
+
+static const dict_type_t keys_type = {.val_free = NULL, .keys_only = 1};
+
+/* Decodes the universe index from a make_key() key (keys-only entries have
+ * no value to carry it). */
+static uint32_t key_id(const dict_entry_t *e) {
+    uint32_t i = 0;
+    if (dict_entry_klen(e) >= 4) memcpy(&i, dict_entry_key(e), 4);
+    return i;
+}
+
+static void add_key(dict_t *d, uint32_t i) {
+    tkey_t k;
+    make_key(&k, i);
+    int existed = -1;
+    dict_entry_t *e = dict_add_or_find(d, k.buf, k.len, &existed);
+    cr_assert_eq(existed, 0, "key %u existed", i);
+    cr_assert_eq(key_id(e), i);
+}
+
+static void keys_scan_cb(void *priv, dict_entry_t *e) {
+    uint32_t *seen = priv;
+    seen[key_id(e)]++;
+}
+
+Test(dict, keys_only_insert_find_delete_iterate_scan) {
+    enum { N = 20000 };
+    dict_t *d = dict_create(&keys_type);
+    int existed;
+    dict_entry_t *e = dict_add_or_find(d, "", 0, &existed);
+    cr_assert_eq(existed, 0);
+    cr_assert_eq(dict_entry_klen(e), 0);
+    cr_assert_eq(dict_entry_key(e)[0], '\0');
+    cr_assert_eq(dict_add_or_find(d, "", 0, &existed), e);
+    cr_assert_eq(existed, 1);
+    cr_assert_eq(dict_delete(d, "", 0), 1);
+    cr_assert_eq(dict_size(d), 0);
+
+    /* Inserts through many grows; lookups hit both tables while rehashing. */
+    bool saw_rehash = false;
+    for (uint32_t i = 1; i <= N; i++) {
+        add_key(d, i);
+        saw_rehash |= dict_is_rehashing(d) != 0;
+        if (i % 97 == 0) {
+            e = find_int(d, i / 2 + 1);
+            cr_assert_not_null(e);
+            cr_assert_eq(key_id(e), i / 2 + 1);
+        }
+    }
+    cr_assert(saw_rehash);
+    cr_assert_eq(dict_size(d), N);
+    for (uint32_t i = 1; i <= N; i++) {
+        e = find_int(d, i);
+        cr_assert_not_null(e, "key %u", i);
+        tkey_t k;
+        make_key(&k, i);
+        cr_assert_eq(dict_entry_klen(e), k.len);
+        cr_assert_eq(memcmp(dict_entry_key(e), k.buf, k.len), 0);
+        cr_assert_eq(dict_entry_key(e)[k.len], '\0');
+    }
+    cr_assert_null(find_int(d, N + 1));
+
+    /* Safe iteration with deletes of every third key. */
+    uint8_t *seen = kl_calloc(N + 1, 1);
+    dict_iter_t it;
+    dict_iter_init(&it, d, 1);
+    while ((e = dict_iter_next(&it)) != NULL) {
+        uint32_t id = key_id(e);
+        cr_assert(id >= 1 && id <= N);
+        cr_assert_eq(seen[id], 0, "key %u returned twice", id);
+        seen[id] = 1;
+        if (id % 3 == 0) cr_assert(del_int(d, id));
+    }
+    dict_iter_done(&it);
+    for (uint32_t i = 1; i <= N; i++)
+        cr_assert_eq(seen[i], 1, "key %u not iterated", i);
+    cr_assert_eq(dict_size(d), N - N / 3);
+
+    /* Shrink and scan across the resize: every remaining key is returned. */
+    for (uint32_t i = 1; i <= N; i++)
+        if (i % 3 != 0 && i > 600) cr_assert(del_int(d, i));
+    cr_assert_eq(dict_try_shrink(d), 1);
+    uint32_t *scanned = kl_calloc(N + 1, sizeof(uint32_t));
+    uint64_t cursor = 0;
+    size_t calls = 0;
+    do {
+        cursor = dict_scan(d, cursor, keys_scan_cb, scanned);
+        cr_assert_lt(++calls, 10u * 1000 * 1000);
+    } while (cursor != 0);
+    for (uint32_t i = 1; i <= 600; i++)
+        if (i % 3 != 0) cr_assert_gt(scanned[i], 0, "key %u missed by scan", i);
+    while (dict_rehash_for_us(d, 1000))
+        ;
+    cr_assert_eq(dict_size(d), 400);
+    kl_free(scanned);
+    kl_free(seen);
+    dict_release(d);
+}
+
+Test(dict, keys_only_random_sample_unlink_and_mem) {
+    enum { N = 4000 };
+    dict_t *ko = dict_create(&keys_type);
+    dict_t *kv = dict_create(&plain_type);
+    for (uint32_t i = 1; i <= N; i++) {
+        add_key(ko, i);
+        add_int(kv, i);
+    }
+    while (dict_rehash_for_us(ko, 1000))
+        ;
+    while (dict_rehash_for_us(kv, 1000))
+        ;
+    cr_assert_eq(dict_buckets(ko), dict_buckets(kv));
+
+    uint8_t *hit = kl_calloc(N + 1, 1);
+    for (int r = 0; r < 20000; r++) {
+        dict_entry_t *e = dict_random_entry(ko);
+        cr_assert_not_null(e);
+        uint32_t id = key_id(e);
+        cr_assert(id >= 1 && id <= N);
+        hit[id] = 1;
+    }
+    size_t hits = 0;
+    for (uint32_t i = 1; i <= N; i++)
+        hits += hit[i];
+    cr_assert_gt(hits, N * 9 / 10, "random entries cover the dict (%zu)", hits);
+
+    dict_entry_t *out[64];
+    size_t got = dict_sample(ko, out, 64);
+    cr_assert_eq(got, 64);
+    for (size_t a = 0; a < got; a++) {
+        cr_assert_not_null(find_int(ko, key_id(out[a])));
+        for (size_t b = a + 1; b < got; b++)
+            cr_assert_neq(out[a], out[b]);
+    }
+
+    /* Memory: the same keys cost 8 requested bytes less per entry; with the
+     * test keys (4..19 bytes) keys-only entries are 16..32 bytes and valued
+     * ones 32..48, never more than the old layout's 21 + klen. */
+    size_t mko = dict_mem_usage(ko), mkv = dict_mem_usage(kv);
+    cr_assert_lt(mko, mkv);
+    size_t expect_ko = 0, expect_kv = 0;
+    for (uint32_t i = 1; i <= N; i++) {
+        tkey_t k;
+        make_key(&k, i);
+        size_t rko = 12 + k.len + 1, rkv = ((12 + k.len + 1 + 7) & ~(size_t)7) + 8;
+        expect_ko += rko <= 16 ? 16 : (rko + 15) & ~(size_t)15;
+        expect_kv += (rkv + 15) & ~(size_t)15;
+        cr_assert_leq((rkv + 15) & ~(size_t)15, (20 + k.len + 1 + 15) & ~(size_t)15);
+        dict_entry_t *e = find_int(ko, i);
+        cr_assert_geq(kl_alloc_size(e), rko);
+        e = find_int(kv, i);
+        cr_assert_geq(kl_alloc_size(e), rkv);
+    }
+    cr_assert_eq(mkv - mko, expect_kv - expect_ko);
+
+    /* Unlink hands the entry over; freeing it (free_val either way) is fine. */
+    tkey_t k;
+    make_key(&k, 77);
+    dict_entry_t *e = dict_unlink(ko, k.buf, k.len);
+    cr_assert_not_null(e);
+    cr_assert_eq(key_id(e), 77);
+    cr_assert_null(find_int(ko, 77));
+    dict_entry_free(ko, e, 1);
+    make_key(&k, 78);
+    dict_entry_free(ko, dict_unlink(ko, k.buf, k.len), 0);
+    cr_assert_eq(dict_size(ko), N - 2);
+    cr_assert_lt(dict_mem_usage(ko), mko);
+    dict_empty(ko);
+    cr_assert_eq(dict_size(ko), 0);
+    add_key(ko, 5);
+    cr_assert_not_null(find_int(ko, 5));
+    kl_free(hit);
+    dict_release(ko);
+    dict_release(kv);
+}
+
+/* Valued entries: the value sits after the key's NUL at an 8-byte aligned
+ * offset and never overlaps the key, for every key length around the
+ * alignment boundaries. */
+Test(dict, valued_layout_all_key_lengths) {
+    dict_t *d = dict_create(&plain_type);
+    char key[80];
+    for (size_t len = 0; len < sizeof(key); len++) {
+        for (size_t j = 0; j < len; j++)
+            key[j] = (char)('a' + (len + j) % 26);
+        dict_entry_t *e = dict_add_or_find(d, key, len, NULL);
+        cr_assert_eq(dict_entry_get_u64(e), 0);
+        cr_assert_eq((uintptr_t)dict__entry_vp(e) % 8, 0);
+        cr_assert_geq((uintptr_t)dict__entry_vp(e), (uintptr_t)dict_entry_key(e) + len + 1);
+        dict_entry_set_u64(e, ~(uint64_t)len);
+    }
+    for (size_t len = 0; len < sizeof(key); len++) {
+        for (size_t j = 0; j < len; j++)
+            key[j] = (char)('a' + (len + j) % 26);
+        dict_entry_t *e = dict_find(d, key, len);
+        cr_assert_not_null(e);
+        cr_assert_eq(dict_entry_get_u64(e), ~(uint64_t)len);
+        cr_assert_eq(dict_entry_key(e)[len], '\0');
+        cr_assert_eq(memcmp(dict_entry_key(e), key, len), 0);
+    }
+    dict_release(d);
+}
+
+#if DICT_CHECK_KEYS_ONLY
+#include <signal.h>
+Test(dict, keys_only_value_access_asserts, .signal = SIGABRT) {
+    dict_t *d = dict_create(&keys_type);
+    dict_entry_t *e = dict_add_or_find(d, "m", 1, NULL);
+    (void)dict_entry_get_u64(e);
+}
+#endif
