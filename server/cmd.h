@@ -90,6 +90,25 @@ static inline bool arg_is(const resp_arg_t *a, const char *lit) {
     return strcasecmp(a->ptr, lit) == 0;
 }
 
+/* Look key up (write: no hit/miss statistics) and check its type: the value,
+ * NULL when the key is missing, or NULL with *wrong set after replying
+ * WRONGTYPE when it holds another type (cmd_util.c). */
+struct kobj;
+struct kobj *cmd_lookup_typed(client_t *c, const resp_arg_t *key, int type, bool write,
+                              bool *wrong);
+
+/* SCAN-family options from argv[first] on: COUNT n (n >= 1, default 10),
+ * MATCH pattern (use_pattern false for "*"), and TYPE t when allow_type.
+ * Replies Redis's error and returns -1 on bad options. */
+typedef struct scan_opts {
+    long long count;
+    const char *pat;
+    size_t plen;
+    bool use_pattern;
+    const char *type;
+} scan_opts_t;
+int cmd_parse_scan_opts(client_t *c, uint32_t first, bool allow_type, scan_opts_t *o);
+
 /* Command families register their tables (defined in each cmd_*.c / t_*.c). */
 extern kl_command_t cmds_string[];
 extern kl_command_t cmds_keyspace[];

@@ -183,32 +183,13 @@ static void ks_scan_cmd(client_t *c) {
     uint64_t cursor;
     if (parse_scan_cursor(c, &c->argv[1], &cursor) != 0) return;
 
-    long long count = 10;
-    const char *pat = NULL, *typename = NULL;
-    size_t plen = 0;
-    bool use_pattern = false;
-    for (uint32_t i = 2; i < c->argc;) {
-        uint32_t left = c->argc - i;
-        if (arg_is(&c->argv[i], "count") && left >= 2) {
-            if (arg_ll(c, &c->argv[i + 1], &count) != 0) return;
-            if (count < 1) {
-                reply_syntax_error(c);
-                return;
-            }
-            i += 2;
-        } else if (arg_is(&c->argv[i], "match") && left >= 2) {
-            pat = c->argv[i + 1].ptr;
-            plen = c->argv[i + 1].len;
-            use_pattern = !(plen == 1 && pat[0] == '*');
-            i += 2;
-        } else if (arg_is(&c->argv[i], "type") && left >= 2) {
-            typename = c->argv[i + 1].ptr;
-            i += 2;
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
-    }
+    scan_opts_t so;
+    if (cmd_parse_scan_opts(c, 2, true, &so) != 0) return;
+    long long count = so.count;
+    const char *pat = so.pat;
+    size_t plen = so.plen;
+    bool use_pattern = so.use_pattern;
+    const char *typename = so.type;
 
     scan_keys_t s = {0};
     long long maxiterations = count * 10;

@@ -365,14 +365,7 @@ void t_hash_register(void) {
 /* The hash at key for reading: NULL (nothing replied) when missing, NULL
  * after replying WRONGTYPE (*wrong set) when it holds another type. */
 static kobj_t *lookup_read(client_t *c, bool *wrong) {
-    *wrong = false;
-    kobj_t *o = db_lookup_read(c->db, c->argv[1].ptr, c->argv[1].len);
-    if (o && o->type != OBJ_HASH) {
-        reply_wrongtype(c);
-        *wrong = true;
-        return NULL;
-    }
-    return o;
+    return cmd_lookup_typed(c, &c->argv[1], OBJ_HASH, false, wrong);
 }
 
 /* The hash at key for writing, or a new detached hash (*fresh) when the key
@@ -932,29 +925,12 @@ static void hash_hscan_cmd(client_t *c) {
         reply_wrongtype(c);
         return;
     }
-    long long count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
-    bool use_pattern = false;
-    for (uint32_t i = 3; i < c->argc;) {
-        uint32_t left = c->argc - i;
-        if (arg_is(&c->argv[i], "count") && left >= 2) {
-            if (arg_ll(c, &c->argv[i + 1], &count) != 0) return;
-            if (count < 1) {
-                reply_syntax_error(c);
-                return;
-            }
-            i += 2;
-        } else if (arg_is(&c->argv[i], "match") && left >= 2) {
-            pat = c->argv[i + 1].ptr;
-            plen = c->argv[i + 1].len;
-            use_pattern = !(plen == 1 && pat[0] == '*');
-            i += 2;
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
-    }
+    scan_opts_t so;
+    if (cmd_parse_scan_opts(c, 3, false, &so) != 0) return;
+    long long count = so.count;
+    const char *pat = so.pat;
+    size_t plen = so.plen;
+    bool use_pattern = so.use_pattern;
 
     scan_items_t s = {0};
     if (o->enc == ENC_LISTPACK) {

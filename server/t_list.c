@@ -102,15 +102,7 @@ static int arg_where(client_t *c, const resp_arg_t *a, int *where) {
 /* The value at key for reading or writing: NULL when missing; NULL after
  * replying WRONGTYPE (*wrong set) when it holds another type. */
 static kobj_t *lookup(client_t *c, const resp_arg_t *k, bool write, bool *wrong) {
-    kobj_t *o =
-        write ? db_lookup_write(c->db, k->ptr, k->len) : db_lookup_read(c->db, k->ptr, k->len);
-    *wrong = false;
-    if (o && o->type != OBJ_LIST) {
-        reply_wrongtype(c);
-        *wrong = true;
-        return NULL;
-    }
-    return o;
+    return cmd_lookup_typed(c, k, OBJ_LIST, write, wrong);
 }
 
 /* After elements were popped from the `where` end: the pop event, the key's

@@ -275,24 +275,16 @@ void t_set_register(void) {
 /* Look key up for writing; NULL when missing. *bad is set (after replying
  * WRONGTYPE) when it holds another type. */
 static kobj_t *lookup_write_set(client_t *c, const resp_arg_t *k, int *bad) {
-    kobj_t *o = db_lookup_write(c->db, k->ptr, k->len);
-    *bad = 0;
-    if (o && o->type != OBJ_SET) {
-        reply_wrongtype(c);
-        *bad = 1;
-        return NULL;
-    }
+    bool wrong;
+    kobj_t *o = cmd_lookup_typed(c, k, OBJ_SET, true, &wrong);
+    *bad = wrong;
     return o;
 }
 
 static kobj_t *lookup_read_set(client_t *c, const resp_arg_t *k, int *bad) {
-    kobj_t *o = db_lookup_read(c->db, k->ptr, k->len);
-    *bad = 0;
-    if (o && o->type != OBJ_SET) {
-        reply_wrongtype(c);
-        *bad = 1;
-        return NULL;
-    }
+    bool wrong;
+    kobj_t *o = cmd_lookup_typed(c, k, OBJ_SET, false, &wrong);
+    *bad = wrong;
     return o;
 }
 
@@ -984,29 +976,12 @@ static void set_sscan_cmd(client_t *c) {
         reply_array(c, 0);
         return;
     }
-    long long count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
-    int use_pattern = 0;
-    for (uint32_t i = 3; i < c->argc;) {
-        uint32_t left = c->argc - i;
-        if (arg_is(&c->argv[i], "count") && left >= 2) {
-            if (arg_ll(c, &c->argv[i + 1], &count) != 0) return;
-            if (count < 1) {
-                reply_syntax_error(c);
-                return;
-            }
-            i += 2;
-        } else if (arg_is(&c->argv[i], "match") && left >= 2) {
-            pat = c->argv[i + 1].ptr;
-            plen = c->argv[i + 1].len;
-            use_pattern = !(plen == 1 && pat[0] == '*');
-            i += 2;
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
-    }
+    scan_opts_t so;
+    if (cmd_parse_scan_opts(c, 3, false, &so) != 0) return;
+    long long count = so.count;
+    const char *pat = so.pat;
+    size_t plen = so.plen;
+    bool use_pattern = so.use_pattern;
 
     char cbuf[KL_LLSTR_SIZE];
     char nbuf[KL_LLSTR_SIZE];

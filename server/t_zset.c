@@ -427,25 +427,11 @@ static void reply_pair(client_t *c, const char *m, size_t len, double score, boo
 }
 
 static kobj_t *lookup_zset_read(client_t *c, const resp_arg_t *key, bool *wrongtype) {
-    kobj_t *o = db_lookup_read(c->db, key->ptr, key->len);
-    *wrongtype = false;
-    if (o && o->type != OBJ_ZSET) {
-        reply_wrongtype(c);
-        *wrongtype = true;
-        return NULL;
-    }
-    return o;
+    return cmd_lookup_typed(c, key, OBJ_ZSET, false, wrongtype);
 }
 
 static kobj_t *lookup_zset_write(client_t *c, const resp_arg_t *key, bool *wrongtype) {
-    kobj_t *o = db_lookup_write(c->db, key->ptr, key->len);
-    *wrongtype = false;
-    if (o && o->type != OBJ_ZSET) {
-        reply_wrongtype(c);
-        *wrongtype = true;
-        return NULL;
-    }
-    return o;
+    return cmd_lookup_typed(c, key, OBJ_ZSET, true, wrongtype);
 }
 
 static void notify_zset(client_t *c, const char *event, const resp_arg_t *key) {
@@ -1548,29 +1534,12 @@ static void zset_zscan_cmd(client_t *c) {
         reply_array(c, 0);
         return;
     }
-    long long count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
-    bool use_pattern = false;
-    for (uint32_t i = 3; i < c->argc;) {
-        uint32_t left = c->argc - i;
-        if (arg_is(&c->argv[i], "count") && left >= 2) {
-            if (arg_ll(c, &c->argv[i + 1], &count) != 0) return;
-            if (count < 1) {
-                reply_syntax_error(c);
-                return;
-            }
-            i += 2;
-        } else if (arg_is(&c->argv[i], "match") && left >= 2) {
-            pat = c->argv[i + 1].ptr;
-            plen = c->argv[i + 1].len;
-            use_pattern = !(plen == 1 && pat[0] == '*');
-            i += 2;
-        } else {
-            reply_syntax_error(c);
-            return;
-        }
-    }
+    scan_opts_t so;
+    if (cmd_parse_scan_opts(c, 3, false, &so) != 0) return;
+    long long count = so.count;
+    const char *pat = so.pat;
+    size_t plen = so.plen;
+    bool use_pattern = so.use_pattern;
     zscan_acc_t acc = {0};
     if (o->enc == ENC_LISTPACK) {
         /* Small sets come back whole, cursor 0, with the stored bytes. */
