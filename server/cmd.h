@@ -108,6 +108,10 @@ typedef struct scan_opts {
     const char *type;
 } scan_opts_t;
 int cmd_parse_scan_opts(client_t *c, uint32_t first, bool allow_type, scan_opts_t *o);
+/* A SCAN-family cursor, as Redis's parseScanCursorOrReply: strtoul rules (so
+ * "-1" wraps and "+1" is fine) but no leading space, no trailing garbage and
+ * no overflow. Replies "ERR invalid cursor" and returns -1 otherwise. */
+int cmd_parse_scan_cursor(client_t *c, const resp_arg_t *a, uint64_t *out);
 
 /* Command families register their tables (defined in each cmd_*.c / t_*.c). */
 extern kl_command_t cmds_string[];

@@ -164,24 +164,10 @@ static void scan_collect(void *priv, dict_entry_t *e) {
     s->n++;
 }
 
-/* Redis's parseScanCursorOrReply: strtoul rules (so "-1" wraps and "+1" is
- * fine) but no leading space, no trailing garbage and no overflow. */
-static int parse_scan_cursor(client_t *c, const resp_arg_t *a, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(a->ptr, &end, 10);
-    if (isspace((unsigned char)a->ptr[0]) || end[0] != '\0' || errno == ERANGE) {
-        reply_error(c, "ERR invalid cursor");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static void ks_scan_cmd(client_t *c) {
     kdb_t *db = c->db;
     uint64_t cursor;
-    if (parse_scan_cursor(c, &c->argv[1], &cursor) != 0) return;
+    if (cmd_parse_scan_cursor(c, &c->argv[1], &cursor) != 0) return;
 
     scan_opts_t so;
     if (cmd_parse_scan_opts(c, 2, true, &so) != 0) return;

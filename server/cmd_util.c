@@ -6,6 +6,10 @@
 #include "db.h"
 #include "reply.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+
 kobj_t *cmd_lookup_typed(client_t *c, const resp_arg_t *key, int type, bool write, bool *wrong) {
     kobj_t *o = write ? db_lookup_write(c->db, key->ptr, key->len)
                       : db_lookup_read(c->db, key->ptr, key->len);
@@ -47,5 +51,17 @@ int cmd_parse_scan_opts(client_t *c, uint32_t first, bool allow_type, scan_opts_
             return -1;
         }
     }
+    return 0;
+}
+
+int cmd_parse_scan_cursor(client_t *c, const resp_arg_t *a, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(a->ptr, &end, 10);
+    if (isspace((unsigned char)a->ptr[0]) || end[0] != '\0' || errno == ERANGE) {
+        reply_error(c, "ERR invalid cursor");
+        return -1;
+    }
+    *out = v;
     return 0;
 }

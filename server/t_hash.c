@@ -867,20 +867,6 @@ static void hash_hrandfield_cmd(client_t *c) {
 
 /* ---------------------------------------------------------------- HSCAN */
 
-/* Redis's parseScanCursorOrReply: strtoul rules (so "-1" wraps and "+1" is
- * fine) but no leading space, no trailing garbage and no overflow. */
-static int parse_cursor(client_t *c, const resp_arg_t *a, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(a->ptr, &end, 10);
-    if (isspace((unsigned char)a->ptr[0]) || end[0] != '\0' || errno == ERANGE) {
-        reply_error(c, "ERR invalid cursor");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Fields and values collected by HSCAN steps: bytes back to back in buf,
  * with offsets, field i at 2i and its value at 2i + 1. */
 typedef struct scan_items {
@@ -912,7 +898,7 @@ static void scan_collect(void *priv, dict_entry_t *e) {
 
 static void hash_hscan_cmd(client_t *c) {
     uint64_t cursor;
-    if (parse_cursor(c, &c->argv[2], &cursor) != 0) return;
+    if (cmd_parse_scan_cursor(c, &c->argv[2], &cursor) != 0) return;
     kobj_t *o = db_lookup_read(c->db, c->argv[1].ptr, c->argv[1].len);
     if (!o) {
         /* A missing key answers before the options are even looked at. */

@@ -936,20 +936,6 @@ static void set_sdiffstore_cmd(client_t *c) {
 
 /* ---------------------------------------------------------------- SSCAN */
 
-/* Redis's parseScanCursorOrReply: strtoul rules (so "-1" wraps and "+1" is
- * fine) but no leading space, no trailing garbage and no overflow. */
-static int parse_cursor(client_t *c, const resp_arg_t *a, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(a->ptr, &end, 10);
-    if (isspace((unsigned char)a->ptr[0]) || end[0] != '\0' || errno == ERANGE) {
-        reply_error(c, "ERR invalid cursor");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 typedef struct scan_acc {
     const dict_entry_t **e;
     size_t n, cap;
@@ -966,7 +952,7 @@ static void scan_collect(void *priv, dict_entry_t *de) {
 
 static void set_sscan_cmd(client_t *c) {
     uint64_t cursor;
-    if (parse_cursor(c, &c->argv[2], &cursor) != 0) return;
+    if (cmd_parse_scan_cursor(c, &c->argv[2], &cursor) != 0) return;
     int bad;
     kobj_t *o = lookup_read_set(c, &c->argv[1], &bad);
     if (bad) return;

@@ -1508,23 +1508,9 @@ static void zscan_collect(void *priv, dict_entry_t *de) {
     zscan_add(priv, dict_entry_key(de), dict_entry_klen(de), sbuf, (size_t)slen);
 }
 
-/* Redis's parseScanCursorOrReply. */
-static int parse_cursor(client_t *c, const resp_arg_t *a, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(a->ptr, &end, 10);
-    if (a->ptr[0] == ' ' || (a->ptr[0] >= '\t' && a->ptr[0] <= '\r') || end[0] != '\0' ||
-        errno == ERANGE) {
-        reply_error(c, "ERR invalid cursor");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static void zset_zscan_cmd(client_t *c) {
     uint64_t cursor;
-    if (parse_cursor(c, &c->argv[2], &cursor) != 0) return;
+    if (cmd_parse_scan_cursor(c, &c->argv[2], &cursor) != 0) return;
     bool wrongtype;
     kobj_t *o = lookup_zset_read(c, &c->argv[1], &wrongtype);
     if (wrongtype) return;
