@@ -117,11 +117,11 @@ void kl_mem_stats(kl_mem_stats_t *out) {
  * evictions) therefore show at once; other threads' (the I/O threads' buffers,
  * which count as in Redis's used_memory) within one tick. */
 typedef struct kl_used_snap {
-    int state;                  /* 0: not set up, 1: per-thread counters, -1: none */
+    int state; /* 0: not set up, 1: per-thread counters, -1: none */
     const uint64_t *allocp, *deallocp;
-    int64_t tick;               /* coarse clock of the last refresh, in ms */
-    size_t base;                /* stats.allocated at the last refresh */
-    uint64_t base_net;          /* this thread's allocated - deallocated then */
+    int64_t tick;      /* coarse clock of the last refresh, in ms */
+    size_t base;       /* stats.allocated at the last refresh */
+    uint64_t base_net; /* this thread's allocated - deallocated then */
 } kl_used_snap_t;
 
 static _Thread_local kl_used_snap_t used_snap;

@@ -9,9 +9,16 @@
 
 #include <stdarg.h>
 
-enum kl_log_level { KL_LOG_DEBUG = 0, KL_LOG_VERBOSE, KL_LOG_NOTICE, KL_LOG_WARNING, KL_LOG_NOTHING };
+enum kl_log_level {
+    KL_LOG_DEBUG = 0,
+    KL_LOG_VERBOSE,
+    KL_LOG_NOTICE,
+    KL_LOG_WARNING,
+    KL_LOG_NOTHING
+};
 
-/* Thread: startup/executor. Sets the level and the destination ("" = stdout). Returns 0 or -errno. */
+/* Thread: startup/executor. Sets the level and the destination ("" = stdout). Returns 0 or -errno.
+ */
 int kl_log_set_file(const char *path);
 void kl_log_set_level(int level);
 int kl_log_get_level(void);

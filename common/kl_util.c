@@ -462,7 +462,8 @@ uint64_t kl_siphash13(const void *data, size_t len, uint64_t k0, uint64_t k1) {
     }
     /* Last word: the remaining 0..7 bytes, little-endian, len mod 256 on top. */
     uint64_t b = (uint64_t)len << 56;
-    for (size_t i = 0; i < (len & 7); i++) b |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < (len & 7); i++)
+        b |= (uint64_t)p[i] << (8 * i);
     v3 ^= b;
     SIPROUND;
     v0 ^= b;

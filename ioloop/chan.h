@@ -20,7 +20,7 @@ typedef struct iol_chan {
     /* Producer-owned. */
     iol_ovf_t *ovf_head, *ovf_tail;
     uint32_t ovf_count;
-    bool need_signal;  /* pushed since the last signal */
+    bool need_signal; /* pushed since the last signal */
     /* Consumer's wake-up, set once at init. */
     iol_wake_t *wake;
     uv_async_t *async;

@@ -54,8 +54,8 @@ typedef struct conn_ops {
 struct conn {
     const conn_ops_t *ops;
     uv_loop_t *loop;
-    void *data;          /* the owner's pointer (the client) */
-    uint8_t kind;        /* enum conn_kind */
+    void *data;   /* the owner's pointer (the client) */
+    uint8_t kind; /* enum conn_kind */
     uint8_t closing;
     int fd;
 };

@@ -74,7 +74,8 @@ static int sock_writev(conn_t *base, const uv_buf_t *bufs, unsigned n, conn_writ
     conn_socket_t *c = (conn_socket_t *)base;
     if (base->closing) return UV_ECANCELED;
     size_t total = 0;
-    for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
     int w = uv_try_write(&c->h.stream, bufs, n);
     if (w < 0 && w != UV_EAGAIN) {
         c->last_status = w;
@@ -85,7 +86,8 @@ static int sock_writev(conn_t *base, const uv_buf_t *bufs, unsigned n, conn_writ
     /* Skip what went out and queue the rest; libuv copies the uv_buf_t array. */
     unsigned i = 0;
     uv_buf_t rest[n];
-    while (i < n && done >= bufs[i].len) done -= bufs[i++].len;
+    while (i < n && done >= bufs[i].len)
+        done -= bufs[i++].len;
     unsigned m = 0;
     for (; i < n; i++) {
         rest[m] = bufs[i];

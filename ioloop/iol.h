@@ -34,8 +34,8 @@ enum {
     IOL_HAND_CLOSE_NOW = 1u << 1,         /* close without writing */
     IOL_HAND_AUTHENTICATED = 1u << 2,     /* lift the parser's unauthenticated limits */
     IOL_HAND_UNAUTHENTICATED = 1u << 3,   /* apply them again (RESET) */
-    IOL_HAND_PUBSUB = 1u << 5,   /* the client is now in the pubsub output-limit class */
-    IOL_HAND_NORMAL = 1u << 6,   /* ... back in the normal class */
+    IOL_HAND_PUBSUB = 1u << 5,            /* the client is now in the pubsub output-limit class */
+    IOL_HAND_NORMAL = 1u << 6,            /* ... back in the normal class */
     IOL_HAND_MORE = 1u << 4, /* stopped at exec_done for output back-pressure: dispatch the
                                 same batch again once the output drained */
 };
@@ -45,10 +45,10 @@ struct iol_client {
     uint64_t id;
     iol_thread_t *thread;
     int64_t ctime_ms;
-    uint8_t kind; /* enum conn_kind of the listener */
+    uint8_t kind;       /* enum conn_kind of the listener */
     bool unauth_limits; /* set by the accept hook: Redis's limits before AUTH */
     int listener_port;
-    char peer[64];  /* "ip:port" (IPv6 without brackets, as Redis) or "path:0"? see addr helpers */
+    char peer[64]; /* "ip:port" (IPv6 without brackets, as Redis) or "path:0"? see addr helpers */
     char local[64];
     int fd;
 
@@ -57,12 +57,12 @@ struct iol_client {
     resp_parser_t parser;
     resp_batch_t batches[2];
     resp_batch_t *filling;
-    iol_reply_t out;       /* replies waiting to be written */
-    size_t writing;        /* bytes of out handed to an unfinished write */
-    char *stash;           /* unparsed input kept while the batch is full */
+    iol_reply_t out; /* replies waiting to be written */
+    size_t writing;  /* bytes of out handed to an unfinished write */
+    char *stash;     /* unparsed input kept while the batch is full */
     size_t stash_len;
     uint32_t io_flags;
-    int64_t obuf_soft_since; /* when output first went over the soft limit, 0 if under */
+    int64_t obuf_soft_since;   /* when output first went over the soft limit, 0 if under */
     iol_client_t *prev, *next; /* the thread's client list */
 
     /* Hand-off area: owned by the holder of the batch (I/O thread or executor). */

@@ -219,7 +219,8 @@ static void on_listener_closed(uv_handle_t *h) {
 
 void iol_listener_close(iol_listener_t *l) {
     iol_listener_t **pp = &listeners;
-    while (*pp && *pp != l) pp = &(*pp)->next;
+    while (*pp && *pp != l)
+        pp = &(*pp)->next;
     if (*pp) *pp = l->next;
     /* Stop listening now, not at the close callback: once CONFIG SET port
      * returns, the old port must refuse connections. */

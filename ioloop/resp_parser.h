@@ -32,12 +32,12 @@ struct resp_chunk;
 
 /* A run of complete commands. */
 typedef struct resp_batch {
-    resp_arg_t *args;     /* all arguments of all commands, back to back */
+    resp_arg_t *args; /* all arguments of all commands, back to back */
     uint32_t nargs, args_cap;
-    uint32_t *cmd_off;    /* command i has args[cmd_off[i] .. cmd_off[i+1]) */
-    uint32_t ncmds, cmds_cap; /* cmd_off has ncmds+1 valid entries when ncmds > 0 */
+    uint32_t *cmd_off;         /* command i has args[cmd_off[i] .. cmd_off[i+1]) */
+    uint32_t ncmds, cmds_cap;  /* cmd_off has ncmds+1 valid entries when ncmds > 0 */
     struct resp_chunk *chunks; /* arena for argument bytes */
-    size_t bytes;         /* argument bytes held (for limits and accounting) */
+    size_t bytes;              /* argument bytes held (for limits and accounting) */
 } resp_batch_t;
 
 void resp_batch_init(resp_batch_t *b);
@@ -56,35 +56,35 @@ size_t resp_batch_mem(const resp_batch_t *b);
 /* A zero field means "no limit". resp_parse() also accepts lim == NULL: Redis's
  * defaults (512 MB bulks, 1 GB query buffer) and unbounded batches. */
 typedef struct resp_limits {
-    size_t max_bulk_len;    /* proto-max-bulk-len (default 512 MB) */
-    size_t max_query_len;   /* client-query-buffer-limit (default 1 GB): partial state cap */
+    size_t max_bulk_len;     /* proto-max-bulk-len (default 512 MB) */
+    size_t max_query_len;    /* client-query-buffer-limit (default 1 GB): partial state cap */
     uint32_t batch_max_cmds; /* stop filling a batch after this many commands */
     size_t batch_max_bytes;  /* ... or after this many argument bytes */
 } resp_limits_t;
 
 enum resp_status {
-    RESP_OK = 0,            /* consumed what it could; see *consumed */
-    RESP_ERR_PROTOCOL = -1, /* protocol error: resp_parser_error() has Redis's text */
+    RESP_OK = 0,               /* consumed what it could; see *consumed */
+    RESP_ERR_PROTOCOL = -1,    /* protocol error: resp_parser_error() has Redis's text */
     RESP_ERR_QUERY_LIMIT = -2, /* partial state would exceed max_query_len */
 };
 
 typedef struct resp_parser {
     /* Internal state; treat as opaque. */
     int state;
-    int kind;            /* 0 none, 1 multibulk, 2 inline */
-    int64_t mb_left;     /* arguments still expected in the current multibulk */
-    int64_t bulk_len;    /* length of the bulk being read, -1 if none */
-    size_t bulk_have;    /* bytes of it received */
-    char *bulk_buf;      /* destination for the bulk being read */
-    char *line;          /* partial header / inline line */
+    int kind;         /* 0 none, 1 multibulk, 2 inline */
+    int64_t mb_left;  /* arguments still expected in the current multibulk */
+    int64_t bulk_len; /* length of the bulk being read, -1 if none */
+    size_t bulk_have; /* bytes of it received */
+    char *bulk_buf;   /* destination for the bulk being read */
+    char *line;       /* partial header / inline line */
     size_t line_len, line_cap;
-    resp_arg_t *pargs;   /* finished arguments of the partial command */
+    resp_arg_t *pargs; /* finished arguments of the partial command */
     uint32_t npargs, pargs_cap;
     size_t partial_bytes; /* memory held for the partial command */
-    const char *error;   /* static error text, set on RESP_ERR_PROTOCOL (a log line on QUERY_LIMIT) */
+    const char *error; /* static error text, set on RESP_ERR_PROTOCOL (a log line on QUERY_LIMIT) */
     char errbuf[64];
     struct resp_chunk *chunks; /* storage of the partial command's arguments */
-    int err;             /* status returned again if fed after an error */
+    int err;                   /* status returned again if fed after an error */
     /* Public, set by the owner: while nonzero (client must still AUTH) Redis's
      * tighter limits apply: more than 10 arguments or a bulk over 16384 bytes
      * is a protocol error ("unauthenticated multibulk/bulk length"). */

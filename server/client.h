@@ -19,10 +19,10 @@ struct block_state;
 
 enum client_flag {
     CF_MONITOR = 1u << 0,
-    CF_CLOSE_ASAP = 1u << 1,   /* killed: run nothing more */
+    CF_CLOSE_ASAP = 1u << 1, /* killed: run nothing more */
     CF_REPLY_OFF = 1u << 2,
     CF_REPLY_SKIP_NEXT = 1u << 3,
-    CF_REPLY_SKIP = 1u << 4,   /* skip replies of the current command */
+    CF_REPLY_SKIP = 1u << 4, /* skip replies of the current command */
     CF_NO_EVICT = 1u << 5,
     CF_PUBSUB = 1u << 6,
     CF_MULTI = 1u << 7,
@@ -42,12 +42,12 @@ typedef struct client {
     /* Executor-owned. */
     int db_id;
     struct kdb *db;
-    int resp;             /* 2 or 3 */
+    int resp; /* 2 or 3 */
     bool authenticated;
-    uint32_t flags;       /* enum client_flag */
-    char *name;           /* CLIENT SETNAME, NULL if unset */
+    uint32_t flags; /* enum client_flag */
+    char *name;     /* CLIENT SETNAME, NULL if unset */
     char *lib_name, *lib_ver;
-    uint32_t argc;        /* the command being run */
+    uint32_t argc; /* the command being run */
     resp_arg_t *argv;
     const struct kl_command *cmd, *lastcmd;
     int64_t cmd_start_us;

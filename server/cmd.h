@@ -43,16 +43,16 @@ enum cmd_flag {
 typedef void (*cmd_proc_t)(client_t *c);
 
 typedef struct kl_command {
-    const char *name;      /* lower case; "config|get" for subcommands */
+    const char *name; /* lower case; "config|get" for subcommands */
     cmd_proc_t proc;
-    int arity;             /* > 0 exact, < 0 at least -arity */
+    int arity; /* > 0 exact, < 0 at least -arity */
     uint32_t flags;
     int first_key, last_key, key_step;
-    const char *group;     /* "string", "generic", "server", "connection", ... */
+    const char *group; /* "string", "generic", "server", "connection", ... */
     const char *since;
     const char *summary;
     const char *complexity;
-    const char *acl_cats;  /* space separated, e.g. "@write @string @fast" */
+    const char *acl_cats;                 /* space separated, e.g. "@write @string @fast" */
     const struct kl_command *subcommands; /* NULL-name terminated array */
     /* Statistics (executor-owned, INFO commandstats / latencystats). */
     uint64_t calls, usec, rejected_calls, failed_calls;

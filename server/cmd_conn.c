@@ -47,7 +47,8 @@ static bool auth_check(client_t *c, const resp_arg_t *user, const resp_arg_t *pa
     /* Constant-time comparison of equal-length strings. */
     if (rl != pass->len) return false;
     unsigned char diff = 0;
-    for (size_t i = 0; i < rl; i++) diff |= (unsigned char)(rp[i] ^ pass->ptr[i]);
+    for (size_t i = 0; i < rl; i++)
+        diff |= (unsigned char)(rp[i] ^ pass->ptr[i]);
     return diff == 0;
 }
 
@@ -225,16 +226,16 @@ void client_info_line(client_t *c, kl_buf_t *b) {
     pubsub_client_counts(c, &sub, &psub, &ssub);
     /* The command being run is reported for the client itself. */
     if (iol_client_held(&c->io) && c->cmd) cmd = c->cmd->name;
-    kl_buf_appendf(b,
-                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                   "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=%zu "
-                   "rbs=0 rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
-                   "redir=-1 resp=%d",
-                   (unsigned long long)c->io.id, c->io.peer, c->io.local, c->io.fd,
-                   c->name ? c->name : "", (long long)((now - c->io.ctime_ms) / 1000),
-                   (long long)((now - last) / 1000), client_flags_str(c, flags), c->db_id, sub,
-                   psub, ssub, multi_queued_count(c), qbuf, multi_queued_mem(c),
-                   obuf, sizeof(*c) + qbuf + obuf, cmd, c->resp);
+    kl_buf_appendf(
+        b,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+        "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=%zu "
+        "rbs=0 rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+        "redir=-1 resp=%d",
+        (unsigned long long)c->io.id, c->io.peer, c->io.local, c->io.fd, c->name ? c->name : "",
+        (long long)((now - c->io.ctime_ms) / 1000), (long long)((now - last) / 1000),
+        client_flags_str(c, flags), c->db_id, sub, psub, ssub, multi_queued_count(c), qbuf,
+        multi_queued_mem(c), obuf, sizeof(*c) + qbuf + obuf, cmd, c->resp);
 }
 
 static void reply_client_list(client_t *c, const char *type, resp_arg_t *ids, uint32_t nids) {
@@ -428,7 +429,8 @@ static void cmd_client(client_t *c) {
         }
     } else if (c->argc == 3 && arg_is(sub, "setname")) {
         if (!valid_client_name(&c->argv[2])) {
-            reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+            reply_error(c,
+                        "ERR Client names cannot contain spaces, newlines or special characters.");
             return;
         }
         set_client_name(c, &c->argv[2]);
@@ -506,30 +508,42 @@ static void cmd_client(client_t *c) {
     }
 }
 
-#define CONN_CMD(n, p, a, f, g, s, sum, cx, acl) \
-    {n, p, a, f, 0, 0, 0, g, s, sum, cx, acl, NULL, 0, 0, 0, 0}
+#define CONN_CMD(n, p, a, f, g, s, sum, cx, acl)                                                   \
+    { n, p, a, f, 0, 0, 0, g, s, sum, cx, acl, NULL, 0, 0, 0, 0 }
 
-#define CLIENT_SUB(n, a, f, sum) \
-    {"client|" n, cmd_client, a, f, 0, 0, 0, "connection", "2.4.0", sum, "O(1)", \
-     "@slow @connection", NULL, 0, 0, 0, 0}
+#define CLIENT_SUB(n, a, f, sum)                                                                   \
+    {                                                                                              \
+        "client|" n, cmd_client, a, f, 0, 0, 0, "connection", "2.4.0", sum, "O(1)",                \
+            "@slow @connection", NULL, 0, 0, 0, 0                                                  \
+    }
 
 static kl_command_t client_subs[] = {
-    CLIENT_SUB("help", 2, CMD_LOADING | CMD_STALE, "Returns helpful text about the different subcommands."),
-    CLIENT_SUB("id", 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Returns the unique client ID of the connection."),
-    CLIENT_SUB("info", 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Returns information about the connection."),
-    CLIENT_SUB("list", -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Lists open connections."),
+    CLIENT_SUB("help", 2, CMD_LOADING | CMD_STALE,
+               "Returns helpful text about the different subcommands."),
+    CLIENT_SUB("id", 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Returns the unique client ID of the connection."),
+    CLIENT_SUB("info", 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Returns information about the connection."),
+    CLIENT_SUB("list", -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Lists open connections."),
     CLIENT_SUB("setname", 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Sets the connection name."),
-    CLIENT_SUB("getname", 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Returns the name of the connection."),
-    CLIENT_SUB("kill", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Terminates open connections."),
-    CLIENT_SUB("reply", 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Instructs the server whether to reply to commands."),
-    CLIENT_SUB("no-evict", 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Sets the client eviction mode of the connection."),
-    CLIENT_SUB("pause", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Suspends commands processing."),
+    CLIENT_SUB("getname", 2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Returns the name of the connection."),
+    CLIENT_SUB("kill", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Terminates open connections."),
+    CLIENT_SUB("reply", 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Instructs the server whether to reply to commands."),
+    CLIENT_SUB("no-evict", 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Sets the client eviction mode of the connection."),
+    CLIENT_SUB("pause", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Suspends commands processing."),
     {"client|unblock", cmd_client, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
      "connection", "5.0.0",
      "Unblock a client blocked in a blocking command from a different connection",
-     "O(log N) where N is the number of client connections",
-     "@admin @slow @dangerous @connection", NULL, 0, 0, 0, 0},
-    CLIENT_SUB("unpause", 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "Resumes processing commands from paused clients."),
+     "O(log N) where N is the number of client connections", "@admin @slow @dangerous @connection",
+     NULL, 0, 0, 0, 0},
+    CLIENT_SUB("unpause", 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+               "Resumes processing commands from paused clients."),
     {0},
 };
 
@@ -557,7 +571,7 @@ kl_command_t cmds_connection[] = {
     CONN_CMD("select", cmd_select, 2, CMD_LOADING | CMD_STALE | CMD_FAST, "connection", "1.0.0",
              "Changes the selected database.", "O(1)", "@fast @connection"),
     {"client", cmd_client, -2, CMD_SENTINEL, 0, 0, 0, "connection", "2.4.0",
-     "A container for client connection commands.", "Depends on subcommand.", "@slow",
-     client_subs, 0, 0, 0, 0},
+     "A container for client connection commands.", "Depends on subcommand.", "@slow", client_subs,
+     0, 0, 0, 0},
     {0},
 };

@@ -59,7 +59,8 @@ static void cmd_flushdb(client_t *c) {
 static void cmd_flushall(client_t *c) {
     bool lazy;
     if (flush_mode(c, &lazy) != 0) return;
-    for (int i = 0; i < db_count(); i++) multi_touch_db(db_get(i), NULL);
+    for (int i = 0; i < db_count(); i++)
+        multi_touch_db(db_get(i), NULL);
     g_srv.dirty += (uint64_t)db_flush_all_lazy(lazy);
     reply_ok(c);
 }
@@ -153,9 +154,8 @@ static void cmd_monitor(client_t *c) {
 static bool debug_allowed(client_t *c) {
     int mode = g_cfg.enable_debug_command;
     if (mode == KL_CFG_YES) return true;
-    if (mode == KL_CFG_LOCAL &&
-        (c->io.kind == CONN_KIND_UNIX || !strncmp(c->io.peer, "127.", 4) ||
-         !strncmp(c->io.peer, "[::1]", 5)))
+    if (mode == KL_CFG_LOCAL && (c->io.kind == CONN_KIND_UNIX || !strncmp(c->io.peer, "127.", 4) ||
+                                 !strncmp(c->io.peer, "[::1]", 5)))
         return true;
     reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
                    "\"local\", you can run it from a local connection, otherwise you need to set "
@@ -246,13 +246,24 @@ static void reply_flags(client_t *c, uint32_t f) {
         uint32_t bit;
         const char *name;
     } names[] = {
-        {CMD_WRITE, "write"},       {CMD_READONLY, "readonly"},   {CMD_DENYOOM, "denyoom"},
-        {CMD_ADMIN, "admin"},       {CMD_PUBSUB, "pubsub"},       {CMD_NOSCRIPT, "noscript"},
-        {CMD_BLOCKING, "blocking"}, {CMD_LOADING, "loading"},     {CMD_STALE, "stale"},
-        {CMD_SKIP_MONITOR, "skip_monitor"}, {CMD_SKIP_SLOWLOG, "skip_slowlog"},
-        {CMD_FAST, "fast"},         {CMD_NO_AUTH, "no_auth"},     {CMD_MAY_REPLICATE, "may_replicate"},
-        {CMD_NO_MULTI, "no_multi"}, {CMD_ALLOW_BUSY, "allow_busy"},
-        {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"}, {CMD_MOVABLE_KEYS, "movablekeys"},
+        {CMD_WRITE, "write"},
+        {CMD_READONLY, "readonly"},
+        {CMD_DENYOOM, "denyoom"},
+        {CMD_ADMIN, "admin"},
+        {CMD_PUBSUB, "pubsub"},
+        {CMD_NOSCRIPT, "noscript"},
+        {CMD_BLOCKING, "blocking"},
+        {CMD_LOADING, "loading"},
+        {CMD_STALE, "stale"},
+        {CMD_SKIP_MONITOR, "skip_monitor"},
+        {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+        {CMD_FAST, "fast"},
+        {CMD_NO_AUTH, "no_auth"},
+        {CMD_MAY_REPLICATE, "may_replicate"},
+        {CMD_NO_MULTI, "no_multi"},
+        {CMD_ALLOW_BUSY, "allow_busy"},
+        {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
+        {CMD_MOVABLE_KEYS, "movablekeys"},
     };
     long n = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -265,17 +276,21 @@ static void reply_flags(client_t *c, uint32_t f) {
 static void reply_words(client_t *c, const char *s) {
     long n = 0;
     for (const char *p = s; p && *p;) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (!*p) break;
         n++;
-        while (*p && *p != ' ') p++;
+        while (*p && *p != ' ')
+            p++;
     }
     reply_set(c, n);
     for (const char *p = s; p && *p;) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (!*p) break;
         const char *e = p;
-        while (*e && *e != ' ') e++;
+        while (*e && *e != ' ')
+            e++;
         char w[64];
         size_t l = (size_t)(e - p) < sizeof(w) - 1 ? (size_t)(e - p) : sizeof(w) - 1;
         memcpy(w, p, l);
@@ -301,14 +316,17 @@ static void reply_command_info(client_t *c, const kl_command_t *cmd) {
     reply_set(c, 0);   /* tips */
     reply_array(c, 0); /* key specs */
     long nsub = 0;
-    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) nsub++;
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++)
+        nsub++;
     reply_array(c, nsub);
-    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) reply_command_info(c, s);
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++)
+        reply_command_info(c, s);
 }
 
 static void reply_command_docs(client_t *c, const kl_command_t *cmd) {
     long nsub = 0;
-    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) nsub++;
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++)
+        nsub++;
     reply_map(c, nsub ? 5 : 4);
     reply_bulk_cstr(c, "summary");
     reply_bulk_cstr(c, cmd->summary ? cmd->summary : "");
@@ -331,7 +349,8 @@ static void reply_command_docs(client_t *c, const kl_command_t *cmd) {
 static void cmd_command(client_t *c) {
     if (c->argc == 1) {
         reply_array(c, (long)cmd_count());
-        for (size_t i = 0; i < cmd_count(); i++) reply_command_info(c, cmd_at(i));
+        for (size_t i = 0; i < cmd_count(); i++)
+            reply_command_info(c, cmd_at(i));
         return;
     }
     const resp_arg_t *sub = &c->argv[1];
@@ -362,9 +381,12 @@ static void cmd_command(client_t *c) {
         int ftype = 0; /* 0 none, 1 module, 2 aclcat, 3 pattern */
         const resp_arg_t *fval = NULL;
         if (c->argc == 5 && arg_is(&c->argv[2], "filterby")) {
-            if (arg_is(&c->argv[3], "module")) ftype = 1;
-            else if (arg_is(&c->argv[3], "aclcat")) ftype = 2;
-            else if (arg_is(&c->argv[3], "pattern")) ftype = 3;
+            if (arg_is(&c->argv[3], "module"))
+                ftype = 1;
+            else if (arg_is(&c->argv[3], "aclcat"))
+                ftype = 2;
+            else if (arg_is(&c->argv[3], "pattern"))
+                ftype = 3;
             fval = &c->argv[4];
         }
         if ((c->argc != 2 && c->argc != 5) || (c->argc == 5 && ftype == 0)) {
@@ -433,12 +455,14 @@ static void cmd_command(client_t *c) {
         int *keys = kl_malloc((size_t)n * sizeof(int));
         cmd_get_keys(cmd, c->argv + 2, argc, keys, n);
         reply_array(c, n);
-        for (int i = 0; i < n; i++) reply_bulk(c, c->argv[2 + keys[i]].ptr, c->argv[2 + keys[i]].len);
+        for (int i = 0; i < n; i++)
+            reply_bulk(c, c->argv[2 + keys[i]].ptr, c->argv[2 + keys[i]].len);
         kl_free(keys);
     } else if (arg_is(sub, "info")) {
         if (c->argc == 2) {
             reply_array(c, (long)cmd_count());
-            for (size_t i = 0; i < cmd_count(); i++) reply_command_info(c, cmd_at(i));
+            for (size_t i = 0; i < cmd_count(); i++)
+                reply_command_info(c, cmd_at(i));
             return;
         }
         reply_array(c, c->argc - 2);
@@ -447,7 +471,9 @@ static void cmd_command(client_t *c) {
             const char *bar = memchr(c->argv[i].ptr, '|', c->argv[i].len);
             if (bar) {
                 kl_command_t *p = cmd_lookup(c->argv[i].ptr, (size_t)(bar - c->argv[i].ptr));
-                if (p) cmd = cmd_lookup_sub(p, bar + 1, c->argv[i].len - (size_t)(bar - c->argv[i].ptr) - 1);
+                if (p)
+                    cmd = cmd_lookup_sub(p, bar + 1,
+                                         c->argv[i].len - (size_t)(bar - c->argv[i].ptr) - 1);
             } else {
                 cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
             }
@@ -519,7 +545,8 @@ static void cmd_config(client_t *c) {
     } else if (arg_is(sub, "get")) {
         const char *pats[64];
         int np = 0;
-        for (uint32_t i = 2; i < c->argc && np < 64; i++) pats[np++] = c->argv[i].ptr;
+        for (uint32_t i = 2; i < c->argc && np < 64; i++)
+            pats[np++] = c->argv[i].ptr;
         emit_count_t cnt = {0};
         config_get(pats, np, config_count, &cnt);
         reply_map(c, cnt.n);
@@ -530,7 +557,8 @@ static void cmd_config(client_t *c) {
             return;
         }
         const char **args = kl_malloc(sizeof(char *) * (c->argc - 2));
-        for (uint32_t i = 2; i < c->argc; i++) args[i - 2] = c->argv[i].ptr;
+        for (uint32_t i = 2; i < c->argc; i++)
+            args[i - 2] = c->argv[i].ptr;
         char *err = NULL;
         int rc = config_set((int)c->argc - 2, args, &err);
         kl_free(args);
@@ -562,41 +590,79 @@ static void cmd_config(client_t *c) {
     }
 }
 
-#define SRV_CMD(n, p, a, f, g, s, sum, cx, acl) \
-    {n, p, a, f, 0, 0, 0, g, s, sum, cx, acl, NULL, 0, 0, 0, 0}
+#define SRV_CMD(n, p, a, f, g, s, sum, cx, acl)                                                    \
+    { n, p, a, f, 0, 0, 0, g, s, sum, cx, acl, NULL, 0, 0, 0, 0 }
 
 static kl_command_t config_subs[] = {
-    {"config|get", cmd_config, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"config|set", cmd_config, -4, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"config|resetstat", cmd_config, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.0.0", "Resets the server's statistics.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"config|rewrite", cmd_config, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.0", "Persists the effective configuration to file.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"config|help", cmd_config, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", "@slow", NULL, 0, 0, 0, 0},
+    {"config|get", cmd_config, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "2.0.0", "Returns the effective values of configuration parameters.",
+     "O(N) when N is the number of configuration parameters provided", "@admin @slow @dangerous",
+     NULL, 0, 0, 0, 0},
+    {"config|set", cmd_config, -4, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "2.0.0", "Sets configuration parameters in-flight.",
+     "O(N) when N is the number of configuration parameters provided", "@admin @slow @dangerous",
+     NULL, 0, 0, 0, 0},
+    {"config|resetstat", cmd_config, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "2.0.0", "Resets the server's statistics.", "O(1)", "@admin @slow @dangerous", NULL,
+     0, 0, 0, 0},
+    {"config|rewrite", cmd_config, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "2.8.0", "Persists the effective configuration to file.", "O(1)",
+     "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"config|help", cmd_config, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0",
+     "Returns helpful text about the different subcommands.", "O(1)", "@slow", NULL, 0, 0, 0, 0},
     {0},
 };
 
 static kl_command_t command_subs[] = {
-    {"command|count", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns a count of commands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
-    {"command|docs", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
-    {"command|info", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
-    {"command|getkeys", cmd_command, -4, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", "@slow @connection", NULL, 0, 0, 0, 0},
-    {"command|list", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", "@slow @connection", NULL, 0, 0, 0, 0},
-    {"command|help", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|count", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13",
+     "Returns a count of commands.", "O(1)", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|docs", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0",
+     "Returns documentary information about one, multiple or all commands.",
+     "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|info", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13",
+     "Returns information about one, multiple or all commands.",
+     "O(N) where N is the number of commands to look up", "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|getkeys", cmd_command, -4, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13",
+     "Extracts the key names from an arbitrary command.",
+     "O(N) where N is the number of arguments to the command", "@slow @connection", NULL, 0, 0, 0,
+     0},
+    {"command|list", cmd_command, -2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "7.0.0",
+     "Returns a list of command names.", "O(N) where N is the total number of Redis commands",
+     "@slow @connection", NULL, 0, 0, 0, 0},
+    {"command|help", cmd_command, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "5.0.0",
+     "Returns helpful text about the different subcommands.", "O(1)", "@slow @connection", NULL, 0,
+     0, 0, 0},
     {0},
 };
 
 static kl_command_t slowlog_subs[] = {
-    {"slowlog|get", cmd_slowlog, -2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.2.12", "Returns the slow log's entries.", "O(N) where N is the number of entries returned", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"slowlog|len", cmd_slowlog, 2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.2.12", "Returns the number of entries in the slow log.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"slowlog|reset", cmd_slowlog, 2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.2.12", "Clears all entries from the slow log.", "O(N) where N is the number of entries in the slowlog", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"slowlog|help", cmd_slowlog, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "6.2.0", "Show helpful text about the different subcommands", "O(1)", "@slow", NULL, 0, 0, 0, 0},
+    {"slowlog|get", cmd_slowlog, -2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "2.2.12", "Returns the slow log's entries.", "O(N) where N is the number of entries returned",
+     "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"slowlog|len", cmd_slowlog, 2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "2.2.12", "Returns the number of entries in the slow log.", "O(1)", "@admin @slow @dangerous",
+     NULL, 0, 0, 0, 0},
+    {"slowlog|reset", cmd_slowlog, 2, CMD_ADMIN | CMD_LOADING | CMD_STALE, 0, 0, 0, "server",
+     "2.2.12", "Clears all entries from the slow log.",
+     "O(N) where N is the number of entries in the slowlog", "@admin @slow @dangerous", NULL, 0, 0,
+     0, 0},
+    {"slowlog|help", cmd_slowlog, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "6.2.0",
+     "Show helpful text about the different subcommands", "O(1)", "@slow", NULL, 0, 0, 0, 0},
     {0},
 };
 
 static kl_command_t latency_subs[] = {
-    {"latency|latest", cmd_latency, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns the latest latency samples for all events.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"latency|history", cmd_latency, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns timestamp-latency samples for an event.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"latency|reset", cmd_latency, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Resets the latency data for one or more events.", "O(1)", "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
-    {"latency|help", cmd_latency, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13", "Returns helpful text about the different subcommands.", "O(1)", "@slow", NULL, 0, 0, 0, 0},
+    {"latency|latest", cmd_latency, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "2.8.13", "Returns the latest latency samples for all events.", "O(1)",
+     "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"latency|history", cmd_latency, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "2.8.13", "Returns timestamp-latency samples for an event.", "O(1)",
+     "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"latency|reset", cmd_latency, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0,
+     "server", "2.8.13", "Resets the latency data for one or more events.", "O(1)",
+     "@admin @slow @dangerous", NULL, 0, 0, 0, 0},
+    {"latency|help", cmd_latency, 2, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "2.8.13",
+     "Returns helpful text about the different subcommands.", "O(1)", "@slow", NULL, 0, 0, 0, 0},
     {0},
 };
 
@@ -611,23 +677,27 @@ kl_command_t cmds_server[] = {
             "Removes all keys from all databases.",
             "O(N) where N is the total number of keys in all databases",
             "@keyspace @write @slow @dangerous"),
-    SRV_CMD("swapdb", cmd_swapdb, 3, CMD_WRITE | CMD_FAST, "server", "4.0.0",
-            "Swaps two Redis databases.",
-            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
-            "@keyspace @write @fast @dangerous"),
+    SRV_CMD(
+        "swapdb", cmd_swapdb, 3, CMD_WRITE | CMD_FAST, "server", "4.0.0",
+        "Swaps two Redis databases.",
+        "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        "@keyspace @write @fast @dangerous"),
     SRV_CMD("time", cmd_time, 1, CMD_LOADING | CMD_STALE | CMD_FAST, "server", "2.6.0",
             "Returns the server time.", "O(1)", "@fast"),
     SRV_CMD("shutdown", cmd_shutdown, -1,
             CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL |
                 CMD_ALLOW_BUSY,
-            "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+            "server", "1.0.0",
+            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+            "O(N) when saving, where N is the total number of keys in all databases when saving "
+            "data, otherwise O(1)",
             "@admin @slow @dangerous"),
     SRV_CMD("monitor", cmd_monitor, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, "server",
             "1.0.0", "Listens for all requests received by the server in real-time.", "",
             "@admin @slow @dangerous"),
-    SRV_CMD("debug", cmd_debug, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED,
-            "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.",
+    SRV_CMD("debug", cmd_debug, -2,
+            CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED, "server", "1.0.0",
+            "A container for debugging commands.", "Depends on subcommand.",
             "@admin @slow @dangerous"),
     SRV_CMD("info", cmd_info, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, "server", "1.0.0",
             "Returns information and statistics about the server.", "O(1)", "@slow @dangerous"),
@@ -636,11 +706,11 @@ kl_command_t cmds_server[] = {
      config_subs, 0, 0, 0, 0},
     {"command", cmd_command, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, 0, 0, 0, "server",
      "2.8.13", "Returns detailed information about all commands.",
-     "O(N) where N is the total number of Redis commands", "@slow @connection", command_subs, 0,
-     0, 0, 0},
-    {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12",
-     "A container for slow log commands.", "Depends on subcommand.", "@slow", slowlog_subs, 0, 0,
+     "O(N) where N is the total number of Redis commands", "@slow @connection", command_subs, 0, 0,
      0, 0},
+    {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12",
+     "A container for slow log commands.", "Depends on subcommand.", "@slow", slowlog_subs, 0, 0, 0,
+     0},
     {"latency", cmd_latency, -2, 0, 0, 0, 0, "server", "2.8.13",
      "A container for latency diagnostics commands.", "Depends on subcommand.", "@slow",
      latency_subs, 0, 0, 0, 0},

@@ -19,8 +19,8 @@ static const struct movable {
     int numkeys_at;
     int dest_first;
 } movables[] = {
-    {"sintercard", 1, 0}, {"zintercard", 1, 0}, {"lmpop", 1, 0},       {"zmpop", 1, 0},
-    {"zunion", 1, 0},     {"zinter", 1, 0},     {"zdiff", 1, 0},       {"blmpop", 2, 0},
+    {"sintercard", 1, 0}, {"zintercard", 1, 0},  {"lmpop", 1, 0},       {"zmpop", 1, 0},
+    {"zunion", 1, 0},     {"zinter", 1, 0},      {"zdiff", 1, 0},       {"blmpop", 2, 0},
     {"bzmpop", 2, 0},     {"zunionstore", 2, 1}, {"zinterstore", 2, 1}, {"zdiffstore", 2, 1},
 };
 
@@ -103,7 +103,8 @@ void cmd_table_free(void) {
 kl_command_t *cmd_lookup(const char *name, size_t len) {
     char low[64];
     if (len >= sizeof(low)) return NULL;
-    for (size_t i = 0; i < len; i++) low[i] = (char)tolower((unsigned char)name[i]);
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)tolower((unsigned char)name[i]);
     dict_entry_t *e = dict_find(table, low, len);
     return e ? dict_entry_val(e) : NULL;
 }

@@ -240,7 +240,8 @@ long long db_flush_all(void) {
 
 long long db_flush_all_lazy(bool lazy) {
     long long n = 0;
-    for (int i = 0; i < ndbs; i++) n += db_flush_lazy(&dbs[i], lazy);
+    for (int i = 0; i < ndbs; i++)
+        n += db_flush_lazy(&dbs[i], lazy);
     return n;
 }
 
@@ -293,7 +294,10 @@ typedef struct expire_scan {
     long ttl_samples;
     /* Keys to delete after the scan step (the scan callback must not free
      * the expires entry it is visiting on the keys dict side). */
-    struct { char *k; size_t kl; } victims[64];
+    struct {
+        char *k;
+        size_t kl;
+    } victims[64];
     int nvictims;
 } expire_scan_t;
 
@@ -333,12 +337,10 @@ void db_active_expire_cycle(long long budget_us) {
             do {
                 db->expire_cursor = dict_scan(db->expires, db->expire_cursor, expire_scan_cb, &s);
                 buckets++;
-            } while (db->expire_cursor != 0 && s.sampled < 20 && buckets < 400 &&
-                     s.nvictims < 48);
+            } while (db->expire_cursor != 0 && s.sampled < 20 && buckets < 400 && s.nvictims < 48);
             for (int v = 0; v < s.nvictims; v++) {
                 if (dict_delete(db->expires, s.victims[v].k, s.victims[v].kl) == 1) {
-                    unlink_value(db, s.victims[v].k, s.victims[v].kl,
-                                 g_cfg.lazyfree_lazy_expire);
+                    unlink_value(db, s.victims[v].k, s.victims[v].kl, g_cfg.lazyfree_lazy_expire);
                     multi_touch_key(db, s.victims[v].k, s.victims[v].kl);
                     g_srv.stat.expiredkeys++;
                     notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", s.victims[v].k,

@@ -125,8 +125,8 @@ static void section_server(kl_buf_t *b) {
 #else
                    0, 0, 0,
 #endif
-                   (int)g_srv.pid, g_srv.runid, g_srv.tcp_port ? g_srv.tcp_port : g_srv.tls_port, (long long)now_us, uptime,
-                   uptime / 86400, g_cfg.hz, g_cfg.hz, g_srv.lruclock,
+                   (int)g_srv.pid, g_srv.runid, g_srv.tcp_port ? g_srv.tcp_port : g_srv.tls_port,
+                   (long long)now_us, uptime, uptime / 86400, g_cfg.hz, g_cfg.hz, g_srv.lruclock,
                    g_srv.executable ? g_srv.executable : "",
                    g_srv.config_file ? g_srv.config_file : "", iol_threaded() ? 1 : 0);
 }
@@ -144,9 +144,8 @@ static void section_clients(kl_buf_t *b) {
                    "clients_in_timeout_table:%zu\r\n"
                    "paused_clients:%zu\r\n",
                    /* Redis 7.0 counts clients held by CLIENT PAUSE as blocked too. */
-                   clients_count(), g_cfg.maxclients,
-                   block_blocked_clients() + exec_parked_count(), block_timeout_clients(),
-                   exec_parked_count());
+                   clients_count(), g_cfg.maxclients, block_blocked_clients() + exec_parked_count(),
+                   block_timeout_clients(), exec_parked_count());
 }
 
 /* Redis 7.0's memory section. The overhead, dataset, fragmentation and
@@ -317,7 +316,8 @@ static void metric_add(metric_t *m, uint64_t count, int64_t dt_ms) {
 
 static uint64_t metric_get(const metric_t *m) {
     uint64_t sum = 0;
-    for (int i = 0; i < METRIC_SAMPLES; i++) sum += m->samples[i];
+    for (int i = 0; i < METRIC_SAMPLES; i++)
+        sum += m->samples[i];
     return sum / METRIC_SAMPLES;
 }
 
@@ -352,43 +352,40 @@ static void section_stats(kl_buf_t *b) {
     uint64_t evict_cur_us =
         evict_exceeded_since_us ? (uint64_t)(kl_ustime() - evict_exceeded_since_us) : 0;
     const kl_stats_t *s = &g_srv.stat;
-    kl_buf_appendf(b,
-                   "# Stats\r\n"
-                   "total_connections_received:%llu\r\n"
-                   "total_commands_processed:%llu\r\n"
-                   "instantaneous_ops_per_sec:%llu\r\n"
-                   "total_net_input_bytes:%llu\r\n"
-                   "total_net_output_bytes:%llu\r\n"
-                   "total_net_repl_input_bytes:0\r\n"
-                   "total_net_repl_output_bytes:0\r\n"
-                   "instantaneous_input_kbps:%.2f\r\n"
-                   "instantaneous_output_kbps:%.2f\r\n"
-                   "instantaneous_input_repl_kbps:0.00\r\n"
-                   "instantaneous_output_repl_kbps:0.00\r\n"
-                   "rejected_connections:%llu\r\n"
-                   "sync_full:0\r\n"
-                   "sync_partial_ok:0\r\n"
-                   "sync_partial_err:0\r\n"
-                   "expired_keys:%llu\r\n"
-                   "expired_stale_perc:%.2f\r\n"
-                   "expired_time_cap_reached_count:%llu\r\n"
-                   "expire_cycle_cpu_milliseconds:%llu\r\n"
-                   "evicted_keys:%llu\r\n"
-                   "evicted_clients:0\r\n"
-                   "total_eviction_exceeded_time:%llu\r\n"
-                   "current_eviction_exceeded_time:%llu\r\n",
-                   (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
-                   (unsigned long long)info_ops_per_sec(), (unsigned long long)in,
-                   (unsigned long long)out,
-                   (double)metric_get(&metric_net_in) / 1024.0,
-                   (double)metric_get(&metric_net_out) / 1024.0,
-                   (unsigned long long)s->rejected_conn,
-                   (unsigned long long)s->expiredkeys, s->expired_stale_perc * 100,
-                   (unsigned long long)s->expired_time_cap_reached_count,
-                   (unsigned long long)(expire_cycle_us / 1000),
-                   (unsigned long long)s->evictedkeys,
-                   (unsigned long long)((evict_total_us + evict_cur_us) / 1000),
-                   (unsigned long long)(evict_cur_us / 1000));
+    kl_buf_appendf(
+        b,
+        "# Stats\r\n"
+        "total_connections_received:%llu\r\n"
+        "total_commands_processed:%llu\r\n"
+        "instantaneous_ops_per_sec:%llu\r\n"
+        "total_net_input_bytes:%llu\r\n"
+        "total_net_output_bytes:%llu\r\n"
+        "total_net_repl_input_bytes:0\r\n"
+        "total_net_repl_output_bytes:0\r\n"
+        "instantaneous_input_kbps:%.2f\r\n"
+        "instantaneous_output_kbps:%.2f\r\n"
+        "instantaneous_input_repl_kbps:0.00\r\n"
+        "instantaneous_output_repl_kbps:0.00\r\n"
+        "rejected_connections:%llu\r\n"
+        "sync_full:0\r\n"
+        "sync_partial_ok:0\r\n"
+        "sync_partial_err:0\r\n"
+        "expired_keys:%llu\r\n"
+        "expired_stale_perc:%.2f\r\n"
+        "expired_time_cap_reached_count:%llu\r\n"
+        "expire_cycle_cpu_milliseconds:%llu\r\n"
+        "evicted_keys:%llu\r\n"
+        "evicted_clients:0\r\n"
+        "total_eviction_exceeded_time:%llu\r\n"
+        "current_eviction_exceeded_time:%llu\r\n",
+        (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
+        (unsigned long long)info_ops_per_sec(), (unsigned long long)in, (unsigned long long)out,
+        (double)metric_get(&metric_net_in) / 1024.0, (double)metric_get(&metric_net_out) / 1024.0,
+        (unsigned long long)s->rejected_conn, (unsigned long long)s->expiredkeys,
+        s->expired_stale_perc * 100, (unsigned long long)s->expired_time_cap_reached_count,
+        (unsigned long long)(expire_cycle_us / 1000), (unsigned long long)s->evictedkeys,
+        (unsigned long long)((evict_total_us + evict_cur_us) / 1000),
+        (unsigned long long)(evict_cur_us / 1000));
     /* No fork, replicas, MIGRATE socket cache, defrag or client tracking in
      * keyloom; its reply buffers are not resized the way Redis's are. */
     kl_buf_appendf(b,
@@ -421,10 +418,9 @@ static void section_stats(kl_buf_t *b) {
                    "reply_buffer_expands:0\r\n"
                    "client_query_buffer_limit_disconnections:%llu\r\n"
                    "client_output_buffer_limit_disconnections:%llu\r\n",
-                   (unsigned long long)s->keyspace_hits,
-                   (unsigned long long)s->keyspace_misses, pubsub_channels_count(),
-                   pubsub_patterns_count(), pubsub_shard_channels_count(), reply_total_errors(),
-                   (unsigned long long)reads, (unsigned long long)writes,
+                   (unsigned long long)s->keyspace_hits, (unsigned long long)s->keyspace_misses,
+                   pubsub_channels_count(), pubsub_patterns_count(), pubsub_shard_channels_count(),
+                   reply_total_errors(), (unsigned long long)reads, (unsigned long long)writes,
                    (unsigned long long)(iol_threaded() ? reads : 0),
                    (unsigned long long)(iol_threaded() ? writes : 0),
                    (unsigned long long)qbuf_kills, (unsigned long long)obuf_kills);
@@ -465,8 +461,8 @@ static void section_cpu(kl_buf_t *b) {
 }
 
 static void section_threads(kl_buf_t *b) {
-    kl_buf_appendf(b, "# Threads\r\nio_threads:%d\r\nio_threads_active:%d\r\n",
-                   iol_nthreads() + 1, iol_threaded() ? 1 : 0);
+    kl_buf_appendf(b, "# Threads\r\nio_threads:%d\r\nio_threads_active:%d\r\n", iol_nthreads() + 1,
+                   iol_threaded() ? 1 : 0);
     for (int i = 0; i <= iol_nthreads(); i++) {
         iol_thread_stats_t ts;
         iol_thread_stats(i, &ts);
@@ -541,7 +537,8 @@ static void section_commandstats(kl_buf_t *b) {
     for (size_t i = 0; i < cmd_count(); i++) {
         const kl_command_t *c = cmd_at(i);
         append_cmdstat(b, c);
-        for (const kl_command_t *s = c->subcommands; s && s->name; s++) append_cmdstat(b, s);
+        for (const kl_command_t *s = c->subcommands; s && s->name; s++)
+            append_cmdstat(b, s);
     }
 }
 
@@ -550,7 +547,8 @@ static void section_latencystats(kl_buf_t *b) {
     for (size_t i = 0; i < cmd_count(); i++) {
         const kl_command_t *c = cmd_at(i);
         latency_hist_info(c, b);
-        for (const kl_command_t *s = c->subcommands; s && s->name; s++) latency_hist_info(s, b);
+        for (const kl_command_t *s = c->subcommands; s && s->name; s++)
+            latency_hist_info(s, b);
     }
 }
 
@@ -598,14 +596,17 @@ void info_generate(kl_buf_t *out, int argc, const resp_arg_t *argv) {
     int want[sizeof(sections) / sizeof(sections[0])] = {0};
     size_t ns = sizeof(sections) / sizeof(sections[0]);
     if (argc == 0) {
-        for (size_t i = 0; i < ns; i++) want[i] = sections[i].in_default;
+        for (size_t i = 0; i < ns; i++)
+            want[i] = sections[i].in_default;
     }
     for (int a = 0; a < argc; a++) {
         const char *n = argv[a].ptr;
         if (!strcasecmp(n, "all") || !strcasecmp(n, "everything")) {
-            for (size_t i = 0; i < ns; i++) want[i] = 1;
+            for (size_t i = 0; i < ns; i++)
+                want[i] = 1;
         } else if (!strcasecmp(n, "default")) {
-            for (size_t i = 0; i < ns; i++) want[i] |= sections[i].in_default;
+            for (size_t i = 0; i < ns; i++)
+                want[i] |= sections[i].in_default;
         } else {
             for (size_t i = 0; i < ns; i++)
                 if (!strcasecmp(n, sections[i].name)) want[i] = 1;

@@ -80,7 +80,8 @@ static int listen_port(int port, int kind, iol_listener_t **out, int *nout, int 
             if (optional) continue;
             kl_warning("Warning: Could not create server %s listening socket %s:%d: %s",
                        kind == CONN_KIND_TLS ? "TLS" : "TCP", addr, port, err);
-            for (int k = 0; k < *nout; k++) iol_listener_close(out[k]);
+            for (int k = 0; k < *nout; k++)
+                iol_listener_close(out[k]);
             *nout = 0;
             return -1;
         }
@@ -159,22 +160,21 @@ static int apply_tls_port(char **err) {
             return -1;
         }
     }
-    for (int k = 0; k < nold; k++) iol_listener_close(old[k]);
+    for (int k = 0; k < nold; k++)
+        iol_listener_close(old[k]);
     if (!n_tls_listeners) g_srv.tls_port = 0;
     return 0;
 }
 
 static int listen_all(void) {
     char err[256];
-    if (g_cfg.tls_port != 0 &&
-        listen_port(g_cfg.tls_port, CONN_KIND_TLS, tls_listeners, &n_tls_listeners,
-                    &g_srv.tls_port) != 0) {
+    if (g_cfg.tls_port != 0 && listen_port(g_cfg.tls_port, CONN_KIND_TLS, tls_listeners,
+                                           &n_tls_listeners, &g_srv.tls_port) != 0) {
         kl_warning("Failed listening on port %d (tls), aborting.", g_cfg.tls_port);
         return -1;
     }
-    if (g_cfg.port != 0 &&
-        listen_port(g_cfg.port, CONN_KIND_TCP, tcp_listeners, &n_tcp_listeners,
-                    &g_srv.tcp_port) != 0) {
+    if (g_cfg.port != 0 && listen_port(g_cfg.port, CONN_KIND_TCP, tcp_listeners, &n_tcp_listeners,
+                                       &g_srv.tcp_port) != 0) {
         kl_warning("Failed listening on port %d (tcp), aborting.", g_cfg.port);
         return -1;
     }
@@ -195,9 +195,11 @@ static int listen_all(void) {
 }
 
 static void close_listeners(void) {
-    for (int i = 0; i < n_tls_listeners; i++) iol_listener_close(tls_listeners[i]);
+    for (int i = 0; i < n_tls_listeners; i++)
+        iol_listener_close(tls_listeners[i]);
     n_tls_listeners = 0;
-    for (int i = 0; i < n_tcp_listeners; i++) iol_listener_close(tcp_listeners[i]);
+    for (int i = 0; i < n_tcp_listeners; i++)
+        iol_listener_close(tcp_listeners[i]);
     n_tcp_listeners = 0;
     if (unix_listener) iol_listener_close(unix_listener);
     unix_listener = NULL;
@@ -209,15 +211,15 @@ static int apply_listeners(char **err) {
     int nold = n_tcp_listeners;
     memcpy(old, tcp_listeners, sizeof(old));
     n_tcp_listeners = 0;
-    if (g_cfg.port != 0 &&
-        listen_port(g_cfg.port, CONN_KIND_TCP, tcp_listeners, &n_tcp_listeners,
-                    &g_srv.tcp_port) != 0) {
+    if (g_cfg.port != 0 && listen_port(g_cfg.port, CONN_KIND_TCP, tcp_listeners, &n_tcp_listeners,
+                                       &g_srv.tcp_port) != 0) {
         memcpy(tcp_listeners, old, sizeof(old));
         n_tcp_listeners = nold;
         *err = kl_strdup("Unable to listen on this port");
         return -1;
     }
-    for (int k = 0; k < nold; k++) iol_listener_close(old[k]);
+    for (int k = 0; k < nold; k++)
+        iol_listener_close(old[k]);
     if (!n_tcp_listeners) g_srv.tcp_port = 0;
     return 0;
 }
@@ -237,8 +239,10 @@ static iol_limits_t limits_from_config(void) {
     l.out_high_water = 4 * 1024 * 1024;
     const kl_obuf_limit_t *n = &g_cfg.client_output_buffer_limit[KL_OBUF_NORMAL];
     const kl_obuf_limit_t *p = &g_cfg.client_output_buffer_limit[KL_OBUF_PUBSUB];
-    l.obuf_normal = (iol_obuf_limit_t){n->hard_bytes, n->soft_bytes, (int64_t)n->soft_seconds * 1000};
-    l.obuf_pubsub = (iol_obuf_limit_t){p->hard_bytes, p->soft_bytes, (int64_t)p->soft_seconds * 1000};
+    l.obuf_normal =
+        (iol_obuf_limit_t){n->hard_bytes, n->soft_bytes, (int64_t)n->soft_seconds * 1000};
+    l.obuf_pubsub =
+        (iol_obuf_limit_t){p->hard_bytes, p->soft_bytes, (int64_t)p->soft_seconds * 1000};
     return l;
 }
 
@@ -307,22 +311,21 @@ static void close_any(uv_handle_t *h, void *arg) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "Usage: ./keyloom-server [/path/to/keyloom.conf] [options] [-]\n"
-            "       ./keyloom-server - (read config from stdin)\n"
-            "       ./keyloom-server -v or --version\n"
-            "       ./keyloom-server -h or --help\n"
-            "\n"
-            "Examples:\n"
-            "       ./keyloom-server (run the server with default conf)\n"
-            "       echo 'maxmemory 128mb' | ./keyloom-server -\n"
-            "       ./keyloom-server /etc/keyloom/6379.conf\n"
-            "       ./keyloom-server --port 7777\n"
-            "       ./keyloom-server /etc/mykeyloom.conf --loglevel verbose -\n"
-            "       ./keyloom-server /etc/mykeyloom.conf --loglevel verbose\n"
-            "\n"
-            "keyloom speaks the Redis protocol and accepts redis-server's configuration\n"
-            "directives; see conf/keyloom.conf for every directive it supports.\n");
+    fprintf(stderr, "Usage: ./keyloom-server [/path/to/keyloom.conf] [options] [-]\n"
+                    "       ./keyloom-server - (read config from stdin)\n"
+                    "       ./keyloom-server -v or --version\n"
+                    "       ./keyloom-server -h or --help\n"
+                    "\n"
+                    "Examples:\n"
+                    "       ./keyloom-server (run the server with default conf)\n"
+                    "       echo 'maxmemory 128mb' | ./keyloom-server -\n"
+                    "       ./keyloom-server /etc/keyloom/6379.conf\n"
+                    "       ./keyloom-server --port 7777\n"
+                    "       ./keyloom-server /etc/mykeyloom.conf --loglevel verbose -\n"
+                    "       ./keyloom-server /etc/mykeyloom.conf --loglevel verbose\n"
+                    "\n"
+                    "keyloom speaks the Redis protocol and accepts redis-server's configuration\n"
+                    "directives; see conf/keyloom.conf for every directive it supports.\n");
     exit(1);
 }
 
@@ -337,7 +340,8 @@ static char *read_stdin_all(void) {
     kl_buf_t b = {0};
     char buf[4096];
     ssize_t n;
-    while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) kl_buf_append(&b, buf, (size_t)n);
+    while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
+        kl_buf_append(&b, buf, (size_t)n);
     if (!b.p) kl_buf_append(&b, "", 0);
     return kl_buf_detach(&b);
 }
@@ -396,7 +400,8 @@ int main(int argc, char **argv) {
         saved_arg0_cap = (size_t)(end - argv[0]);
     }
     char **args = kl_malloc(sizeof(char *) * (size_t)(argc + 1));
-    for (int i = 0; i < argc; i++) args[i] = kl_strdup(argv[i]);
+    for (int i = 0; i < argc; i++)
+        args[i] = kl_strdup(argv[i]);
     args[argc] = NULL;
 
     config_init_defaults();
@@ -464,8 +469,7 @@ int main(int argc, char **argv) {
             if (want < need)
                 kl_warning("You requested maxclients of %d requiring at least %llu max file "
                            "descriptors; the limit is %llu.",
-                           g_cfg.maxclients, (unsigned long long)need,
-                           (unsigned long long)want);
+                           g_cfg.maxclients, (unsigned long long)need, (unsigned long long)want);
         }
     }
 
@@ -511,12 +515,25 @@ int main(int argc, char **argv) {
     config_register_apply("jemalloc-bg-thread", apply_jemalloc_bg_thread);
     config_register_apply("tls-port", apply_tls_port);
     config_register_apply("tls-handshake-timeout", apply_tls_handshake_timeout);
-    static const char *tls_dirs[] = {
-        "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-client-cert-file",
-        "tls-client-key-file", "tls-client-key-file-pass", "tls-ca-cert-file", "tls-ca-cert-dir",
-        "tls-dh-params-file", "tls-protocols", "tls-ciphers", "tls-ciphersuites",
-        "tls-prefer-server-ciphers", "tls-session-caching", "tls-session-cache-size",
-        "tls-session-cache-timeout", "tls-auth-clients", "tls-replication", "tls-cluster"};
+    static const char *tls_dirs[] = {"tls-cert-file",
+                                     "tls-key-file",
+                                     "tls-key-file-pass",
+                                     "tls-client-cert-file",
+                                     "tls-client-key-file",
+                                     "tls-client-key-file-pass",
+                                     "tls-ca-cert-file",
+                                     "tls-ca-cert-dir",
+                                     "tls-dh-params-file",
+                                     "tls-protocols",
+                                     "tls-ciphers",
+                                     "tls-ciphersuites",
+                                     "tls-prefer-server-ciphers",
+                                     "tls-session-caching",
+                                     "tls-session-cache-size",
+                                     "tls-session-cache-timeout",
+                                     "tls-auth-clients",
+                                     "tls-replication",
+                                     "tls-cluster"};
     for (size_t i = 0; i < sizeof(tls_dirs) / sizeof(tls_dirs[0]); i++)
         config_register_apply(tls_dirs[i], apply_tls);
     if (iol_start() != 0) {
@@ -543,7 +560,8 @@ int main(int argc, char **argv) {
     uv_signal_init(g_srv.loop, &sig_int);
     uv_signal_start(&sig_int, on_signal, SIGINT);
 
-    while (!g_srv.shutdown_asap) uv_run(g_srv.loop, UV_RUN_DEFAULT);
+    while (!g_srv.shutdown_asap)
+        uv_run(g_srv.loop, UV_RUN_DEFAULT);
 
     /* Graceful shutdown: stop accepting, flush what clients can take, join. */
     close_listeners();
@@ -562,7 +580,8 @@ int main(int argc, char **argv) {
     reply_errorstats_free();
     kl_free(g_srv.executable);
     kl_free(g_srv.config_file);
-    for (int i = 0; i < argc; i++) kl_free(args[i]);
+    for (int i = 0; i < argc; i++)
+        kl_free(args[i]);
     kl_free(args);
     config_free();
     tls_shutdown();

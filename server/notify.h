@@ -21,8 +21,8 @@ void notify__keyspace_event(int cls, const char *event, const char *key, size_t 
 /* cls: one KL_NOTIFY_* type class (KL_NOTIFY_GENERIC, KL_NOTIFY_STRING,
  * KL_NOTIFY_LIST, ...). Inline so that with notifications off (the default)
  * a command pays one load and one branch, not a call. */
-static inline void notify_keyspace_event(int cls, const char *event, const char *key,
-                                         size_t klen, int dbid) {
+static inline void notify_keyspace_event(int cls, const char *event, const char *key, size_t klen,
+                                         int dbid) {
     if (g_cfg.notify_keyspace_events & cls) notify__keyspace_event(cls, event, key, klen, dbid);
 }
 

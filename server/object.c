@@ -129,8 +129,10 @@ static void raw_reserve(kobj_t *o, size_t need) {
     if (have >= need + 1) return;
     size_t cap = need + 1;
     /* Grow geometrically up to 1 MB steps, like a string builder. */
-    if (cap < 1024 * 1024) cap *= 2;
-    else cap += 1024 * 1024;
+    if (cap < 1024 * 1024)
+        cap *= 2;
+    else
+        cap += 1024 * 1024;
     o->v.s.ptr = kl_realloc(o->v.s.ptr, cap);
 }
 
@@ -154,8 +156,7 @@ kobj_t *obj_dup(const kobj_t *o) {
         if (o->enc == ENC_INT) {
             n = obj_string_from_ll(o->v.i);
             n->flags |= OBJ_FLAG_NOT_SHARED;
-        }
-        else if (o->enc == ENC_EMBSTR)
+        } else if (o->enc == ENC_EMBSTR)
             n = obj_string_new_embstr(o->v.s.ptr, o->v.s.len);
         else
             n = obj_string_new_raw(o->v.s.ptr, o->v.s.len);
@@ -189,25 +190,38 @@ void obj_free_void(void *o) {
 
 const char *obj_type_name(int type) {
     switch (type) {
-    case OBJ_STRING: return "string";
-    case OBJ_LIST: return "list";
-    case OBJ_SET: return "set";
-    case OBJ_ZSET: return "zset";
-    case OBJ_HASH: return "hash";
+    case OBJ_STRING:
+        return "string";
+    case OBJ_LIST:
+        return "list";
+    case OBJ_SET:
+        return "set";
+    case OBJ_ZSET:
+        return "zset";
+    case OBJ_HASH:
+        return "hash";
     }
     return "unknown";
 }
 
 const char *obj_encoding_name(int enc) {
     switch (enc) {
-    case ENC_RAW: return "raw";
-    case ENC_INT: return "int";
-    case ENC_HASHTABLE: return "hashtable";
-    case ENC_INTSET: return "intset";
-    case ENC_SKIPLIST: return "skiplist";
-    case ENC_EMBSTR: return "embstr";
-    case ENC_QUICKLIST: return "quicklist";
-    case ENC_LISTPACK: return "listpack";
+    case ENC_RAW:
+        return "raw";
+    case ENC_INT:
+        return "int";
+    case ENC_HASHTABLE:
+        return "hashtable";
+    case ENC_INTSET:
+        return "intset";
+    case ENC_SKIPLIST:
+        return "skiplist";
+    case ENC_EMBSTR:
+        return "embstr";
+    case ENC_QUICKLIST:
+        return "quicklist";
+    case ENC_LISTPACK:
+        return "listpack";
     }
     return "unknown";
 }
@@ -216,8 +230,8 @@ long long obj_refcount(const kobj_t *o) {
     /* Redis shares the integers 0..9999 (when no LRU/LFU maxmemory policy is
      * in force) and reports INT_MAX for them; keyloom stores them unshared
      * but reports the same number so clients see identical output. */
-    if (o->type == OBJ_STRING && o->enc == ENC_INT && o->v.i >= 0 &&
-        o->v.i < OBJ_SHARED_INTEGERS && !(o->flags & OBJ_FLAG_NOT_SHARED))
+    if (o->type == OBJ_STRING && o->enc == ENC_INT && o->v.i >= 0 && o->v.i < OBJ_SHARED_INTEGERS &&
+        !(o->flags & OBJ_FLAG_NOT_SHARED))
         return 2147483647LL;
     return 1;
 }

@@ -44,12 +44,12 @@ typedef struct kobj {
 } kobj_t;
 
 /* Strings. */
-kobj_t *obj_string_new(const char *p, size_t len);       /* raw or embstr by length */
-kobj_t *obj_string_new_raw(const char *p, size_t len);   /* always raw (APPEND, SETRANGE) */
-kobj_t *obj_string_from_ll(long long v);                 /* int encoding */
+kobj_t *obj_string_new(const char *p, size_t len);     /* raw or embstr by length */
+kobj_t *obj_string_new_raw(const char *p, size_t len); /* always raw (APPEND, SETRANGE) */
+kobj_t *obj_string_from_ll(long long v);               /* int encoding */
 /* SET-style: int if it parses as an integer (len <= 20), else embstr/raw. */
 kobj_t *obj_string_try_encode(const char *p, size_t len);
-kobj_t *obj_string_from_ld(long double v);               /* INCRBYFLOAT result */
+kobj_t *obj_string_from_ld(long double v); /* INCRBYFLOAT result */
 /* Bytes of a string value: ints are rendered into buf (>= 32 bytes). */
 const char *obj_string_bytes(const kobj_t *o, char *buf, size_t *len);
 size_t obj_string_len(const kobj_t *o);
@@ -76,7 +76,7 @@ size_t obj_mem_usage(const kobj_t *o);
  * Each hook gets the encoding with the payload pointer v.p. */
 typedef struct obj_type_ops {
     void (*free)(int enc, void *p);
-    void *(*dup)(int enc, const void *p); /* deep copy, same encoding */
+    void *(*dup)(int enc, const void *p);  /* deep copy, same encoding */
     size_t (*mem)(int enc, const void *p); /* bytes owned by p (not the kobj) */
 } obj_type_ops_t;
 void obj_register_type(int type, const obj_type_ops_t *ops);

@@ -83,7 +83,8 @@ void reply_error(client_t *c, const char *msg) {
     size_t n = strlen(msg);
     char *p = iol_reply_reserve(&c->io.reply, n + 3);
     p[0] = '-';
-    for (size_t i = 0; i < n; i++) p[i + 1] = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
+    for (size_t i = 0; i < n; i++)
+        p[i + 1] = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
     p[n + 1] = '\r';
     p[n + 2] = '\n';
     iol_reply_commit(&c->io.reply, n + 3);
@@ -148,7 +149,8 @@ void reply_not_integer(client_t *c) {
 void reply_subcommand_error(client_t *c) {
     char cmd[64];
     size_t n = c->argv[0].len < 63 ? c->argv[0].len : 63;
-    for (size_t i = 0; i < n; i++) cmd[i] = (char)toupper((unsigned char)c->argv[0].ptr[i]);
+    for (size_t i = 0; i < n; i++)
+        cmd[i] = (char)toupper((unsigned char)c->argv[0].ptr[i]);
     cmd[n] = '\0';
     reply_errorf(c, "ERR unknown subcommand '%.128s'. Try %s HELP.", c->argv[1].ptr, cmd);
 }
@@ -300,15 +302,19 @@ void reply_verbatim(client_t *c, const char *p, size_t n, const char *ext) {
 void reply_help(client_t *c, const char **lines) {
     char cmd[64];
     size_t n = c->argv[0].len < 63 ? c->argv[0].len : 63;
-    for (size_t i = 0; i < n; i++) cmd[i] = (char)toupper((unsigned char)c->argv[0].ptr[i]);
+    for (size_t i = 0; i < n; i++)
+        cmd[i] = (char)toupper((unsigned char)c->argv[0].ptr[i]);
     cmd[n] = '\0';
     long count = 0;
-    while (lines[count]) count++;
+    while (lines[count])
+        count++;
     reply_array(c, count + 3);
     char head[160];
-    snprintf(head, sizeof(head), "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd);
+    snprintf(head, sizeof(head),
+             "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd);
     reply_simple(c, head);
-    for (long i = 0; i < count; i++) reply_simple(c, lines[i]);
+    for (long i = 0; i < count; i++)
+        reply_simple(c, lines[i]);
     reply_simple(c, "HELP");
     reply_simple(c, "    Prints this help.");
 }

@@ -14,7 +14,7 @@
 struct kobj;
 
 void reply_raw(client_t *c, const char *p, size_t n);
-void reply_simple(client_t *c, const char *s);     /* +s */
+void reply_simple(client_t *c, const char *s); /* +s */
 void reply_ok(client_t *c);
 /* Full error text with its code, without '-' and CRLF, e.g. "ERR syntax error".
  * Newlines in the text are replaced by spaces, as Redis does. */
@@ -25,16 +25,16 @@ void reply_bulk(client_t *c, const char *p, size_t n);
 void reply_bulk_cstr(client_t *c, const char *s); /* NULL -> null bulk */
 void reply_bulk_ll(client_t *c, long long v);
 void reply_bulk_obj(client_t *c, const struct kobj *o); /* string value */
-void reply_null(client_t *c);        /* $-1 / _ */
-void reply_null_array(client_t *c);  /* *-1 / _ */
+void reply_null(client_t *c);                           /* $-1 / _ */
+void reply_null_array(client_t *c);                     /* *-1 / _ */
 void reply_array(client_t *c, long n);
-void reply_map(client_t *c, long n); /* n pairs; RESP2: array of 2n */
-void reply_set(client_t *c, long n); /* RESP2: array */
+void reply_map(client_t *c, long n);  /* n pairs; RESP2: array of 2n */
+void reply_set(client_t *c, long n);  /* RESP2: array */
 void reply_push(client_t *c, long n); /* RESP3 >, RESP2 * */
 void reply_double(client_t *c, double d);
 void reply_bool(client_t *c, int b);
 void reply_verbatim(client_t *c, const char *p, size_t n, const char *ext); /* ext: "txt" */
-void reply_help(client_t *c, const char **lines); /* NULL-terminated */
+void reply_help(client_t *c, const char **lines);                           /* NULL-terminated */
 void reply_wrongtype(client_t *c);
 void reply_syntax_error(client_t *c);
 void reply_subcommand_error(client_t *c); /* unknown subcommand '...'. Try X HELP. */

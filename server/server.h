@@ -27,19 +27,19 @@ typedef struct kl_server {
     pid_t pid;
     char runid[41];
     int64_t start_ms;
-    int64_t mstime;      /* cached at the start of every command */
+    int64_t mstime; /* cached at the start of every command */
     int64_t ustime;
-    uint32_t lruclock;   /* seconds, 24 bits, refreshed by the cron */
+    uint32_t lruclock; /* seconds, 24 bits, refreshed by the cron */
     uint64_t next_client_id;
     uint64_t dirty;
     kl_stats_t stat;
     uint64_t cronloops;
     int active_expire_enabled;
-    int shutdown_asap;   /* set by SIGTERM/SIGINT/SHUTDOWN: stop after this loop turn */
+    int shutdown_asap; /* set by SIGTERM/SIGINT/SHUTDOWN: stop after this loop turn */
     int shutdown_exit_code;
     /* CLIENT PAUSE */
     int64_t pause_end_ms;
-    int pause_all;       /* 1: ALL, 0: WRITE */
+    int pause_all; /* 1: ALL, 0: WRITE */
     bool paused;
     char *executable;
     char *config_file;

@@ -30,7 +30,8 @@ static size_t slog_len, slog_cap;
 static long long slog_next_id;
 
 static void entry_free(slowlog_entry_t *e) {
-    for (int i = 0; i < e->argc; i++) kl_free(e->argv[i]);
+    for (int i = 0; i < e->argc; i++)
+        kl_free(e->argv[i]);
     kl_free(e->argv);
     kl_free(e->argl);
     kl_free(e->peer);
@@ -39,7 +40,8 @@ static void entry_free(slowlog_entry_t *e) {
 }
 
 static void slowlog_trim(size_t max) {
-    while (slog_len > max) entry_free(slog[--slog_len]);
+    while (slog_len > max)
+        entry_free(slog[--slog_len]);
 }
 
 void slowlog_maybe_add(client_t *c, long long duration_us) {
@@ -130,7 +132,8 @@ void cmd_slowlog(client_t *c) {
             reply_int(c, e->time);
             reply_int(c, e->duration);
             reply_array(c, e->argc);
-            for (int k = 0; k < e->argc; k++) reply_bulk(c, e->argv[k], e->argl[k]);
+            for (int k = 0; k < e->argc; k++)
+                reply_bulk(c, e->argv[k], e->argl[k]);
             reply_bulk_cstr(c, e->peer);
             reply_bulk_cstr(c, e->name);
         }
@@ -145,7 +148,10 @@ void cmd_slowlog(client_t *c) {
 
 typedef struct latency_event {
     char *name;
-    struct { int32_t time; uint32_t latency; } samples[LATENCY_TS_LEN];
+    struct {
+        int32_t time;
+        uint32_t latency;
+    } samples[LATENCY_TS_LEN];
     int idx;
     uint32_t max;
     struct latency_event *next;
@@ -156,7 +162,8 @@ static latency_event_t *events;
 void latency_add_sample(const char *event, long long ms) {
     if (g_cfg.latency_monitor_threshold <= 0 || ms < g_cfg.latency_monitor_threshold) return;
     latency_event_t *e = events;
-    while (e && strcmp(e->name, event) != 0) e = e->next;
+    while (e && strcmp(e->name, event) != 0)
+        e = e->next;
     if (!e) {
         e = kl_calloc(1, sizeof(*e));
         e->name = kl_strdup(event);
@@ -212,19 +219,19 @@ static void latency_last(const latency_event_t *e, int32_t *time, uint32_t *lat)
 void cmd_latency(client_t *c) {
     const char *sub = c->argv[1].ptr;
     if (c->argc == 2 && !strcasecmp(sub, "help")) {
-        static const char *help[] = {
-            "HISTORY <event>",
-            "    Return time-latency samples for the <event> class.",
-            "LATEST",
-            "    Return the latest latency samples for all events.",
-            "RESET [<event> ...]",
-            "    Reset latency data of one or more <event> classes.",
-            "    (default: reset all data for all event classes)",
-            NULL};
+        static const char *help[] = {"HISTORY <event>",
+                                     "    Return time-latency samples for the <event> class.",
+                                     "LATEST",
+                                     "    Return the latest latency samples for all events.",
+                                     "RESET [<event> ...]",
+                                     "    Reset latency data of one or more <event> classes.",
+                                     "    (default: reset all data for all event classes)",
+                                     NULL};
         reply_help(c, help);
     } else if (c->argc == 2 && !strcasecmp(sub, "latest")) {
         long n = 0;
-        for (latency_event_t *e = events; e; e = e->next) n++;
+        for (latency_event_t *e = events; e; e = e->next)
+            n++;
         reply_array(c, n);
         for (latency_event_t *e = events; e; e = e->next) {
             int32_t t;
@@ -238,7 +245,8 @@ void cmd_latency(client_t *c) {
         }
     } else if (c->argc == 3 && !strcasecmp(sub, "history")) {
         latency_event_t *e = events;
-        while (e && strcasecmp(e->name, c->argv[2].ptr) != 0) e = e->next;
+        while (e && strcasecmp(e->name, c->argv[2].ptr) != 0)
+            e = e->next;
         if (!e) {
             reply_array(c, 0);
             return;
@@ -259,7 +267,8 @@ void cmd_latency(client_t *c) {
             reply_int(c, latency_reset(NULL));
         } else {
             long n = 0;
-            for (uint32_t i = 2; i < c->argc; i++) n += latency_reset(c->argv[i].ptr);
+            for (uint32_t i = 2; i < c->argc; i++)
+                n += latency_reset(c->argv[i].ptr);
             reply_int(c, n);
         }
     } else {
@@ -329,7 +338,8 @@ void latency_hist_info(const kl_command_t *cmd, kl_buf_t *out) {
         char *dot = strchr(label, '.');
         if (dot) {
             char *end = label + strlen(label) - 1;
-            while (end > dot && *end == '0') *end-- = '\0';
+            while (end > dot && *end == '0')
+                *end-- = '\0';
             if (end == dot) *end = '\0';
         }
         kl_buf_appendf(out, "%sp%s=%.3f", i ? "," : "", label,

@@ -65,7 +65,7 @@ typedef struct tls_thread {
     uint64_t gen;
     char *scratch; /* ciphertext produced by one SSL call batch */
     size_t scratch_cap;
-    char *plain;   /* SSL_read destination */
+    char *plain; /* SSL_read destination */
     uint64_t tick;
     unsigned started_this_tick;
     struct tls_conn *deferred_head, *deferred_tail;
@@ -178,10 +178,14 @@ static int parse_protocols(const char *spec, int *min, int *max, long *no_opts) 
     char *copy = kl_strdup(spec);
     char *save = NULL;
     for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-        if (!strcasecmp(tok, "tlsv1")) v10 = true;
-        else if (!strcasecmp(tok, "tlsv1.1")) v11 = true;
-        else if (!strcasecmp(tok, "tlsv1.2")) v12 = true;
-        else if (!strcasecmp(tok, "tlsv1.3")) v13 = true;
+        if (!strcasecmp(tok, "tlsv1"))
+            v10 = true;
+        else if (!strcasecmp(tok, "tlsv1.1"))
+            v11 = true;
+        else if (!strcasecmp(tok, "tlsv1.2"))
+            v12 = true;
+        else if (!strcasecmp(tok, "tlsv1.3"))
+            v13 = true;
         else {
             kl_free(copy);
             return -1;
@@ -192,8 +196,8 @@ static int parse_protocols(const char *spec, int *min, int *max, long *no_opts) 
     *min = v10 ? TLS1_VERSION : v11 ? TLS1_1_VERSION : v12 ? TLS1_2_VERSION : TLS1_3_VERSION;
     *max = v13 ? TLS1_3_VERSION : v12 ? TLS1_2_VERSION : v11 ? TLS1_1_VERSION : TLS1_VERSION;
     long no = 0;
-    if (!v11 && *min < TLS1_1_VERSION && *max > TLS1_1_VERSION) no |= SSL_OP_NO_TLSv1_1;
-    if (!v12 && *min < TLS1_2_VERSION && *max > TLS1_2_VERSION) no |= SSL_OP_NO_TLSv1_2;
+    if (!v11 && *min<TLS1_1_VERSION && * max> TLS1_1_VERSION) no |= SSL_OP_NO_TLSv1_1;
+    if (!v12 && *min<TLS1_2_VERSION && * max> TLS1_2_VERSION) no |= SSL_OP_NO_TLSv1_2;
     *no_opts = no;
     return 0;
 }
@@ -224,7 +228,8 @@ static SSL_CTX *build_ctx(const tls_settings_t *s, bool server, char **err) {
     SSL_CTX_set_options(ctx, (uint64_t)no_opts | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_ENABLE_PARTIAL_WRITE);
-    if (server && s->prefer_server_ciphers) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (server && s->prefer_server_ciphers)
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 
     const char *cert = s->cert_file, *key = s->key_file, *pass = s->key_file_pass;
     if (!server && !empty(s->client_cert_file)) {
@@ -240,7 +245,8 @@ static SSL_CTX *build_ctx(const tls_settings_t *s, bool server, char **err) {
             goto fail;
         }
         if (empty(key) || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) <= 0) {
-            *err = errf("Failed to load private key: %s: %s", empty(key) ? "(tls-key-file not set)" : key);
+            *err = errf("Failed to load private key: %s: %s",
+                        empty(key) ? "(tls-key-file not set)" : key);
             goto fail;
         }
         if (SSL_CTX_check_private_key(ctx) <= 0) {
@@ -268,7 +274,8 @@ static SSL_CTX *build_ctx(const tls_settings_t *s, bool server, char **err) {
     if (!empty(cert)) {
         /* Build the certificate chain once, here, instead of on every
          * handshake (OpenSSL's auto-chaining rebuilds it each time). */
-        if (SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_CHECK | SSL_BUILD_CHAIN_FLAG_NO_ROOT |
+        if (SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_CHECK |
+                                              SSL_BUILD_CHAIN_FLAG_NO_ROOT |
                                               SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR) == 1)
             SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
         ERR_clear_error();
@@ -299,7 +306,8 @@ static SSL_CTX *build_ctx(const tls_settings_t *s, bool server, char **err) {
             SSL_CTX_set_dh_auto(ctx, 1);
         }
         int mode = SSL_VERIFY_NONE;
-        if (s->auth_clients == TLS_AUTH_YES) mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+        if (s->auth_clients == TLS_AUTH_YES)
+            mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
         if (s->auth_clients == TLS_AUTH_OPTIONAL) mode = SSL_VERIFY_PEER;
         SSL_CTX_set_verify(ctx, mode, NULL);
         static const unsigned char sid_ctx[] = "keyloom";
@@ -309,7 +317,8 @@ static SSL_CTX *build_ctx(const tls_settings_t *s, bool server, char **err) {
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
         if (s->session_caching) {
             SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
-            SSL_CTX_set_timeout(ctx, s->session_cache_timeout >= 0 ? s->session_cache_timeout : 300);
+            SSL_CTX_set_timeout(ctx,
+                                s->session_cache_timeout >= 0 ? s->session_cache_timeout : 300);
             SSL_CTX_set_num_tickets(ctx, 1);
         } else {
             SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -428,7 +437,8 @@ static int bio_read_cb(BIO *b, char *out, int outl) {
 static void obuf_reserve(tls_conn_t *c, size_t extra) {
     if (c->olen + extra <= c->ocap) return;
     size_t cap = c->ocap ? c->ocap : 4096;
-    while (cap < c->olen + extra) cap *= 2;
+    while (cap < c->olen + extra)
+        cap *= 2;
     if (c->borrowed) {
         tls_thread_t *t = thread_state();
         t->scratch = kl_realloc(t->scratch, cap);
@@ -688,8 +698,9 @@ static void tls_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (nread == 0 || c->base.closing) return;
     if (nread < 0) {
         if (c->state == TS_HANDSHAKE) {
-            tls_fail(c, &st_other, nread == UV_EOF ? "connection closed during handshake"
-                                                   : uv_strerror((int)nread));
+            tls_fail(c, &st_other,
+                     nread == UV_EOF ? "connection closed during handshake"
+                                     : uv_strerror((int)nread));
             return;
         }
         if (c->on_read && c->state == TS_OPEN) c->on_read(&c->base, nread, NULL);
@@ -767,7 +778,8 @@ static void tls_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 
 static void hs_timeout(uv_timer_t *h) {
     tls_conn_t *c = h->data;
-    if (c->hs_timer == h && c->state == TS_HANDSHAKE) tls_fail(c, &st_timeout, "handshake timed out");
+    if (c->hs_timer == h && c->state == TS_HANDSHAKE)
+        tls_fail(c, &st_timeout, "handshake timed out");
 }
 
 static void start_handshake(tls_conn_t *c) {
@@ -805,7 +817,8 @@ static int tls_accept(conn_t *base, conn_ready_fn ready) {
     uv_timer_init(base->loop, c->hs_timer);
     c->hs_timer->data = c;
     c->pending_closes++;
-    uv_timer_start(c->hs_timer, hs_timeout, atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
+    uv_timer_start(c->hs_timer, hs_timeout,
+                   atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
     /* Cap the handshakes started per loop tick so established clients keep
      * their latency during a connection storm; the rest start next tick (their
      * ClientHello waits in the socket buffer meanwhile). */
@@ -1045,8 +1058,7 @@ static int tls_factory(uv_loop_t *loop, int fd, conn_t **out) {
     return 0;
 }
 
-int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready,
-                     conn_t **out) {
+int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out) {
     int err = 0;
     tls_conn_t *c = tls_conn_new(loop, fd, true, &err);
     if (!c) return err;
@@ -1064,7 +1076,8 @@ int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn rea
     uv_timer_init(loop, c->hs_timer);
     c->hs_timer->data = c;
     c->pending_closes++;
-    uv_timer_start(c->hs_timer, hs_timeout, atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
+    uv_timer_start(c->hs_timer, hs_timeout,
+                   atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
     *out = &c->base;
     start_handshake(c);
     return 0;

@@ -48,8 +48,7 @@ bool tls_configured(void);
 /* Outgoing TLS connection over an already connected, non-blocking socket fd
  * on loop: verifies the peer against the CA and sends sni (may be NULL).
  * ready is called when the handshake completes or fails. Thread: loop's. */
-int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready,
-                     conn_t **out);
+int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out);
 /* After a handshake: the peer certificate's subject ("" if none), whether
  * the session was resumed, the protocol version name. */
 const char *tls_conn_version(const conn_t *c);
@@ -57,10 +56,10 @@ bool tls_conn_resumed(const conn_t *c);
 int tls_conn_peer_subject(const conn_t *c, char *buf, size_t len);
 
 typedef struct tls_stats {
-    uint64_t connections;          /* current */
+    uint64_t connections; /* current */
     uint64_t handshakes_ok, resumed;
-    uint64_t failed_no_cert, failed_unknown_ca, failed_protocol, failed_timeout,
-        failed_plaintext, failed_other;
+    uint64_t failed_no_cert, failed_unknown_ca, failed_protocol, failed_timeout, failed_plaintext,
+        failed_other;
 } tls_stats_t;
 void tls_stats_get(tls_stats_t *out);
 /* Expiry of the current server certificate and of the CA file's first

@@ -670,7 +670,8 @@ RP_TEST(unauthenticated_limits) {
     check_all(in.p, in.len, "", 0, RESP_ERR_PROTOCOL, E("unauthenticated multibulk length"), cfgs,
               1);
     /* The generic check comes first, as in Redis. */
-    check_all(S("*2147483648\r\n"), "", 0, RESP_ERR_PROTOCOL, E("invalid multibulk length"), cfgs, 1);
+    check_all(S("*2147483648\r\n"), "", 0, RESP_ERR_PROTOCOL, E("invalid multibulk length"), cfgs,
+              1);
 
     in.len = 0;
     sb_add(&in, S("*1\r\n"));
