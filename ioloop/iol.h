@@ -115,9 +115,9 @@ typedef struct iol_hooks {
     void (*free)(iol_client_t *c);
 } iol_hooks_t;
 
-/* Thread: main, before iol_start. nthreads = io-threads - 1 (0: single thread). */
-int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
-             const iol_limits_t *limits);
+/* Thread: main, before iol_start. nthreads = io-threads - 1 (0: single thread). The
+ * main thread's loop (the executor's) is libuv's default loop; see iol_loop_run(). */
+int iol_init(int nthreads, const iol_hooks_t *hooks, const iol_limits_t *limits);
 int iol_start(void);
 /* Thread: main. Stop accepting, close every client (flushing what can be
  * written without blocking), stop and join the I/O threads, free everything. */
@@ -168,5 +168,37 @@ void iol_thread_stats(int index, iol_thread_stats_t *out); /* index 0 = main */
  * it serves INFO). */
 void iol_thread_stats_reset(void);
 long iol_thread_tid(int index); /* kernel tid, for /proc CPU times */
+
+/* ---------------------------------------------------------------- the main loop
+ *
+ * The executor runs on the main thread's loop. server/ never sees libuv: it
+ * drives that loop, arms timers and watches signals through these calls.
+ * Thread: main (the executor) for every function below. */
+
+/* Run the main loop until iol_loop_stop() (or nothing is left to run). */
+void iol_loop_run(void);
+/* Make iol_loop_run() return after the current loop iteration. */
+void iol_loop_stop(void);
+/* Close every handle still open on the main loop and the loop itself (after
+ * iol_shutdown, at exit). */
+void iol_loop_close(void);
+/* Refresh and return the main loop's notion of now, in ms (monotonic). */
+uint64_t iol_loop_now_ms(void);
+
+/* A timer on the main loop. cb runs on the main thread. */
+typedef struct iol_timer iol_timer_t;
+typedef void (*iol_timer_cb_t)(iol_timer_t *t, void *arg);
+iol_timer_t *iol_timer_new(iol_timer_cb_t cb, void *arg);
+/* (Re)arm: first run after timeout_ms, then every repeat_ms (0: once). */
+void iol_timer_start(iol_timer_t *t, uint64_t timeout_ms, uint64_t repeat_ms);
+/* Change the period of a repeating timer (takes effect at its next run). */
+void iol_timer_set_repeat(iol_timer_t *t, uint64_t repeat_ms);
+void iol_timer_stop(iol_timer_t *t);
+bool iol_timer_active(const iol_timer_t *t);
+/* Stop and release (the memory goes when libuv has closed the handle). */
+void iol_timer_free(iol_timer_t *t);
+
+/* Call cb(signum) on the main thread when signum arrives. Returns 0 or -errno. */
+int iol_signal_watch(int signum, void (*cb)(int signum));
 
 #endif

@@ -797,8 +797,8 @@ static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
     return 0;
 }
 
-int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
-             const iol_limits_t *limits) {
+int iol_init(int nthreads, const iol_hooks_t *hooks, const iol_limits_t *limits) {
+    uv_loop_t *main_loop = uv_default_loop();
     memset(&S, 0, sizeof(S));
     S.main_loop = main_loop;
     iol__listener_set_loop(main_loop);

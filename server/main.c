@@ -1,5 +1,7 @@
 /* keyloom-server: start-up, the cron, signals and shutdown. */
+#include "admin.h"
 #include "cmd.h"
+#include "commands.h"
 #include "config.h"
 #include "db.h"
 #include "evict.h"
@@ -13,7 +15,7 @@
 #include "kl_git.h"
 #include "kl_version.h"
 #include "server.h"
-#include "types.h"
+#include "commands.h"
 #include "slowlog.h"
 #include "tls.h"
 #include "reply.h"
@@ -38,13 +40,12 @@ static int n_tcp_listeners;
 static iol_listener_t *unix_listener;
 static iol_listener_t *tls_listeners[MAX_LISTENERS];
 static int n_tls_listeners;
-static uv_timer_t cron_timer;
-static uv_signal_t sig_term, sig_int;
+static iol_timer_t *cron_timer;
 
 void srv_update_time(void) {
-    g_srv.ustime = kl_ustime();
-    g_srv.mstime = g_srv.ustime / 1000;
-    g_srv.lruclock = (uint32_t)((g_srv.mstime / 1000) & ((1u << 24) - 1));
+    g_kv.ustime = kl_ustime();
+    g_kv.mstime = g_kv.ustime / 1000;
+    g_kv.lruclock = (uint32_t)((g_kv.mstime / 1000) & ((1u << 24) - 1));
 }
 
 /* ---------------------------------------------------------------- process title */
@@ -268,32 +269,33 @@ static int apply_jemalloc_bg_thread(char **err) {
 }
 
 static int apply_hz(char **err) {
-    uv_timer_set_repeat(&cron_timer, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
+    if (cron_timer)
+        iol_timer_set_repeat(cron_timer, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
     return 0;
 }
 
 /* ---------------------------------------------------------------- cron */
 
-static void cron(uv_timer_t *t) {
-    srv_update_time();
+static void cron(iol_timer_t *t, void *arg) {
+    kv_update_time();
     g_srv.cronloops++;
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     /* Active expiry gets 25% of a cron period, scaled by the effort knob. */
     long long budget = 1000000LL / hz * 25 / 100;
     budget += budget * (g_cfg.active_expire_effort - 1) / 4;
-    if (g_srv.active_expire_enabled) {
+    if (g_kv.active_expire_enabled) {
         long long t0 = kl_ustime();
         db_active_expire_cycle(budget);
-        info_note_expire_cycle(kl_ustime() - t0); /* INFO expire_cycle_cpu_milliseconds */
+        g_srv.stat.expire_cycle_us += (uint64_t)(kl_ustime() - t0); /* INFO expire_cycle_cpu_ms */
     }
     db_cron(1000);
-    evict_cron();
+    exec_evict_cron();
     exec_clients_cron();
     info_track_ops();
     info_update_peak();
 }
 
-static void on_signal(uv_signal_t *h, int signum) {
+static void on_signal(int signum) {
     const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
     if (g_srv.shutdown_asap && signum == SIGINT) {
         kl_warning("You insist... exiting now.");
@@ -301,14 +303,10 @@ static void on_signal(uv_signal_t *h, int signum) {
     }
     kl_warning("Received %s scheduling shutdown...", name);
     g_srv.shutdown_asap = 1;
-    uv_stop(h->loop);
+    iol_loop_stop();
 }
 
 /* ---------------------------------------------------------------- start-up */
-
-static void close_any(uv_handle_t *h, void *arg) {
-    if (!uv_is_closing(h)) uv_close(h, NULL);
-}
 
 static void usage(void) {
     fprintf(stderr, "Usage: ./keyloom-server [/path/to/keyloom.conf] [options] [-]\n"
@@ -439,14 +437,13 @@ int main(int argc, char **argv) {
 
     memset(&g_srv, 0, sizeof(g_srv));
     g_srv.pid = getpid();
-    g_srv.loop = uv_default_loop();
     g_srv.next_client_id = 1;
-    g_srv.active_expire_enabled = 1;
+    g_kv.active_expire_enabled = 1;
     kl_get_random_hex_chars(g_srv.runid, 40);
     g_srv.runid[40] = '\0';
-    srv_update_time();
-    g_srv.start_ms = g_srv.mstime;
-    g_srv.stat.reset_time_ms = g_srv.mstime;
+    kv_update_time();
+    g_srv.start_ms = g_kv.mstime;
+    g_srv.stat.reset_time_ms = g_kv.mstime;
     {
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -490,15 +487,28 @@ int main(int argc, char **argv) {
         kl_warning("Could not start jemalloc's background thread: freed memory returns to the "
                    "OS only as the program allocates");
     types_register();
+    exec_register_kv_hooks();
     db_init(g_cfg.databases);
     if (lazyfree_start() != 0) {
         kl_warning("Failed to start the lazy-free thread");
         exit(1);
     }
     cmd_table_init();
+    cmd_table_register(cmds_connection);
+    cmd_table_register(cmds_server);
+    cmd_table_register(cmds_string);
+    cmd_table_register(cmds_keyspace);
+    cmd_table_register(cmds_list);
+    cmd_table_register(cmds_hash);
+    cmd_table_register(cmds_set);
+    cmd_table_register(cmds_zset);
+    cmd_table_register(cmds_pubsub);
+    cmd_table_register(cmds_multi);
+    cmd_table_register(cmds_memory);
+    memory_note_startup(); /* the last start-up step before the I/O layer and clients */
     iol_limits_t limits = limits_from_config();
     int nthreads = g_cfg.io_threads > 1 ? g_cfg.io_threads - 1 : 0;
-    if (iol_init(g_srv.loop, nthreads, exec_hooks(), &limits) != 0) {
+    if (iol_init(nthreads, exec_hooks(), &limits) != 0) {
         kl_warning("Failed to initialise the I/O layer");
         exit(1);
     }
@@ -553,23 +563,21 @@ int main(int argc, char **argv) {
     }
     kl_notice("Ready to accept connections");
 
-    uv_timer_init(g_srv.loop, &cron_timer);
-    uv_timer_start(&cron_timer, cron, 1, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
-    uv_signal_init(g_srv.loop, &sig_term);
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
-    uv_signal_init(g_srv.loop, &sig_int);
-    uv_signal_start(&sig_int, on_signal, SIGINT);
+    cron_timer = iol_timer_new(cron, NULL);
+    iol_timer_start(cron_timer, 1, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
+    if (iol_signal_watch(SIGTERM, on_signal) != 0 || iol_signal_watch(SIGINT, on_signal) != 0) {
+        kl_warning("Failed to watch SIGTERM/SIGINT");
+        exit(1);
+    }
 
     while (!g_srv.shutdown_asap)
-        uv_run(g_srv.loop, UV_RUN_DEFAULT);
+        iol_loop_run();
 
     /* Graceful shutdown: stop accepting, flush what clients can take, join. */
     close_listeners();
     iol_shutdown();
-    uv_close((uv_handle_t *)&cron_timer, NULL);
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
-    uv_run(g_srv.loop, UV_RUN_NOWAIT);
+    iol_timer_free(cron_timer);
+    cron_timer = NULL;
     if (pidfile_path()) unlink(pidfile_path());
     kl_warning("keyloom is now ready to exit, bye bye...");
     lazyfree_stop(); /* finishes every pending free, then joins */
@@ -577,6 +585,7 @@ int main(int argc, char **argv) {
     cmd_table_free();
     slowlog_free();
     exec_free_all();
+    exec_oom_free();
     reply_errorstats_free();
     kl_free(g_srv.executable);
     kl_free(g_srv.config_file);
@@ -585,8 +594,6 @@ int main(int argc, char **argv) {
     kl_free(args);
     config_free();
     tls_shutdown();
-    uv_walk(g_srv.loop, close_any, NULL);
-    uv_run(g_srv.loop, UV_RUN_DEFAULT);
-    uv_loop_close(g_srv.loop);
+    iol_loop_close();
     return g_srv.shutdown_exit_code;
 }

@@ -1,0 +1,972 @@
+/* Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME SHUTDOWN MONITOR DEBUG
+ * COMMAND SLOWLOG LATENCY INFO CONFIG. */
+#include "cmd.h"
+
+#include "blocking.h"
+#include "config.h"
+#include "db.h"
+#include "exec.h"
+#include "info.h"
+#include "kl_alloc.h"
+#include "kl_log.h"
+#include "kl_util.h"
+#include "lazyfree.h"
+#include "multi.h"
+#include "quicklist.h"
+#include "reply.h"
+#include "server.h"
+#include "slowlog.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void cmd_dbsize(client_t *c) {
+    reply_int(c, (long long)db_size(c->db));
+}
+
+/* FLUSHDB/FLUSHALL [ASYNC|SYNC]: ASYNC hands the old dicts to the lazy-free
+ * thread, SYNC frees them here, no argument follows lazyfree-lazy-user-flush.
+ * Returns 0 with *lazy set, or -1 after replying with the syntax error. */
+static int flush_mode(client_t *c, bool *lazy) {
+    if (c->argc == 1) {
+        *lazy = g_cfg.lazyfree_lazy_user_flush != 0;
+        return 0;
+    }
+    if (c->argc == 2 && arg_is(&c->argv[1], "async")) {
+        *lazy = true;
+        return 0;
+    }
+    if (c->argc == 2 && arg_is(&c->argv[1], "sync")) {
+        *lazy = false;
+        return 0;
+    }
+    reply_syntax_error(c);
+    return -1;
+}
+
+static void cmd_flushdb(client_t *c) {
+    bool lazy;
+    if (flush_mode(c, &lazy) != 0) return;
+    multi_touch_db(c->db, NULL); /* before: WATCHed keys that exist now break */
+    g_srv.dirty += (uint64_t)db_flush_lazy(c->db, lazy);
+    reply_ok(c);
+}
+
+static void cmd_flushall(client_t *c) {
+    bool lazy;
+    if (flush_mode(c, &lazy) != 0) return;
+    for (int i = 0; i < db_count(); i++)
+        multi_touch_db(db_get(i), NULL);
+    g_srv.dirty += (uint64_t)db_flush_all_lazy(lazy);
+    reply_ok(c);
+}
+
+static void cmd_swapdb(client_t *c) {
+    long long a, b;
+    if (kl_str_to_ll(c->argv[1].ptr, c->argv[1].len, &a) || a < INT32_MIN || a > INT32_MAX) {
+        reply_error(c, "ERR invalid first DB index");
+        return;
+    }
+    if (kl_str_to_ll(c->argv[2].ptr, c->argv[2].len, &b) || b < INT32_MIN || b > INT32_MAX) {
+        reply_error(c, "ERR invalid second DB index");
+        return;
+    }
+    if (a < 0 || a >= db_count() || b < 0 || b >= db_count()) {
+        reply_error(c, "ERR DB index is out of range");
+        return;
+    }
+    if (a != b) {
+        multi_touch_db(db_get((int)a), db_get((int)b));
+        multi_touch_db(db_get((int)b), db_get((int)a));
+        db_swap((int)a, (int)b);
+        /* Clients stay in their db: keys they wait on may exist there now. */
+        block_scan_db(db_get((int)a));
+        block_scan_db(db_get((int)b));
+    }
+    g_srv.dirty++;
+    reply_ok(c);
+}
+
+static void cmd_time(client_t *c) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    reply_array(c, 2);
+    reply_bulk_ll(c, (long long)ts.tv_sec);
+    reply_bulk_ll(c, (long long)(ts.tv_nsec / 1000));
+}
+
+static void cmd_shutdown(client_t *c) {
+    bool abort_req = false, save = false, nosave = false;
+    for (uint32_t i = 1; i < c->argc; i++) {
+        if (arg_is(&c->argv[i], "nosave")) {
+            nosave = true;
+        } else if (arg_is(&c->argv[i], "now") || arg_is(&c->argv[i], "force")) {
+            continue;
+        } else if (arg_is(&c->argv[i], "save")) {
+            save = true;
+        } else if (arg_is(&c->argv[i], "abort")) {
+            abort_req = true;
+        } else {
+            reply_syntax_error(c);
+            return;
+        }
+    }
+    if ((save && nosave) || (abort_req && (save || nosave))) {
+        reply_syntax_error(c);
+        return;
+    }
+    if (save) {
+        reply_error(c, "ERR keyloom has no persistence: SHUTDOWN SAVE is not supported");
+        return;
+    }
+    if (abort_req) {
+        if (c->argc != 2) {
+            reply_syntax_error(c);
+            return;
+        }
+        reply_error(c, "ERR No shutdown in progress.");
+        return;
+    }
+    kl_warning("User requested shutdown...");
+    g_srv.shutdown_asap = 1;
+    /* No reply: the connection closes with the server, as in Redis. */
+    exec_client_kill(c, true);
+    iol_loop_stop();
+}
+
+static void cmd_monitor(client_t *c) {
+    if (c->flags & CF_DENY_BLOCKING) {
+        /* Inside EXEC: such a client expects one reply per command. */
+        reply_error(c, "ERR MONITOR isn't allowed for DENY BLOCKING client");
+        return;
+    }
+    if (c->flags & CF_MONITOR) return;
+    exec_monitor_add(c);
+    reply_ok(c);
+}
+
+/* ---------------------------------------------------------------- DEBUG */
+
+static bool debug_allowed(client_t *c) {
+    int mode = g_cfg.enable_debug_command;
+    if (mode == KL_CFG_YES) return true;
+    if (mode == KL_CFG_LOCAL && (c->io.kind == CONN_KIND_UNIX || !strncmp(c->io.peer, "127.", 4) ||
+                                 !strncmp(c->io.peer, "[::1]", 5)))
+        return true;
+    reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
+                   "\"local\", you can run it from a local connection, otherwise you need to set "
+                   "this option in the configuration file, and then restart the server.");
+    return false;
+}
+
+/* The size the value would take in an RDB file, as DEBUG OBJECT reports it
+ * (integers in their compact RDB forms; strings as length prefix + bytes,
+ * without the LZF compression Redis applies to strings over 20 bytes). */
+static size_t serialized_length(const kobj_t *o) {
+    if (o->type != OBJ_STRING) return 0;
+    long long v;
+    if (obj_get_ll(o, &v) == 0 && obj_string_len(o) <= 11) {
+        if (v >= -128 && v <= 127) return 2;
+        if (v >= -32768 && v <= 32767) return 3;
+        if (v >= INT32_MIN && v <= INT32_MAX) return 5;
+    }
+    size_t len = obj_string_len(o);
+    size_t prefix = len < 64 ? 1 : len < 16384 ? 2 : len <= UINT32_MAX ? 5 : 9;
+    return prefix + len;
+}
+
+static void cmd_debug(client_t *c) {
+    if (!debug_allowed(c)) return;
+    const resp_arg_t *sub = &c->argv[1];
+    if (c->argc == 2 && arg_is(sub, "help")) {
+        static const char *help[] = {
+            "OBJECT <key>",
+            "    Show low level info about `key` and associated value.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            NULL};
+        reply_help(c, help);
+    } else if (c->argc == 3 && arg_is(sub, "sleep")) {
+        double secs = strtod(c->argv[2].ptr, NULL);
+        if (secs > 0) {
+            struct timespec ts;
+            ts.tv_sec = (time_t)secs;
+            ts.tv_nsec = (long)((secs - floor(secs)) * 1e9);
+            nanosleep(&ts, NULL);
+        }
+        reply_ok(c);
+    } else if (c->argc == 3 && arg_is(sub, "set-active-expire")) {
+        g_kv.active_expire_enabled = atoi(c->argv[2].ptr);
+        reply_ok(c);
+    } else if (c->argc == 3 && arg_is(sub, "object")) {
+        db_expire_if_needed(c->db, c->argv[2].ptr, c->argv[2].len);
+        kobj_t *o = db_peek(c->db, c->argv[2].ptr, c->argv[2].len);
+        if (!o) {
+            reply_error(c, "ERR no such key");
+            return;
+        }
+        char buf[384];
+        snprintf(buf, sizeof(buf),
+                 "Value at:%p refcount:%lld encoding:%s serializedlength:%zu lru:%u "
+                 "lru_seconds_idle:%lld",
+                 (void *)o, obj_refcount(o), obj_encoding_name(o->enc), serialized_length(o),
+                 o->lru, db_idle_seconds(o));
+        if (o->type == OBJ_LIST) {
+            /* Redis's quicklist fields (ql_compressed: whether compression is on). */
+            const quicklist_t *ql = o->v.p;
+            size_t used = strlen(buf);
+            unsigned long nodes = ql_node_count(ql);
+            snprintf(buf + used, sizeof(buf) - used,
+                     " ql_nodes:%lu ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d "
+                     "ql_uncompressed_size:%zu",
+                     nodes, nodes ? (double)ql_count(ql) / (double)nodes : 0.0, ql_fill(ql),
+                     ql_compress_depth(ql) != 0, ql_payload_bytes(ql));
+        }
+        reply_simple(c, buf);
+    } else {
+        reply_errorf(c,
+                     "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                     "DEBUG HELP.",
+                     c->argv[1].ptr);
+    }
+}
+
+/* ---------------------------------------------------------------- COMMAND */
+
+static void reply_flags(client_t *c, uint32_t f) {
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+        {CMD_WRITE, "write"},
+        {CMD_READONLY, "readonly"},
+        {CMD_DENYOOM, "denyoom"},
+        {CMD_ADMIN, "admin"},
+        {CMD_PUBSUB, "pubsub"},
+        {CMD_NOSCRIPT, "noscript"},
+        {CMD_BLOCKING, "blocking"},
+        {CMD_LOADING, "loading"},
+        {CMD_STALE, "stale"},
+        {CMD_SKIP_MONITOR, "skip_monitor"},
+        {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+        {CMD_FAST, "fast"},
+        {CMD_NO_AUTH, "no_auth"},
+        {CMD_MAY_REPLICATE, "may_replicate"},
+        {CMD_NO_MULTI, "no_multi"},
+        {CMD_ALLOW_BUSY, "allow_busy"},
+        {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
+        {CMD_MOVABLE_KEYS, "movablekeys"},
+    };
+    long n = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (f & names[i].bit) n++;
+    reply_set(c, n);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (f & names[i].bit) reply_simple(c, names[i].name);
+}
+
+static void reply_words(client_t *c, const char *s) {
+    long n = 0;
+    for (const char *p = s; p && *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    reply_set(c, n);
+    for (const char *p = s; p && *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p) break;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        char w[64];
+        size_t l = (size_t)(e - p) < sizeof(w) - 1 ? (size_t)(e - p) : sizeof(w) - 1;
+        memcpy(w, p, l);
+        w[l] = '\0';
+        reply_simple(c, w);
+        p = e;
+    }
+}
+
+static void reply_command_info(client_t *c, const kl_command_t *cmd) {
+    if (!cmd) {
+        reply_null(c);
+        return;
+    }
+    reply_array(c, 10);
+    reply_bulk_cstr(c, cmd->name);
+    reply_int(c, cmd->arity);
+    reply_flags(c, cmd->flags);
+    reply_int(c, cmd->keys.first);
+    reply_int(c, cmd->keys.last);
+    reply_int(c, cmd->keys.step);
+    reply_words(c, cmd->acl_cats);
+    reply_set(c, 0);   /* tips */
+    reply_array(c, 0); /* key specs */
+    long nsub = 0;
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++)
+        nsub++;
+    reply_array(c, nsub);
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++)
+        reply_command_info(c, s);
+}
+
+static void reply_command_docs(client_t *c, const kl_command_t *cmd) {
+    long nsub = 0;
+    for (const kl_command_t *s = cmd->subcommands; s && s->name; s++)
+        nsub++;
+    reply_map(c, nsub ? 5 : 4);
+    reply_bulk_cstr(c, "summary");
+    reply_bulk_cstr(c, cmd->summary ? cmd->summary : "");
+    reply_bulk_cstr(c, "since");
+    reply_bulk_cstr(c, cmd->since ? cmd->since : "1.0.0");
+    reply_bulk_cstr(c, "group");
+    reply_bulk_cstr(c, cmd->group ? cmd->group : "generic");
+    reply_bulk_cstr(c, "complexity");
+    reply_bulk_cstr(c, cmd->complexity ? cmd->complexity : "O(1)");
+    if (nsub) {
+        reply_bulk_cstr(c, "subcommands");
+        reply_map(c, nsub);
+        for (const kl_command_t *s = cmd->subcommands; s && s->name; s++) {
+            reply_bulk_cstr(c, s->name);
+            reply_command_docs(c, s);
+        }
+    }
+}
+
+static void cmd_command(client_t *c) {
+    if (c->argc == 1) {
+        reply_array(c, (long)cmd_count());
+        for (size_t i = 0; i < cmd_count(); i++)
+            reply_command_info(c, cmd_at(i));
+        return;
+    }
+    const resp_arg_t *sub = &c->argv[1];
+    if (c->argc == 2 && arg_is(sub, "help")) {
+        static const char *help[] = {
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            NULL};
+        reply_help(c, help);
+    } else if (c->argc == 2 && arg_is(sub, "count")) {
+        reply_int(c, (long long)cmd_count());
+    } else if (arg_is(sub, "list")) {
+        /* COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pat] */
+        int ftype = 0; /* 0 none, 1 module, 2 aclcat, 3 pattern */
+        const resp_arg_t *fval = NULL;
+        if (c->argc == 5 && arg_is(&c->argv[2], "filterby")) {
+            if (arg_is(&c->argv[3], "module"))
+                ftype = 1;
+            else if (arg_is(&c->argv[3], "aclcat"))
+                ftype = 2;
+            else if (arg_is(&c->argv[3], "pattern"))
+                ftype = 3;
+            fval = &c->argv[4];
+        }
+        if ((c->argc != 2 && c->argc != 5) || (c->argc == 5 && ftype == 0)) {
+            reply_syntax_error(c);
+            return;
+        }
+        reply_deferred_t d = reply_defer(c);
+        long n = 0;
+        for (size_t i = 0; i < cmd_count(); i++) {
+            const kl_command_t *top = cmd_at(i);
+            for (int k = -1;; k++) {
+                const kl_command_t *x = k < 0 ? top : &top->subcommands[k];
+                if (k >= 0 && (!top->subcommands || !x->name)) break;
+                bool ok = true;
+                if (ftype == 1) ok = false; /* keyloom has no modules */
+                if (ftype == 2) {
+                    char cat[80];
+                    snprintf(cat, sizeof(cat), "@%s", fval->ptr);
+                    const char *cats = x->acl_cats ? x->acl_cats : "";
+                    const char *hit = strstr(cats, cat);
+                    size_t cl = strlen(cat);
+                    ok = hit && (hit[cl] == ' ' || hit[cl] == '\0');
+                }
+                if (ftype == 3)
+                    ok = kl_glob_match(fval->ptr, fval->len, x->name, strlen(x->name), 1);
+                if (ok) {
+                    reply_bulk_cstr(c, x->name);
+                    n++;
+                }
+                if (!top->subcommands) break;
+            }
+        }
+        reply_set_array_len(c, d, n);
+    } else if (arg_is(sub, "getkeys")) {
+        if (c->argc < 3) {
+            reply_error(c, "ERR wrong number of arguments for 'command|getkeys' command");
+            return;
+        }
+        kl_command_t *cmd = cmd_lookup(c->argv[2].ptr, c->argv[2].len);
+        if (!cmd) {
+            reply_error(c, "ERR Invalid command specified");
+            return;
+        }
+        int argc = (int)c->argc - 2;
+        if (cmd->subcommands && argc >= 2) {
+            kl_command_t *sc = cmd_lookup_sub(cmd, c->argv[3].ptr, c->argv[3].len);
+            if (!sc) {
+                reply_error(c, "ERR Invalid command specified");
+                return;
+            }
+            cmd = sc;
+        }
+        if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+            reply_error(c, "ERR Invalid number of arguments specified for command");
+            return;
+        }
+        if (cmd->keys.first <= 0 && !(cmd->flags & CMD_MOVABLE_KEYS)) {
+            reply_error(c, "ERR The command has no key arguments");
+            return;
+        }
+        int n = cmd_get_keys(cmd, c->argv + 2, argc, NULL, 0);
+        if (n <= 0) {
+            reply_error(c, "ERR Invalid arguments specified for command");
+            return;
+        }
+        int *keys = kl_malloc((size_t)n * sizeof(int));
+        cmd_get_keys(cmd, c->argv + 2, argc, keys, n);
+        reply_array(c, n);
+        for (int i = 0; i < n; i++)
+            reply_bulk(c, c->argv[2 + keys[i]].ptr, c->argv[2 + keys[i]].len);
+        kl_free(keys);
+    } else if (arg_is(sub, "info")) {
+        if (c->argc == 2) {
+            reply_array(c, (long)cmd_count());
+            for (size_t i = 0; i < cmd_count(); i++)
+                reply_command_info(c, cmd_at(i));
+            return;
+        }
+        reply_array(c, c->argc - 2);
+        for (uint32_t i = 2; i < c->argc; i++) {
+            const kl_command_t *cmd = NULL;
+            const char *bar = memchr(c->argv[i].ptr, '|', c->argv[i].len);
+            if (bar) {
+                kl_command_t *p = cmd_lookup(c->argv[i].ptr, (size_t)(bar - c->argv[i].ptr));
+                if (p)
+                    cmd = cmd_lookup_sub(p, bar + 1,
+                                         c->argv[i].len - (size_t)(bar - c->argv[i].ptr) - 1);
+            } else {
+                cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
+            }
+            reply_command_info(c, cmd);
+        }
+    } else if (arg_is(sub, "docs")) {
+        if (c->argc == 2) {
+            reply_map(c, (long)cmd_count());
+            for (size_t i = 0; i < cmd_count(); i++) {
+                reply_bulk_cstr(c, cmd_at(i)->name);
+                reply_command_docs(c, cmd_at(i));
+            }
+            return;
+        }
+        reply_deferred_t d = reply_defer(c);
+        long n = 0;
+        for (uint32_t i = 2; i < c->argc; i++) {
+            kl_command_t *cmd = cmd_lookup(c->argv[i].ptr, c->argv[i].len);
+            if (!cmd) continue;
+            reply_bulk_cstr(c, cmd->name);
+            reply_command_docs(c, cmd);
+            n++;
+        }
+        reply_set_map_len(c, d, n);
+    } else {
+        reply_subcommand_error(c);
+    }
+}
+
+/* ---------------------------------------------------------------- INFO */
+
+static void cmd_info(client_t *c) {
+    kl_buf_t b = {0};
+    info_generate(&b, (int)c->argc - 1, c->argv + 1);
+    reply_verbatim(c, b.p ? b.p : "", b.len, "txt");
+    kl_buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- CONFIG */
+
+static void config_emit(void *ctx, const char *name, const char *value, size_t vlen) {
+    client_t *c = ctx;
+    reply_bulk_cstr(c, name);
+    reply_bulk(c, value, vlen);
+}
+
+typedef struct emit_count {
+    long n;
+} emit_count_t;
+
+static void config_count(void *ctx, const char *name, const char *value, size_t vlen) {
+    ((emit_count_t *)ctx)->n++;
+}
+
+static void cmd_config(client_t *c) {
+    const resp_arg_t *sub = &c->argv[1];
+    if (c->argc == 2 && arg_is(sub, "help")) {
+        static const char *help[] = {
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            NULL};
+        reply_help(c, help);
+    } else if (arg_is(sub, "get")) {
+        const char *pats[64];
+        int np = 0;
+        for (uint32_t i = 2; i < c->argc && np < 64; i++)
+            pats[np++] = c->argv[i].ptr;
+        emit_count_t cnt = {0};
+        config_get(pats, np, config_count, &cnt);
+        reply_map(c, cnt.n);
+        config_get(pats, np, config_emit, c);
+    } else if (arg_is(sub, "set")) {
+        if ((c->argc - 2) % 2 != 0) {
+            reply_syntax_error(c);
+            return;
+        }
+        const char **args = kl_malloc(sizeof(char *) * (c->argc - 2));
+        for (uint32_t i = 2; i < c->argc; i++)
+            args[i - 2] = c->argv[i].ptr;
+        char *err = NULL;
+        int rc = config_set((int)c->argc - 2, args, &err);
+        kl_free(args);
+        if (rc != 0) {
+            reply_error(c, err ? err : "ERR CONFIG SET failed");
+            kl_free(err);
+            return;
+        }
+        reply_ok(c);
+    } else if (c->argc == 2 && arg_is(sub, "resetstat")) {
+        memset(&g_srv.stat, 0, sizeof(g_srv.stat));
+        kv_stats_reset();
+        g_srv.stat.reset_time_ms = g_kv.mstime;
+        cmd_stats_reset();
+        iol_thread_stats_reset();
+        reply_errorstats_reset();
+        lazyfree_reset_stats();
+        reply_ok(c);
+    } else if (c->argc == 2 && arg_is(sub, "rewrite")) {
+        char *err = NULL;
+        if (config_rewrite(&err) != 0) {
+            reply_error(c, err ? err : "ERR Rewriting config file failed");
+            kl_free(err);
+            return;
+        }
+        kl_notice("CONFIG REWRITE executed with success.");
+        reply_ok(c);
+    } else {
+        reply_subcommand_error(c);
+    }
+}
+
+static kl_command_t config_subs[] = {
+    {
+        .name = "config|get",
+        .proc = cmd_config,
+        .arity = -3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.0.0",
+        .summary = "Returns the effective values of configuration parameters.",
+        .complexity = "O(N) when N is the number of configuration parameters provided",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "config|set",
+        .proc = cmd_config,
+        .arity = -4,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.0.0",
+        .summary = "Sets configuration parameters in-flight.",
+        .complexity = "O(N) when N is the number of configuration parameters provided",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "config|resetstat",
+        .proc = cmd_config,
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.0.0",
+        .summary = "Resets the server's statistics.",
+        .complexity = "O(1)",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "config|rewrite",
+        .proc = cmd_config,
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.0",
+        .summary = "Persists the effective configuration to file.",
+        .complexity = "O(1)",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "config|help",
+        .proc = cmd_config,
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "5.0.0",
+        .summary = "Returns helpful text about the different subcommands.",
+        .complexity = "O(1)",
+        .acl_cats = "@slow",
+    },
+    {0},
+};
+
+static kl_command_t command_subs[] = {
+    {
+        .name = "command|count",
+        .proc = cmd_command,
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Returns a count of commands.",
+        .complexity = "O(1)",
+        .acl_cats = "@slow @connection",
+    },
+    {
+        .name = "command|docs",
+        .proc = cmd_command,
+        .arity = -2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "7.0.0",
+        .summary = "Returns documentary information about one, multiple or all commands.",
+        .complexity = "O(N) where N is the number of commands to look up",
+        .acl_cats = "@slow @connection",
+    },
+    {
+        .name = "command|info",
+        .proc = cmd_command,
+        .arity = -2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Returns information about one, multiple or all commands.",
+        .complexity = "O(N) where N is the number of commands to look up",
+        .acl_cats = "@slow @connection",
+    },
+    {
+        .name = "command|getkeys",
+        .proc = cmd_command,
+        .arity = -4,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Extracts the key names from an arbitrary command.",
+        .complexity = "O(N) where N is the number of arguments to the command",
+        .acl_cats = "@slow @connection",
+    },
+    {
+        .name = "command|list",
+        .proc = cmd_command,
+        .arity = -2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "7.0.0",
+        .summary = "Returns a list of command names.",
+        .complexity = "O(N) where N is the total number of Redis commands",
+        .acl_cats = "@slow @connection",
+    },
+    {
+        .name = "command|help",
+        .proc = cmd_command,
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "5.0.0",
+        .summary = "Returns helpful text about the different subcommands.",
+        .complexity = "O(1)",
+        .acl_cats = "@slow @connection",
+    },
+    {0},
+};
+
+static kl_command_t slowlog_subs[] = {
+    {
+        .name = "slowlog|get",
+        .proc = cmd_slowlog,
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.2.12",
+        .summary = "Returns the slow log's entries.",
+        .complexity = "O(N) where N is the number of entries returned",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "slowlog|len",
+        .proc = cmd_slowlog,
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.2.12",
+        .summary = "Returns the number of entries in the slow log.",
+        .complexity = "O(1)",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "slowlog|reset",
+        .proc = cmd_slowlog,
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.2.12",
+        .summary = "Clears all entries from the slow log.",
+        .complexity = "O(N) where N is the number of entries in the slowlog",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "slowlog|help",
+        .proc = cmd_slowlog,
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "6.2.0",
+        .summary = "Show helpful text about the different subcommands",
+        .complexity = "O(1)",
+        .acl_cats = "@slow",
+    },
+    {0},
+};
+
+static kl_command_t latency_subs[] = {
+    {
+        .name = "latency|latest",
+        .proc = cmd_latency,
+        .arity = 2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Returns the latest latency samples for all events.",
+        .complexity = "O(1)",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "latency|history",
+        .proc = cmd_latency,
+        .arity = 3,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Returns timestamp-latency samples for an event.",
+        .complexity = "O(1)",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "latency|reset",
+        .proc = cmd_latency,
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Resets the latency data for one or more events.",
+        .complexity = "O(1)",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "latency|help",
+        .proc = cmd_latency,
+        .arity = 2,
+        .flags = CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Returns helpful text about the different subcommands.",
+        .complexity = "O(1)",
+        .acl_cats = "@slow",
+    },
+    {0},
+};
+
+kl_command_t cmds_server[] = {
+    {
+        .name = "dbsize",
+        .proc = cmd_dbsize,
+        .arity = 1,
+        .flags = CMD_READONLY | CMD_FAST,
+        .group = "server",
+        .since = "1.0.0",
+        .summary = "Returns the number of keys in the database.",
+        .complexity = "O(1)",
+        .acl_cats = "@keyspace @read @fast",
+    },
+    {
+        .name = "flushdb",
+        .proc = cmd_flushdb,
+        .arity = -1,
+        .flags = CMD_WRITE,
+        .group = "server",
+        .since = "1.0.0",
+        .summary = "Remove all keys from the current database.",
+        .complexity = "O(N) where N is the number of keys in the selected database",
+        .acl_cats = "@keyspace @write @slow @dangerous",
+    },
+    {
+        .name = "flushall",
+        .proc = cmd_flushall,
+        .arity = -1,
+        .flags = CMD_WRITE,
+        .group = "server",
+        .since = "1.0.0",
+        .summary = "Removes all keys from all databases.",
+        .complexity = "O(N) where N is the total number of keys in all databases",
+        .acl_cats = "@keyspace @write @slow @dangerous",
+    },
+    {
+        .name = "swapdb",
+        .proc = cmd_swapdb,
+        .arity = 3,
+        .flags = CMD_WRITE | CMD_FAST,
+        .group = "server",
+        .since = "4.0.0",
+        .summary = "Swaps two Redis databases.",
+        .complexity = "O(N) where N is the count of clients watching or blocking on keys from both "
+                      "databases.",
+        .acl_cats = "@keyspace @write @fast @dangerous",
+    },
+    {
+        .name = "time",
+        .proc = cmd_time,
+        .arity = 1,
+        .flags = CMD_LOADING | CMD_STALE | CMD_FAST,
+        .group = "server",
+        .since = "2.6.0",
+        .summary = "Returns the server time.",
+        .complexity = "O(1)",
+        .acl_cats = "@fast",
+    },
+    {
+        .name = "shutdown",
+        .proc = cmd_shutdown,
+        .arity = -1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL |
+                 CMD_ALLOW_BUSY,
+        .group = "server",
+        .since = "1.0.0",
+        .summary = "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        .complexity =
+            "O(N) when saving, where N is the total number of keys in all databases when saving "
+            "data, otherwise O(1)",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "monitor",
+        .proc = cmd_monitor,
+        .arity = 1,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+        .group = "server",
+        .since = "1.0.0",
+        .summary = "Listens for all requests received by the server in real-time.",
+        .complexity = "",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "debug",
+        .proc = cmd_debug,
+        .arity = -2,
+        .flags = CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED,
+        .group = "server",
+        .since = "1.0.0",
+        .summary = "A container for debugging commands.",
+        .complexity = "Depends on subcommand.",
+        .acl_cats = "@admin @slow @dangerous",
+    },
+    {
+        .name = "info",
+        .proc = cmd_info,
+        .arity = -1,
+        .flags = CMD_LOADING | CMD_STALE | CMD_SENTINEL,
+        .group = "server",
+        .since = "1.0.0",
+        .summary = "Returns information and statistics about the server.",
+        .complexity = "O(1)",
+        .acl_cats = "@slow @dangerous",
+    },
+    {
+        .name = "config",
+        .proc = cmd_config,
+        .arity = -2,
+        .flags = 0,
+        .group = "server",
+        .since = "2.0.0",
+        .summary = "A container for server configuration commands.",
+        .complexity = "Depends on subcommand.",
+        .acl_cats = "@slow",
+        .subcommands = config_subs,
+    },
+    {
+        .name = "command",
+        .proc = cmd_command,
+        .arity = -1,
+        .flags = CMD_LOADING | CMD_STALE | CMD_SENTINEL,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "Returns detailed information about all commands.",
+        .complexity = "O(N) where N is the total number of Redis commands",
+        .acl_cats = "@slow @connection",
+        .subcommands = command_subs,
+    },
+    {
+        .name = "slowlog",
+        .proc = cmd_slowlog,
+        .arity = -2,
+        .flags = 0,
+        .group = "server",
+        .since = "2.2.12",
+        .summary = "A container for slow log commands.",
+        .complexity = "Depends on subcommand.",
+        .acl_cats = "@slow",
+        .subcommands = slowlog_subs,
+    },
+    {
+        .name = "latency",
+        .proc = cmd_latency,
+        .arity = -2,
+        .flags = 0,
+        .group = "server",
+        .since = "2.8.13",
+        .summary = "A container for latency diagnostics commands.",
+        .complexity = "Depends on subcommand.",
+        .acl_cats = "@slow",
+        .subcommands = latency_subs,
+    },
+    {0},
+};

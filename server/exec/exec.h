@@ -1,0 +1,64 @@
+/* The executor: the single thread that owns the keyspace and runs every
+ * command, fed by the I/O threads (ioloop). This header is what main.c and
+ * the client/server commands need from it.
+ *
+ * Thread: executor. */
+#ifndef KL_EXEC_H
+#define KL_EXEC_H
+
+#include "client.h"
+#include "config.h"
+
+#include <stdbool.h>
+
+/* Register the executor's reactions to keyspace events (kv.h's hooks:
+ * WATCH, blocked clients, notifications). Thread: main, at start-up. */
+void exec_register_kv_hooks(void);
+/* The hooks ioloop calls (see iol.h). */
+const iol_hooks_t *exec_hooks(void);
+/* Close a client: after its pending replies (after_reply) or at once. */
+void exec_client_kill(client_t *c, bool after_reply);
+/* CLIENT PAUSE support: park/resume clients whose next command must wait. */
+void exec_pause_until(int64_t end_ms, bool all);
+void exec_unpause(void);
+bool exec_paused_clients(void);
+/* Out-of-band delivery (pub/sub, MONITOR) that keeps reply order. */
+void exec_client_push(client_t *c, iol_reply_t *r);
+/* MONITOR */
+void exec_monitor_add(client_t *c);
+void exec_monitor_remove(client_t *c);
+/* Timers the cron calls. */
+void exec_clients_cron(void);
+/* Number of clients waiting because of CLIENT PAUSE. */
+size_t exec_parked_count(void);
+/* Blocking commands (called by blocking.c). Re-run c's blocked command (the
+ * one its parked batch stopped at) through the call path: it either replies
+ * or calls block_for_keys() again. */
+void exec_blocked_rerun(client_t *c);
+/* c's blocked command ended without a re-run (timeout, CLIENT UNBLOCK) after
+ * its reply was written: account for it (failed: the reply was an error). */
+void exec_blocked_done(client_t *c, bool failed);
+/* c's blocked command has its reply: run the rest of its batch, then hand it
+ * back to its I/O thread (or park it again). */
+void exec_client_resume(client_t *c);
+void exec_free_all(void);
+
+/* maxmemory (oom.c). exec_evict: evict as kv/evict.c's policy says unless
+ * clients are paused, keep a timer evicting between batches when the time
+ * limit ran out, and track the over-maxmemory periods; returns an enum
+ * evict_result. exec_oom_rejected: the check before a command - evicts as
+ * needed and, when the command may not run while out of memory, replies the
+ * -OOM error, counts the rejection and returns true. */
+struct kl_command;
+int exec_evict(void);
+bool exec__oom_rejected(client_t *c, struct kl_command *cmd);
+static inline bool exec_oom_rejected(client_t *c, struct kl_command *cmd) {
+    return g_cfg.maxmemory != 0 && exec__oom_rejected(c, cmd);
+}
+/* From the cron: start evicting when memory is over the limit without any
+ * command arriving (CONFIG SET maxmemory lowered it, I/O buffers grew). */
+void exec_evict_cron(void);
+void exec_note_eviction(bool exceeded);
+void exec_oom_free(void);
+
+#endif

@@ -1,0 +1,54 @@
+/* Process-wide executor state: statistics and run-time flags that
+ * several modules report (INFO) or consult. Not a god header: modules include
+ * this only when they read or bump these fields. The cached clock and the
+ * keyspace's own counters live in kv.h (g_kv), which this header includes.
+ *
+ * Thread: executor, except where a field says otherwise. */
+#ifndef KL_SERVER_H
+#define KL_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kv.h"
+
+typedef struct kl_stats {
+    uint64_t numcommands, numconnections, rejected_conn;
+    uint64_t unexpected_error_replies, total_error_replies;
+    uint64_t rejected_calls, failed_calls;
+    uint64_t io_reads_processed, io_writes_processed;
+    /* Time spent in active expiry cycles, and over maxmemory (closed periods,
+     * and the start of the open one or 0): INFO stats. */
+    uint64_t expire_cycle_us, evict_exceeded_total_us;
+    int64_t evict_exceeded_since_us;
+    int64_t reset_time_ms;
+} kl_stats_t;
+
+typedef struct kl_server {
+    pid_t pid;
+    char runid[41];
+    int64_t start_ms;
+    uint64_t next_client_id;
+    uint64_t dirty;
+    kl_stats_t stat;
+    uint64_t cronloops;
+    int shutdown_asap; /* set by SIGTERM/SIGINT/SHUTDOWN: stop after this loop turn */
+    int shutdown_exit_code;
+    /* CLIENT PAUSE */
+    int64_t pause_end_ms;
+    int pause_all; /* 1: ALL, 0: WRITE */
+    bool paused;
+    char *executable;
+    char *config_file;
+    uint64_t max_clients_reached_since_reset;
+    int tcp_port, tls_port; /* bound ports (for INFO) */
+} kl_server_t;
+
+extern kl_server_t g_srv;
+
+static inline int64_t srv_mstime(void) {
+    return g_kv.mstime;
+}
+
+#endif
