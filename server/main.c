@@ -291,8 +291,7 @@ static void cron(iol_timer_t *t, void *arg) {
     db_cron(1000);
     exec_evict_cron();
     exec_clients_cron();
-    info_track_ops();
-    info_update_peak();
+    exec_stats_cron();
 }
 
 static void on_signal(int signum) {

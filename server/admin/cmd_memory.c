@@ -21,6 +21,7 @@
 #include "cmd.h"
 #include "db.h"
 #include "dict.h"
+#include "exec.h"
 #include "info.h"
 #include "kl_alloc.h"
 #include "kl_util.h"
@@ -134,7 +135,7 @@ static size_t db_overhead_main(const kdb_t *db) {
 void memory_overhead_compute(mem_overhead_t *mh) {
     memset(mh, 0, sizeof(*mh));
     kl_mem_stats_t ms;
-    size_t peak = info_peak_memory();
+    size_t peak = exec_stats_peak_memory();
     kl_mem_stats(&ms);
     size_t rss = process_rss();
 

@@ -29,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t peak_memory;
-
 static const char *maxmemory_policy_name(void) {
     static char buf[32];
     char *v = config_get_value("maxmemory-policy");
@@ -50,11 +48,6 @@ static void human_bytes(char *buf, size_t len, double n) {
         snprintf(buf, len, "%.2fG", n / (1024.0 * 1024 * 1024));
     else
         snprintf(buf, len, "%.2fT", n / (1024.0 * 1024 * 1024 * 1024));
-}
-
-void info_update_peak(void) {
-    size_t used = kl_used_memory();
-    if (used > peak_memory) peak_memory = used;
 }
 
 /* CPU time of one thread, from /proc/self/task/TID/stat (utime, stime). */
@@ -156,7 +149,8 @@ static void section_clients(kl_buf_t *b) {
 static void section_memory(kl_buf_t *b) {
     kl_mem_overhead_t mh;
     memory_overhead_compute(&mh);
-    if (mh.total_allocated > peak_memory) peak_memory = mh.total_allocated;
+    exec_stats_note_memory(mh.total_allocated);
+    size_t peak_memory = exec_stats_peak_memory();
     char h1[32], h2[32], h3[32], h4[32], h5[32], h0[32];
     human_bytes(h1, sizeof(h1), (double)mh.total_allocated);
     human_bytes(h2, sizeof(h2), (double)mh.rss);
@@ -273,61 +267,6 @@ static void section_persistence(kl_buf_t *b) {
                    (unsigned long long)g_srv.dirty, (long long)(g_srv.start_ms / 1000));
 }
 
-/* ---------------------------------------------------------------- sampled stats */
-
-/* Redis's instantaneous metrics: every ~100 ms the cron turns the growth of a
- * counter into a per-second rate; INFO shows the mean of the last 16. */
-#define METRIC_SAMPLES 16
-typedef struct metric {
-    uint64_t samples[METRIC_SAMPLES];
-    int idx;
-    uint64_t last_count;
-} metric_t;
-
-static metric_t metric_ops, metric_net_in, metric_net_out;
-static int64_t metric_last_ms;
-
-/* Stats info.c keeps itself, cleared by CONFIG RESETSTAT (noticed through
- * g_srv.stat.reset_time_ms, which RESETSTAT sets). */
-static int64_t stats_reset_seen_ms;
-
-static void stats_check_reset(void) {
-    if (g_srv.stat.reset_time_ms == stats_reset_seen_ms) return;
-    stats_reset_seen_ms = g_srv.stat.reset_time_ms;
-    memset(&metric_ops, 0, sizeof(metric_ops));
-    memset(&metric_net_in, 0, sizeof(metric_net_in));
-    memset(&metric_net_out, 0, sizeof(metric_net_out));
-    metric_last_ms = 0;
-}
-
-/* A counter that went down was reset (RESETSTAT): that sample counts 0. */
-static void metric_add(metric_t *m, uint64_t count, int64_t dt_ms) {
-    uint64_t delta = count >= m->last_count ? count - m->last_count : 0;
-    m->samples[m->idx] = delta * 1000 / (uint64_t)dt_ms;
-    m->idx = (m->idx + 1) % METRIC_SAMPLES;
-    m->last_count = count;
-}
-
-static uint64_t metric_get(const metric_t *m) {
-    uint64_t sum = 0;
-    for (int i = 0; i < METRIC_SAMPLES; i++)
-        sum += m->samples[i];
-    return sum / METRIC_SAMPLES;
-}
-
-static void net_totals(uint64_t *in, uint64_t *out);
-
-/* The network totals over every I/O thread (since the last CONFIG RESETSTAT). */
-static void net_totals(uint64_t *in, uint64_t *out) {
-    *in = *out = 0;
-    for (int i = 0; i <= iol_nthreads(); i++) {
-        iol_thread_stats_t ts;
-        iol_thread_stats(i, &ts);
-        *in += ts.bytes_in;
-        *out += ts.bytes_out;
-    }
-}
-
 static void section_stats(kl_buf_t *b) {
     uint64_t in = 0, out = 0, reads = 0, writes = 0, obuf_kills = 0, qbuf_kills = 0;
     for (int i = 0; i <= iol_nthreads(); i++) {
@@ -340,7 +279,6 @@ static void section_stats(kl_buf_t *b) {
         reads += ts.reads;
         writes += ts.writes;
     }
-    stats_check_reset();
     /* No eviction attempt runs once maxmemory is 0: that ends a period too. */
     if (!g_cfg.maxmemory) exec_note_eviction(false);
     const kl_stats_t *s = &g_srv.stat;
@@ -374,8 +312,8 @@ static void section_stats(kl_buf_t *b) {
         "total_eviction_exceeded_time:%llu\r\n"
         "current_eviction_exceeded_time:%llu\r\n",
         (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
-        (unsigned long long)info_ops_per_sec(), (unsigned long long)in, (unsigned long long)out,
-        (double)metric_get(&metric_net_in) / 1024.0, (double)metric_get(&metric_net_out) / 1024.0,
+        (unsigned long long)exec_stats_ops_per_sec(), (unsigned long long)in,
+        (unsigned long long)out, exec_stats_input_kbps(), exec_stats_output_kbps(),
         (unsigned long long)s->rejected_conn, (unsigned long long)ks->expiredkeys,
         ks->expired_stale_perc * 100, (unsigned long long)ks->expired_time_cap_reached_count,
         (unsigned long long)(s->expire_cycle_us / 1000), (unsigned long long)ks->evictedkeys,
@@ -614,37 +552,4 @@ void info_generate(kl_buf_t *out, int argc, const resp_arg_t *argv) {
         first = false;
         sections[i].fn(out);
     }
-}
-
-/* Samples ops/sec and the network rates (at most every 100 ms; the cron
- * calls it hz times a second). Thread: executor. */
-void info_track_ops(void) {
-    stats_check_reset();
-    int64_t now = kl_mstime();
-    uint64_t in, out;
-    net_totals(&in, &out);
-    if (metric_last_ms == 0) {
-        metric_last_ms = now;
-        metric_ops.last_count = g_srv.stat.numcommands;
-        metric_net_in.last_count = in;
-        metric_net_out.last_count = out;
-        return;
-    }
-    int64_t dt = now - metric_last_ms;
-    if (dt < 100) return;
-    metric_add(&metric_ops, g_srv.stat.numcommands, dt);
-    metric_add(&metric_net_in, in, dt);
-    metric_add(&metric_net_out, out, dt);
-    metric_last_ms = now;
-}
-
-/* Mean of the last 16 ops/sec samples. Thread: executor. */
-uint64_t info_ops_per_sec(void) {
-    return metric_get(&metric_ops);
-}
-
-/* The peak with the current total folded in. Thread: executor. */
-size_t info_peak_memory(void) {
-    info_update_peak();
-    return (size_t)peak_memory;
 }

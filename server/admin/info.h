@@ -10,13 +10,6 @@
 #include <stdint.h>
 
 void info_generate(kl_buf_t *out, int argc, const resp_arg_t *argv);
-void info_track_ops(void);
-uint64_t info_ops_per_sec(void);
-void info_update_peak(void);
-
-/* The highest allocator total (INFO used_memory_peak) seen so far by the cron,
- * INFO or MEMORY, with the current total folded in first. Thread: executor. */
-size_t info_peak_memory(void);
 
 /* Memory accounting shared by INFO memory and MEMORY STATS/DOCTOR (Redis's
  * struct redisMemOverhead, with keyloom's sources). Computed by

@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Register the executor's reactions to keyspace events (kv.h's hooks:
  * WATCH, blocked clients, notifications). Thread: main, at start-up. */
@@ -60,5 +62,18 @@ static inline bool exec_oom_rejected(client_t *c, struct kl_command *cmd) {
 void exec_evict_cron(void);
 void exec_note_eviction(bool exceeded);
 void exec_oom_free(void);
+
+/* Sampled statistics (stats.c): the cron samples, INFO and MEMORY read.
+ * exec_stats_cron: ops/sec and network rates every ~100 ms, memory peak.
+ * exec_stats_net_totals: bytes in/out over every I/O thread since the last
+ * CONFIG RESETSTAT. exec_stats_note_memory: fold a fresh used-memory reading
+ * into the peak. */
+void exec_stats_cron(void);
+uint64_t exec_stats_ops_per_sec(void);
+double exec_stats_input_kbps(void);
+double exec_stats_output_kbps(void);
+void exec_stats_net_totals(uint64_t *in, uint64_t *out);
+void exec_stats_note_memory(size_t used);
+size_t exec_stats_peak_memory(void);
 
 #endif
