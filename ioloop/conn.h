@@ -26,7 +26,7 @@
 
 typedef struct conn conn_t;
 
-enum conn_kind { CONN_KIND_TCP = 0, CONN_KIND_UNIX = 1, CONN_KIND_TLS = 2 };
+#include "conn_kind.h"
 
 /* nread > 0: data; nread < 0: UV error or UV_EOF. Never called with 0. */
 typedef void (*conn_read_fn)(conn_t *c, ssize_t nread, const char *buf);

@@ -17,7 +17,7 @@
 #ifndef IOL_H
 #define IOL_H
 
-#include "conn.h"
+#include "conn_kind.h"
 #include "replybuf.h"
 #include "resp_parser.h"
 
@@ -40,47 +40,6 @@ enum {
                                 same batch again once the output drained */
 };
 
-struct iol_client {
-    /* Immutable once the client reaches its I/O thread. */
-    uint64_t id;
-    iol_thread_t *thread;
-    int64_t ctime_ms;
-    uint8_t kind;       /* enum conn_kind of the listener */
-    bool unauth_limits; /* set by the accept hook: Redis's limits before AUTH */
-    int listener_port;
-    char peer[64]; /* "ip:port" (IPv6 without brackets, as Redis) or "path:0"? see addr helpers */
-    char local[64];
-    int fd;
-
-    /* Owned by the I/O thread. */
-    conn_t *conn;
-    resp_parser_t parser;
-    resp_batch_t batches[2];
-    resp_batch_t *filling;
-    iol_reply_t out; /* replies waiting to be written */
-    size_t writing;  /* bytes of out handed to an unfinished write */
-    char *stash;     /* unparsed input kept while the batch is full */
-    size_t stash_len;
-    uint32_t io_flags;
-    int64_t obuf_soft_since;   /* when output first went over the soft limit, 0 if under */
-    iol_client_t *prev, *next; /* the thread's client list */
-
-    /* Hand-off area: owned by the holder of the batch (I/O thread or executor). */
-    resp_batch_t *exec_batch;
-    uint32_t exec_done; /* commands of exec_batch already run (IOL_HAND_MORE) */
-    iol_reply_t reply;
-    uint32_t hand_flags;
-    /* Executor-only: the executor runs or parks this client's batch. */
-    bool exec_held;
-
-    /* Written by the I/O thread, read by anyone (CLIENT LIST, timeouts):
-     * relaxed atomics, they publish nothing else. */
-    _Atomic int64_t last_io_ms;
-    _Atomic size_t qbuf_bytes;
-    _Atomic size_t obuf_bytes;
-    _Atomic uint64_t net_in, net_out;
-};
-
 typedef struct iol_obuf_limit {
     uint64_t hard, soft; /* bytes, 0 = none */
     int64_t soft_ms;
@@ -96,9 +55,9 @@ typedef struct iol_limits {
 
 /* What the server plugs in. All hooks run on the executor thread except free. */
 typedef struct iol_hooks {
-    /* A new connection. Return the client (allocated by the server with
-     * iol_client_t embedded), or NULL with *reject set to a RESP error line to
-     * send before closing (e.g. max clients). */
+    /* A new connection. Return the client (made with iol_client_new, its id
+     * and limits set), or NULL with *reject set to a RESP error line to send
+     * before closing (e.g. max clients). */
     iol_client_t *(*accept)(int fd, int kind, const char *peer, const char *local,
                             int listener_port, const char **reject);
     /* Run the commands of c->exec_batch, appending replies to c->reply.
@@ -111,7 +70,8 @@ typedef struct iol_hooks {
     /* The I/O side of c is gone: unregister it. No hook sees c again but free. */
     void (*closed)(iol_client_t *c);
     /* Thread: the client's I/O thread. Release the memory of c (its I/O parts
-     * are already freed). Must not touch executor state. */
+     * are already freed) with iol_client_delete. Must not touch executor
+     * state. */
     void (*free)(iol_client_t *c);
 } iol_hooks_t;
 
@@ -168,6 +128,60 @@ void iol_thread_stats(int index, iol_thread_stats_t *out); /* index 0 = main */
  * it serves INFO). */
 void iol_thread_stats_reset(void);
 long iol_thread_tid(int index); /* kernel tid, for /proc CPU times */
+
+/* ---------------------------------------------------------------- clients
+ *
+ * iol_client_t is opaque outside ioloop/: the executor reaches what it may
+ * touch through these calls (ioloop/THREADING.md says when). The server's own
+ * per-client state lives in the same allocation, after the I/O part
+ * (iol_client_udata). */
+
+/* Thread: executor (the accept hook). A new client with udata_size zeroed
+ * bytes for the server; the hook returns it to ioloop, which fills in the
+ * connection. */
+iol_client_t *iol_client_new(size_t udata_size);
+/* Thread: the client's I/O thread (the free hook). Release what
+ * iol_client_new allocated. */
+void iol_client_delete(iol_client_t *c);
+/* The server's part of c, and back. Thread: any holder of c. */
+void *iol_client_udata(iol_client_t *c);
+
+/* Set by the accept hook only (before ioloop publishes the client). */
+void iol_client_set_id(iol_client_t *c, uint64_t id);
+void iol_client_set_unauth_limits(iol_client_t *c, bool on);
+
+/* Immutable once accepted: any thread. */
+uint64_t iol_client_id(const iol_client_t *c);
+const char *iol_client_peer(const iol_client_t *c);  /* "ip:port" / "path:0" */
+const char *iol_client_local(const iol_client_t *c); /* the local address, same form */
+int iol_client_kind(const iol_client_t *c);          /* enum conn_kind */
+int iol_client_fd(const iol_client_t *c);
+int64_t iol_client_ctime_ms(const iol_client_t *c);
+
+/* Published by the I/O thread (relaxed loads: they publish nothing else).
+ * Thread: any. */
+int64_t iol_client_last_io_ms(const iol_client_t *c);
+size_t iol_client_qbuf_bytes(const iol_client_t *c);
+size_t iol_client_obuf_bytes(const iol_client_t *c);
+uint64_t iol_client_net_in(const iol_client_t *c);
+uint64_t iol_client_net_out(const iol_client_t *c);
+
+/* The hand-off area. Thread: executor, while it holds c (in a dispatch hook
+ * or with the batch parked); debug builds assert it.
+ * - iol_client_batch: the batch handed over (commands to run).
+ * - iol_client_reply: the chain replies are appended to; its address is
+ *   stable for c's life, so the executor may keep it.
+ * - iol_client_exec_done / _set: commands of the batch already run when a
+ *   batch is handed back early (IOL_HAND_MORE).
+ * - iol_client_hand / iol_client_hand_flags: set / read IOL_HAND_* flags for
+ *   the I/O thread to act on when the batch comes back. */
+resp_batch_t *iol_client_batch(iol_client_t *c);
+iol_reply_t *iol_client_reply(iol_client_t *c);
+uint32_t iol_client_exec_done(const iol_client_t *c);
+void iol_client_exec_done_set(iol_client_t *c, uint32_t n);
+void iol_client_hand(iol_client_t *c, uint32_t flags);
+void iol_client_hand_clear(iol_client_t *c, uint32_t flags);
+uint32_t iol_client_hand_flags(const iol_client_t *c);
 
 /* ---------------------------------------------------------------- the main loop
  *

@@ -1,5 +1,5 @@
 /* I/O threads and the client hand-off. See iol.h and THREADING.md. */
-#include "iol.h"
+#include "iol_internal.h"
 
 #include "chan.h"
 #include "kl_alloc.h"

@@ -2,7 +2,7 @@
  * (the expensive part of a TLS connection, the handshake, runs on the I/O
  * thread that owns the client). Accepts are capped per loop iteration so a
  * connection storm cannot starve the executor. */
-#include "iol.h"
+#include "iol_internal.h"
 
 #include "kl_alloc.h"
 #include "kl_log.h"

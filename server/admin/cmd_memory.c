@@ -149,8 +149,8 @@ void memory_overhead_compute(mem_overhead_t *mh) {
     /* Every keyloom client is a normal or pub/sub one; Redis counts pub/sub
      * (and master) clients under clients.normal too. */
     for (client_t *x = clients_first(); x; x = x->next) {
-        size_t qbuf = atomic_load_explicit(&x->io.qbuf_bytes, memory_order_relaxed);
-        size_t obuf = atomic_load_explicit(&x->io.obuf_bytes, memory_order_relaxed);
+        size_t qbuf = iol_client_qbuf_bytes(x->io);
+        size_t obuf = iol_client_obuf_bytes(x->io);
         mh->clients_normal += sizeof(*x) + qbuf + obuf + multi_queued_mem(x);
         mh->nclients++;
     }

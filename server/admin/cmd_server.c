@@ -154,8 +154,9 @@ static void cmd_monitor(client_t *c) {
 static bool debug_allowed(client_t *c) {
     int mode = g_cfg.enable_debug_command;
     if (mode == KL_CFG_YES) return true;
-    if (mode == KL_CFG_LOCAL && (c->io.kind == CONN_KIND_UNIX || !strncmp(c->io.peer, "127.", 4) ||
-                                 !strncmp(c->io.peer, "[::1]", 5)))
+    if (mode == KL_CFG_LOCAL &&
+        (iol_client_kind(c->io) == CONN_KIND_UNIX || !strncmp(iol_client_peer(c->io), "127.", 4) ||
+         !strncmp(iol_client_peer(c->io), "[::1]", 5)))
         return true;
     reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
                    "\"local\", you can run it from a local connection, otherwise you need to set "

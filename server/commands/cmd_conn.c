@@ -66,7 +66,7 @@ static void cmd_auth(client_t *c) {
     }
     if (auth_check(c, user, pass)) {
         c->authenticated = true;
-        c->io.hand_flags |= IOL_HAND_AUTHENTICATED;
+        iol_client_hand(c->io, IOL_HAND_AUTHENTICATED);
         reply_ok(c);
     } else {
         reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
@@ -121,7 +121,7 @@ static void cmd_hello(client_t *c) {
             return;
         }
         c->authenticated = true;
-        c->io.hand_flags |= IOL_HAND_AUTHENTICATED;
+        iol_client_hand(c->io, IOL_HAND_AUTHENTICATED);
     }
     if (!c->authenticated) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
@@ -147,7 +147,7 @@ static void cmd_hello(client_t *c) {
     reply_bulk_cstr(c, "proto");
     reply_int(c, c->resp);
     reply_bulk_cstr(c, "id");
-    reply_int(c, (long long)c->io.id);
+    reply_int(c, (long long)c->id);
     reply_bulk_cstr(c, "mode");
     reply_bulk_cstr(c, "standalone");
     reply_bulk_cstr(c, "role");
@@ -159,7 +159,7 @@ static void cmd_hello(client_t *c) {
 static void cmd_quit(client_t *c) {
     reply_ok(c);
     c->flags |= CF_CLOSE_AFTER_REPLY;
-    c->io.hand_flags |= IOL_HAND_CLOSE_AFTER_REPLY;
+    iol_client_hand(c->io, IOL_HAND_CLOSE_AFTER_REPLY);
 }
 
 static void cmd_reset(client_t *c) {
@@ -177,7 +177,7 @@ static void cmd_reset(client_t *c) {
     pubsub_client_reset(c); /* leaves every subscription without replies */
     multi_client_reset(c);  /* discards MULTI, forgets WATCHed keys */
     c->authenticated = !(g_cfg.requirepass && g_cfg.requirepass[0]);
-    c->io.hand_flags |= c->authenticated ? IOL_HAND_AUTHENTICATED : IOL_HAND_UNAUTHENTICATED;
+    iol_client_hand(c->io, c->authenticated ? IOL_HAND_AUTHENTICATED : IOL_HAND_UNAUTHENTICATED);
     reply_simple(c, "RESET");
 }
 
@@ -218,22 +218,23 @@ static const char *client_flags_str(const client_t *c, char *buf) {
 void client_info_line(client_t *c, kl_buf_t *b) {
     char flags[16];
     int64_t now = g_kv.mstime;
-    int64_t last = atomic_load_explicit(&c->io.last_io_ms, memory_order_relaxed);
-    size_t qbuf = atomic_load_explicit(&c->io.qbuf_bytes, memory_order_relaxed);
-    size_t obuf = atomic_load_explicit(&c->io.obuf_bytes, memory_order_relaxed);
+    int64_t last = iol_client_last_io_ms(c->io);
+    size_t qbuf = iol_client_qbuf_bytes(c->io);
+    size_t obuf = iol_client_obuf_bytes(c->io);
     const char *cmd = c->lastcmd ? c->lastcmd->name : "NULL";
     size_t sub, psub, ssub;
     pubsub_client_counts(c, &sub, &psub, &ssub);
     /* The command being run is reported for the client itself. */
-    if (iol_client_held(&c->io) && c->cmd) cmd = c->cmd->name;
+    if (iol_client_held(c->io) && c->cmd) cmd = c->cmd->name;
     kl_buf_appendf(
         b,
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
         "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=%zu "
         "rbs=0 rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
         "redir=-1 resp=%d",
-        (unsigned long long)c->io.id, c->io.peer, c->io.local, c->io.fd, c->name ? c->name : "",
-        (long long)((now - c->io.ctime_ms) / 1000), (long long)((now - last) / 1000),
+        (unsigned long long)c->id, iol_client_peer(c->io), iol_client_local(c->io),
+        iol_client_fd(c->io), c->name ? c->name : "",
+        (long long)((now - iol_client_ctime_ms(c->io)) / 1000), (long long)((now - last) / 1000),
         client_flags_str(c, flags), c->db_id, sub, psub, ssub, multi_queued_count(c), qbuf,
         multi_queued_mem(c), obuf, sizeof(*c) + qbuf + obuf, cmd, c->resp);
 }
@@ -246,7 +247,7 @@ static void reply_client_list(client_t *c, const char *type, resp_arg_t *ids, ui
             bool match = false;
             for (uint32_t i = 0; i < nids; i++) {
                 unsigned long long id;
-                if (kl_str_to_ull(ids[i].ptr, ids[i].len, &id) == 0 && id == x->io.id) match = true;
+                if (kl_str_to_ull(ids[i].ptr, ids[i].len, &id) == 0 && id == x->id) match = true;
             }
             if (!match) continue;
         }
@@ -271,7 +272,7 @@ static void client_kill(client_t *c) {
     if (c->argc == 3) {
         /* Old form: CLIENT KILL addr:port */
         for (client_t *x = clients_first(); x; x = x->next) {
-            if (strcmp(x->io.peer, c->argv[2].ptr) == 0) {
+            if (strcmp(iol_client_peer(x->io), c->argv[2].ptr) == 0) {
                 exec_client_kill(x, x == c);
                 reply_ok(c);
                 return;
@@ -335,11 +336,11 @@ static void client_kill(client_t *c) {
     client_t *next;
     for (client_t *x = clients_first(); x; x = next) {
         next = x->next;
-        if (have_id && x->io.id != id) continue;
-        if (addr && strcmp(x->io.peer, addr) != 0) continue;
-        if (laddr && strcmp(x->io.local, laddr) != 0) continue;
+        if (have_id && x->id != id) continue;
+        if (addr && strcmp(iol_client_peer(x->io), addr) != 0) continue;
+        if (laddr && strcmp(iol_client_local(x->io), laddr) != 0) continue;
         if (type && strcasecmp(type, client_type_name(x)) != 0) continue;
-        if (maxage && (g_kv.mstime - x->io.ctime_ms) / 1000 < maxage) continue;
+        if (maxage && (g_kv.mstime - iol_client_ctime_ms(x->io)) / 1000 < maxage) continue;
         if (x == c && skipme) continue;
         if (x->flags & CF_CLOSE_ASAP) continue;
         exec_client_kill(x, x == c);
@@ -399,7 +400,7 @@ static void cmd_client(client_t *c) {
             NULL};
         reply_help(c, help);
     } else if (c->argc == 2 && arg_is(sub, "id")) {
-        reply_int(c, (long long)c->io.id);
+        reply_int(c, (long long)c->id);
     } else if (c->argc == 2 && arg_is(sub, "info")) {
         kl_buf_t b = {0};
         client_info_line(c, &b);

@@ -1,8 +1,9 @@
-/* The server's view of a client: the I/O part (iol_client_t, owned as
- * ioloop/THREADING.md says) followed by executor state.
+/* The server's view of a client: executor state, in the same allocation as
+ * the client's I/O part (iol_client_t, opaque here: ioloop/iol.h's accessors
+ * say what the executor may read or hand over, ioloop/THREADING.md when).
  *
- * Everything after `io` belongs to the executor thread for the client's whole
- * life; no I/O thread reads or writes it. */
+ * Every field of client_t belongs to the executor thread for the client's
+ * whole life; no I/O thread reads or writes it. */
 #ifndef KL_CLIENT_H
 #define KL_CLIENT_H
 
@@ -37,9 +38,9 @@ enum client_flag {
 };
 
 typedef struct client {
-    iol_client_t io; /* must stay first */
-
-    /* Executor-owned. */
+    iol_client_t *io;   /* the I/O part (iol_client_udata(io) == this client) */
+    uint64_t id;        /* CLIENT ID, also iol_client_id(io) */
+    iol_reply_t *reply; /* iol_client_reply(io): where replies are appended */
     int db_id;
     struct kdb *db;
     int resp; /* 2 or 3 */
@@ -59,7 +60,7 @@ typedef struct client {
 } client_t;
 
 static inline client_t *client_of(iol_client_t *io) {
-    return (client_t *)io;
+    return (client_t *)iol_client_udata(io);
 }
 
 /* Registry (Thread: executor). */

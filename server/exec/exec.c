@@ -47,7 +47,7 @@ size_t clients_count(void) {
 
 client_t *client_by_id(uint64_t id) {
     for (client_t *c = registry; c; c = c->next)
-        if (c->io.id == id) return c;
+        if (c->id == id) return c;
     return NULL;
 }
 
@@ -87,19 +87,23 @@ static iol_client_t *hook_accept(int fd, int kind, const char *peer, const char 
         g_srv.stat.rejected_conn++;
         return NULL;
     }
-    client_t *c = kl_calloc(1, sizeof(*c));
-    c->io.id = g_srv.next_client_id++;
+    iol_client_t *io = iol_client_new(sizeof(client_t));
+    client_t *c = client_of(io);
+    c->io = io;
+    c->reply = iol_client_reply(io);
+    c->id = g_srv.next_client_id++;
+    iol_client_set_id(io, c->id);
     c->db_id = 0;
     c->db = db_get(0);
     c->resp = 2;
     c->authenticated = !(g_cfg.requirepass && g_cfg.requirepass[0]);
-    c->io.unauth_limits = !c->authenticated;
+    iol_client_set_unauth_limits(c->io, !c->authenticated);
     c->next = registry;
     if (registry) registry->prev = c;
     registry = c;
     nclients++;
     g_srv.stat.numconnections++;
-    return &c->io;
+    return c->io;
 }
 
 void exec_monitor_remove(client_t *c) {
@@ -154,7 +158,7 @@ static void hook_closed(iol_client_t *io) {
 }
 
 static void hook_free(iol_client_t *io) {
-    kl_free(client_of(io));
+    iol_client_delete(io);
 }
 
 /* ---------------------------------------------------------------- command loop */
@@ -272,9 +276,9 @@ static int exec_one(client_t *c) {
  * Redis. */
 void exec_client_push(client_t *c, iol_reply_t *r) {
     if (c->flags & (CF_BLOCKED | CF_PAUSED))
-        iol_client_push_now(&c->io, r);
+        iol_client_push_now(c->io, r);
     else
-        iol_client_push(&c->io, r);
+        iol_client_push(c->io, r);
 }
 
 /* CLIENT REPLY SKIP mutes exactly the command after it. */
@@ -291,12 +295,12 @@ static void after_command_flags(client_t *c) {
  * when the whole batch is done. From here on, until the batch resumes, pushes
  * (pub/sub, MONITOR) to this client go straight out too (exec_client_push). */
 static void flush_parked_replies(client_t *c) {
-    if (c->io.reply.bytes == 0 || (c->flags & CF_REPLY_OFF)) return;
-    if (c->io.hand_flags & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) return;
+    if (c->reply->bytes == 0 || (c->flags & CF_REPLY_OFF)) return;
+    if (iol_client_hand_flags(c->io) & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) return;
     iol_reply_t r;
     iol_reply_init(&r);
-    iol_reply_move(&r, &c->io.reply);
-    iol_client_push_now(&c->io, &r);
+    iol_reply_move(&r, c->reply);
+    iol_client_push_now(c->io, &r);
 }
 
 /* Run commands of the batch from c->commands_done on. Returns RUN_DONE when
@@ -306,17 +310,18 @@ static void flush_parked_replies(client_t *c) {
 #define EXEC_REPLY_YIELD (1024 * 1024)
 
 static int exec_batch(client_t *c) {
-    resp_batch_t *b = c->io.exec_batch;
-    if (c->commands_done < c->io.exec_done) c->commands_done = c->io.exec_done;
+    resp_batch_t *b = iol_client_batch(c->io);
+    uint32_t done = iol_client_exec_done(c->io);
+    if (c->commands_done < done) c->commands_done = done;
     for (uint32_t i = (uint32_t)c->commands_done; i < b->ncmds; i++) {
         if (c->flags & (CF_CLOSE_ASAP | CF_CLOSE_AFTER_REPLY)) break;
-        if (c->io.hand_flags & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) break;
-        if (c->io.reply.bytes > EXEC_REPLY_YIELD && !(c->flags & CF_REPLY_OFF)) {
+        if (iol_client_hand_flags(c->io) & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) break;
+        if (c->reply->bytes > EXEC_REPLY_YIELD && !(c->flags & CF_REPLY_OFF)) {
             /* Let the I/O thread write (and the client read) before running
              * more: a client that pipelines big replies without reading them
              * must not grow the server's memory without bound. */
-            c->io.exec_done = i;
-            c->io.hand_flags |= IOL_HAND_MORE;
+            iol_client_exec_done_set(c->io, i);
+            iol_client_hand(c->io, IOL_HAND_MORE);
             c->commands_done = 0;
             c->argc = 0;
             c->argv = NULL;
@@ -336,7 +341,7 @@ static int exec_batch(client_t *c) {
         if (block_work_pending()) block_handle_pending();
     }
     c->commands_done = 0;
-    c->io.exec_done = 0;
+    iol_client_exec_done_set(c->io, 0);
     c->argc = 0;
     c->argv = NULL;
     return RUN_DONE;
@@ -347,7 +352,7 @@ static int exec_batch(client_t *c) {
 static void exec_continue(client_t *c) {
     int r = exec_batch(c);
     if (r == RUN_DONE)
-        iol_client_release(&c->io);
+        iol_client_release(c->io);
     else if (r == RUN_PAUSED)
         parked_add(c);
 }
@@ -389,10 +394,10 @@ static void feed_monitors(client_t *c) {
     kl_buf_t b = {0};
     long long us = g_kv.ustime;
     kl_buf_appendf(&b, "+%lld.%06lld ", us / 1000000, us % 1000000);
-    if (c->io.kind == CONN_KIND_UNIX)
+    if (iol_client_kind(c->io) == CONN_KIND_UNIX)
         kl_buf_appendf(&b, "[%d unix:%s] ", c->db_id, g_cfg.unixsocket);
     else
-        kl_buf_appendf(&b, "[%d %s] ", c->db_id, c->io.peer);
+        kl_buf_appendf(&b, "[%d %s] ", c->db_id, iol_client_peer(c->io));
     /* Credentials never reach MONITOR: AUTH's arguments and HELLO's AUTH
      * user and password are redacted, as Redis does. */
     bool is_auth = (c->cmd->xflags & CMDX_REDACT_ARGS) != 0;
@@ -482,7 +487,7 @@ void cmd_call(client_t *c) {
 /* ---------------------------------------------------------------- blocked clients */
 
 void exec_blocked_rerun(client_t *c) {
-    resp_batch_t *b = c->io.exec_batch;
+    resp_batch_t *b = iol_client_batch(c->io);
     uint32_t i = (uint32_t)c->commands_done;
     c->argc = resp_batch_argc(b, i);
     c->argv = resp_batch_argv(b, i);
@@ -514,13 +519,13 @@ void exec_client_kill(client_t *c, bool after_reply) {
     else
         c->flags |= CF_CLOSE_AFTER_REPLY;
     bool waiting = (c->flags & (CF_PAUSED | CF_BLOCKED)) != 0;
-    iol_client_kill(&c->io, after_reply);
+    iol_client_kill(c->io, after_reply);
     if (waiting) {
         /* A parked batch would otherwise wait for the pause or its keys. */
         parked_remove(c);
         block_client_gone(c);
         c->commands_done = 0;
-        iol_client_release(&c->io);
+        iol_client_release(c->io);
     }
 }
 
@@ -568,8 +573,8 @@ void exec_clients_cron(void) {
             if (c->flags & (CF_MONITOR | CF_PUBSUB | CF_CLOSE_ASAP)) continue;
             /* Waiting on a pause or on keys (BLPOP ...) is not idling. */
             if (c->flags & (CF_BLOCKED | CF_PAUSED)) continue;
-            if (c->io.exec_held) continue;
-            int64_t last = atomic_load_explicit(&c->io.last_io_ms, memory_order_relaxed);
+            if (iol_client_held(c->io)) continue;
+            int64_t last = iol_client_last_io_ms(c->io);
             if (now - last > limit) {
                 kl_verbose("Closing idle client");
                 exec_client_kill(c, false);

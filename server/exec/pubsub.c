@@ -110,15 +110,14 @@ static int delivering;
 
 static ps_client_t *pc_find(const client_t *c) {
     if (!pclients) return NULL;
-    dict_entry_t *e = dict_find(pclients, (const char *)&c->io.id, sizeof(c->io.id));
+    dict_entry_t *e = dict_find(pclients, (const char *)&c->id, sizeof(c->id));
     return e ? dict_entry_val(e) : NULL;
 }
 
 static ps_client_t *pc_get(client_t *c) {
     if (!pclients) pclients = dict_create(&pclient_type);
     int existed;
-    dict_entry_t *e =
-        dict_add_or_find(pclients, (const char *)&c->io.id, sizeof(c->io.id), &existed);
+    dict_entry_t *e = dict_add_or_find(pclients, (const char *)&c->id, sizeof(c->id), &existed);
     if (!existed) dict_entry_set_val(e, kl_calloc(1, sizeof(ps_client_t)));
     return dict_entry_val(e);
 }
@@ -136,14 +135,15 @@ static void pc_free(client_t *c, ps_client_t *pc) {
     if (pc->shards) dict_release(pc->shards);
     kl_free(pc->pats);
     kl_free(pc);
-    dict_delete(pclients, (const char *)&c->io.id, sizeof(c->io.id));
+    dict_delete(pclients, (const char *)&c->id, sizeof(c->id));
 }
 
 /* The client entered pub/sub mode: type "pubsub", pubsub output class. */
 static void enter_pubsub(client_t *c) {
     if (c->flags & CF_PUBSUB) return;
     c->flags |= CF_PUBSUB;
-    c->io.hand_flags = (c->io.hand_flags & ~(uint32_t)IOL_HAND_NORMAL) | IOL_HAND_PUBSUB;
+    iol_client_hand_clear(c->io, IOL_HAND_NORMAL);
+    iol_client_hand(c->io, IOL_HAND_PUBSUB);
 }
 
 /* After an unsubscription: leave pub/sub mode when nothing is left. */
@@ -151,8 +151,10 @@ static void maybe_leave_pubsub(client_t *c, ps_client_t *pc, bool notify_io) {
     if (pc_count(pc) || pc_shard_count(pc)) return;
     pc_free(c, pc);
     c->flags &= ~CF_PUBSUB;
-    if (notify_io)
-        c->io.hand_flags = (c->io.hand_flags & ~(uint32_t)IOL_HAND_PUBSUB) | IOL_HAND_NORMAL;
+    if (notify_io) {
+        iol_client_hand_clear(c->io, IOL_HAND_PUBSUB);
+        iol_client_hand(c->io, IOL_HAND_NORMAL);
+    }
 }
 
 /* Add c to the subscribers of name in kind's table; returns the table
@@ -192,7 +194,7 @@ static void table_remove(ps_kind_t *k, dict_entry_t *e, client_t *c) {
 /* Subscription confirmations are written straight into the hand-off chain:
  * like Redis 7.0, they reach the client even under CLIENT REPLY OFF/SKIP. */
 static void put(client_t *c, const char *p, size_t n) {
-    iol_reply_append(&c->io.reply, p, n);
+    iol_reply_append(c->reply, p, n);
 }
 
 static void put_bulk(client_t *c, const char *p, size_t n) {
@@ -302,10 +304,10 @@ static void deliver(client_t *s, const ps_msg_t *m, const char *pat, size_t patl
      * QUIT's reply or to a killed client. */
     if (s->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) return;
     size_t n = msg_size(m, pat, patlen);
-    if (iol_client_held(&s->io) && !(s->flags & (CF_BLOCKED | CF_PAUSED)) && n <= IOL_RBLOCK_MAX) {
-        char *p = iol_reply_reserve(&s->io.reply, n);
+    if (iol_client_held(s->io) && !(s->flags & (CF_BLOCKED | CF_PAUSED)) && n <= IOL_RBLOCK_MAX) {
+        char *p = iol_reply_reserve(s->reply, n);
         msg_write(p, s->resp, m, pat, patlen);
-        iol_reply_commit(&s->io.reply, n);
+        iol_reply_commit(s->reply, n);
         return;
     }
     /* One block of exactly n bytes (replybuf's block layout is public). */

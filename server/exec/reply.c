@@ -21,7 +21,7 @@ static inline bool muted(const client_t *c) {
 }
 
 static inline void put(client_t *c, const char *p, size_t n) {
-    iol_reply_append(&c->io.reply, p, n);
+    iol_reply_append(c->reply, p, n);
 }
 
 void reply_raw(client_t *c, const char *p, size_t n) {
@@ -31,23 +31,23 @@ void reply_raw(client_t *c, const char *p, size_t n) {
 
 /* "<prefix><number>\r\n" */
 static void put_len(client_t *c, char prefix, long long n) {
-    char *p = iol_reply_reserve(&c->io.reply, 32);
+    char *p = iol_reply_reserve(c->reply, 32);
     p[0] = prefix;
     int len = kl_ll_to_str(p + 1, 30, n);
     p[len + 1] = '\r';
     p[len + 2] = '\n';
-    iol_reply_commit(&c->io.reply, (size_t)len + 3);
+    iol_reply_commit(c->reply, (size_t)len + 3);
 }
 
 void reply_simple(client_t *c, const char *s) {
     if (muted(c)) return;
     size_t n = strlen(s);
-    char *p = iol_reply_reserve(&c->io.reply, n + 3);
+    char *p = iol_reply_reserve(c->reply, n + 3);
     p[0] = '+';
     memcpy(p + 1, s, n);
     p[n + 1] = '\r';
     p[n + 2] = '\n';
-    iol_reply_commit(&c->io.reply, n + 3);
+    iol_reply_commit(c->reply, n + 3);
 }
 
 void reply_ok(client_t *c) {
@@ -81,13 +81,13 @@ void reply_error(client_t *c, const char *msg) {
     count_error(msg);
     if (muted(c)) return;
     size_t n = strlen(msg);
-    char *p = iol_reply_reserve(&c->io.reply, n + 3);
+    char *p = iol_reply_reserve(c->reply, n + 3);
     p[0] = '-';
     for (size_t i = 0; i < n; i++)
         p[i + 1] = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
     p[n + 1] = '\r';
     p[n + 2] = '\n';
-    iol_reply_commit(&c->io.reply, n + 3);
+    iol_reply_commit(c->reply, n + 3);
 }
 
 void reply_errorf(client_t *c, const char *fmt, ...) {
@@ -170,7 +170,7 @@ void reply_int(client_t *c, long long v) {
 void reply_bulk(client_t *c, const char *p, size_t n) {
     if (muted(c)) return;
     if (n <= 4096) {
-        char *d = iol_reply_reserve(&c->io.reply, n + 32);
+        char *d = iol_reply_reserve(c->reply, n + 32);
         d[0] = '$';
         int len = kl_ll_to_str(d + 1, 30, (long long)n);
         size_t off = (size_t)len + 1;
@@ -180,7 +180,7 @@ void reply_bulk(client_t *c, const char *p, size_t n) {
         off += n;
         d[off++] = '\r';
         d[off++] = '\n';
-        iol_reply_commit(&c->io.reply, off);
+        iol_reply_commit(c->reply, off);
         return;
     }
     put_len(c, '$', (long long)n);
@@ -324,7 +324,7 @@ void reply_help(client_t *c, const char **lines) {
 reply_deferred_t reply_defer(client_t *c) {
     reply_deferred_t d = {NULL};
     if (muted(c)) return d;
-    d.block = iol_reply_defer(&c->io.reply);
+    d.block = iol_reply_defer(c->reply);
     return d;
 }
 
@@ -335,7 +335,7 @@ static void set_deferred(client_t *c, reply_deferred_t d, char prefix, long n) {
     int len = kl_ll_to_str(buf + 1, 29, n);
     buf[len + 1] = '\r';
     buf[len + 2] = '\n';
-    iol_reply_fill_deferred(&c->io.reply, d.block, buf, (size_t)len + 3);
+    iol_reply_fill_deferred(c->reply, d.block, buf, (size_t)len + 3);
 }
 
 void reply_set_array_len(client_t *c, reply_deferred_t d, long n) {
@@ -359,10 +359,10 @@ bool reply_too_big(client_t *c) {
     if (c->flags & CF_CLOSE_ASAP) return true;
     unsigned long long cap = g_cfg.client_output_buffer_limit[KL_OBUF_NORMAL].hard_bytes;
     if (!cap) cap = REPLY_SINGLE_MAX;
-    if (c->io.reply.bytes <= cap) return false;
+    if (c->reply->bytes <= cap) return false;
     kl_warning("Client id=%llu addr=%s closed: the reply of '%s' passed %llu bytes while it was "
                "being built.",
-               (unsigned long long)c->io.id, c->io.peer, c->cmd ? c->cmd->name : "?", cap);
+               (unsigned long long)c->id, iol_client_peer(c->io), c->cmd ? c->cmd->name : "?", cap);
     exec_client_kill(c, false);
     return true;
 }

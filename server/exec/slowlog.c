@@ -75,7 +75,7 @@ void slowlog_maybe_add(client_t *c, long long duration_us) {
     e->id = slog_next_id++;
     e->time = g_kv.mstime / 1000;
     e->duration = duration_us;
-    e->peer = kl_strdup(c->io.peer);
+    e->peer = kl_strdup(iol_client_peer(c->io));
     e->name = kl_strdup(c->name ? c->name : "");
     if (slog_len == slog_cap) {
         slog_cap = slog_cap ? slog_cap * 2 : 16;
