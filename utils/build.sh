@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Configures (once) and builds keyloom in ./build (release by default).
-# Extra arguments go to `meson setup`, e.g. -Db_sanitize=address,undefined.
+# Extra arguments go to `meson setup`, e.g. -Db_sanitize=address,undefined;
+# on a build directory that exists already they go to `meson configure`, so
+# an option asked for (such as -Dwerror=true) is always in force.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   meson setup "$BUILD_DIR" --buildtype=release "$@"
+elif [ "$#" -gt 0 ]; then
+  meson configure "$BUILD_DIR" "$@"
 fi
 ninja -C "$BUILD_DIR"
