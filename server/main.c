@@ -121,15 +121,18 @@ static bool tls_wanted(void) {
 }
 
 /* CONFIG SET of any tls-* directive: rebuild the contexts; existing
- * connections keep theirs. */
+ * connections keep theirs. As in Redis 7.0 the client only hears "Unable to
+ * update TLS configuration. Check server logs."; the file and OpenSSL's
+ * reason go to the log. */
 static int apply_tls(char **err) {
     if (!tls_wanted()) return 0;
     tls_settings_t s;
     tls_settings_from_config(&s);
     char *e = NULL;
     if (tls_configure(&s, &e) != 0) {
-        kl_warning("Failed to configure TLS: %s", e ? e : "unknown error");
-        *err = e ? e : kl_strdup("Unable to update TLS configuration. Check server logs.");
+        kl_warning("%s", e ? e : "Failed to configure TLS");
+        kl_free(e);
+        *err = kl_strdup("Unable to update TLS configuration. Check server logs.");
         return -1;
     }
     kl_notice("TLS configuration reloaded");
@@ -156,7 +159,7 @@ static int apply_tls_port(char **err) {
                         &g_srv.tls_port) != 0) {
             memcpy(tls_listeners, old, sizeof(old));
             n_tls_listeners = nold;
-            *err = kl_strdup("Unable to listen on this port");
+            *err = kl_strdup("Unable to listen on this port. Check server logs.");
             return -1;
         }
     }
@@ -215,7 +218,7 @@ static int apply_listeners(char **err) {
                                        &g_srv.tcp_port) != 0) {
         memcpy(tcp_listeners, old, sizeof(old));
         n_tcp_listeners = nold;
-        *err = kl_strdup("Unable to listen on this port");
+        *err = kl_strdup("Unable to listen on this port. Check server logs.");
         return -1;
     }
     for (int k = 0; k < nold; k++)
