@@ -8,8 +8,10 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Messages from an I/O thread to the executor. */
@@ -39,6 +41,7 @@ enum {
     IOF_BATCH_PENDING = 1u << 8, /* exec_batch is partly run: dispatch it again first */
     IOF_PUBSUB_CLASS = 1u << 9,  /* output limits of the pubsub class apply */
     IOF_PUSH_PENDING = 1u << 10, /* pushed output waits in out for the batched flush */
+    IOF_HTTP = 1u << 11,         /* input had a "POST" or "Host:" command (with IOF_PROTO_ERR) */
 };
 
 #define RING_CAPACITY 4096
@@ -238,7 +241,12 @@ static bool io_check_output_limits(iol_client_t *c) {
 
 /* Bring the executor's results back into the I/O side. Thread: owner. */
 static void io_collect(iol_client_t *c) {
-    iol_reply_move(&c->out, &c->reply);
+    /* After an HTTP header nothing more is said to the client: Redis closes
+     * it before writing the replies of the commands that came with it. */
+    if (c->io_flags & IOF_HTTP)
+        iol_reply_free(&c->reply);
+    else
+        iol_reply_move(&c->out, &c->reply);
     uint32_t hf = c->hand_flags;
     c->hand_flags = 0;
     if (hf & IOL_HAND_MORE) {
@@ -300,7 +308,32 @@ static bool io_dispatch(iol_client_t *c) {
     return !again;
 }
 
+/* When the HTTP guard last logged its warning (unix seconds), shared by every
+ * I/O thread; relaxed: it only rate-limits a log line and publishes nothing. */
+static _Atomic int64_t http_warned_s;
+
+/* The client sent "POST" or "Host:" as a command: an HTTP request reaching
+ * the RESP port, the way cross protocol scripting attacks talk to Redis.
+ * Like Redis, close the connection without a reply and log a warning at most
+ * once a minute (so the attack cannot flood the log). Thread: owner. */
+static void io_http_abort(iol_client_t *c) {
+    int64_t now = (int64_t)time(NULL);
+    int64_t last = atomic_load_explicit(&http_warned_s, memory_order_relaxed);
+    if (llabs(now - last) > 60 &&
+        atomic_compare_exchange_strong_explicit(&http_warned_s, &last, now, memory_order_relaxed,
+                                                memory_order_relaxed))
+        kl_warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                   "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                   "Cross Protocol Scripting to compromise your Redis instance. Connection "
+                   "aborted.");
+    io_close(c);
+}
+
 static void io_proto_error_reply(iol_client_t *c) {
+    if (c->io_flags & IOF_HTTP) {
+        io_http_abort(c);
+        return;
+    }
     const char *err = resp_parser_error(&c->parser);
     kl_verbose("Protocol error (%s) from client: id=%llu addr=%s", err, (unsigned long long)c->id,
                c->peer);
@@ -316,9 +349,18 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
     size_t off = 0;
     while (off < len && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE | IOF_PROTO_ERR))) {
         size_t used = 0;
+        uint32_t before = c->filling->ncmds;
         int rc =
             resp_parse(&c->parser, &c->thread->rlimits, data + off, len - off, &used, c->filling);
         off += used;
+        uint32_t http = resp_batch_find_http(c->filling, before);
+        if (http != UINT32_MAX) {
+            /* The commands before it run; it and everything after are dropped,
+             * and the connection closes once those ran (io_proto_error_reply). */
+            resp_batch_truncate(c->filling, http);
+            c->io_flags |= IOF_PROTO_ERR | IOF_HTTP;
+            break;
+        }
         if (rc == RESP_ERR_QUERY_LIMIT) {
             atomic_fetch_add_explicit(&c->thread->st_qbuf_kills, 1, memory_order_relaxed);
             kl_warning("Closing client that reached max query buffer length: id=%llu addr=%s "

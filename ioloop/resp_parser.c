@@ -34,6 +34,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define RESP_CHUNK_SIZE (16 * 1024) /* batch arena chunk; one is kept across resets */
 #define RESP_BIG_ARG (4 * 1024)     /* arguments above this get a chunk of their own */
@@ -184,6 +185,26 @@ size_t resp_batch_mem(const resp_batch_t *b) {
     for (const struct resp_chunk *c = b->chunks; c; c = c->next)
         mem += sizeof(*c) + c->cap;
     return mem;
+}
+
+void resp_batch_truncate(resp_batch_t *b, uint32_t n) {
+    if (n >= b->ncmds) return;
+    uint32_t keep_args = n ? b->cmd_off[n] : 0;
+    for (uint32_t i = keep_args; i < b->nargs; i++)
+        b->bytes -= b->args[i].len;
+    b->nargs = keep_args;
+    b->ncmds = n;
+}
+
+uint32_t resp_batch_find_http(const resp_batch_t *b, uint32_t from) {
+    for (uint32_t i = from; i < b->ncmds; i++) {
+        const resp_arg_t *name = &b->args[b->cmd_off[i]];
+        /* The first byte rules out almost every real command cheaply. */
+        unsigned char c0 = (unsigned char)name->ptr[0] | 0x20;
+        if (c0 != 'p' && c0 != 'h') continue;
+        if (strcasecmp(name->ptr, "post") == 0 || strcasecmp(name->ptr, "host:") == 0) return i;
+    }
+    return UINT32_MAX;
 }
 
 static void resp__args_reserve(resp_batch_t *b, uint64_t need) {

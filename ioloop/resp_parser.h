@@ -52,6 +52,14 @@ static inline resp_arg_t *resp_batch_argv(const resp_batch_t *b, uint32_t i) {
 }
 /* Bytes of memory the batch holds (arena + arrays). */
 size_t resp_batch_mem(const resp_batch_t *b);
+/* Keep the first n commands of b and drop the rest (their bytes stay in the
+ * arena until the next reset). Thread: the batch's owner. */
+void resp_batch_truncate(resp_batch_t *b, uint32_t n);
+/* Index of the first command from `from` on whose name is "POST" or "Host:"
+ * (any case, compared as C strings like Redis's strcasecmp), or UINT32_MAX.
+ * Those names are HTTP, not RESP: Redis closes the connection when it sees
+ * one (its guard against cross protocol scripting). Thread: the batch's owner. */
+uint32_t resp_batch_find_http(const resp_batch_t *b, uint32_t from);
 
 /* A zero field means "no limit". resp_parse() also accepts lim == NULL: Redis's
  * defaults (512 MB bulks, 1 GB query buffer) and unbounded batches. */

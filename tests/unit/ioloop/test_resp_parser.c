@@ -1199,3 +1199,37 @@ RP_TEST(random_pipelines) {
         sb_free(&exp);
     }
 }
+
+/* The HTTP guard's helpers: POST / Host: found by name in any case (as C
+ * strings, like Redis's strcasecmp), and the batch cut before them. */
+RP_TEST(find_http_and_truncate) {
+    static const char in[] = "SET a 1\r\n*2\r\n$4\r\nPoSt\r\n$1\r\n/\r\nGET a\r\n"
+                             "HOST: x\r\nhost:x\r\nposter\r\n*1\r\n$6\r\npost\0z\r\n";
+    resp_parser_t p;
+    resp_batch_t b;
+    size_t used = 0;
+    resp_parser_init(&p);
+    resp_batch_init(&b);
+    cr_assert_eq(resp_parse(&p, NULL, in, sizeof(in) - 1, &used, &b), RESP_OK);
+    cr_assert_eq(used, sizeof(in) - 1);
+    cr_assert_eq(b.ncmds, 7);
+    cr_assert_eq(resp_batch_find_http(&b, 0), 1);
+    cr_assert_eq(resp_batch_find_http(&b, 2), 3);
+    cr_assert_eq(resp_batch_find_http(&b, 4), 6, "\"post\\0z\" is \"post\" to strcasecmp");
+    cr_assert_eq(resp_batch_find_http(&b, 7), UINT32_MAX);
+    size_t first = resp_batch_argv(&b, 0)[0].len + resp_batch_argv(&b, 0)[1].len +
+                   resp_batch_argv(&b, 0)[2].len;
+    resp_batch_truncate(&b, 1);
+    cr_assert_eq(b.ncmds, 1);
+    cr_assert_eq(b.nargs, 3);
+    cr_assert_eq(b.bytes, first);
+    cr_assert_eq(resp_batch_find_http(&b, 0), UINT32_MAX);
+    resp_batch_truncate(&b, 5); /* longer than the batch: nothing changes */
+    cr_assert_eq(b.ncmds, 1);
+    resp_batch_truncate(&b, 0);
+    cr_assert_eq(b.ncmds, 0);
+    cr_assert_eq(b.nargs, 0);
+    cr_assert_eq(b.bytes, 0);
+    resp_batch_free(&b);
+    resp_parser_free(&p);
+}
