@@ -143,8 +143,42 @@ static size_t io_out_pending(const iol_client_t *c) {
     return c->out.bytes + (c->conn ? conn_pending_out(c->conn) : 0);
 }
 
+/* Publish what the connection waits for (CLIENT LIST events). Thread: owner. */
+static void io_publish_events(iol_client_t *c) {
+    uint8_t ev = 0;
+    if (!(c->io_flags & IOF_CLOSING)) {
+        if (c->io_flags & IOF_READING) ev |= IOL_EV_READ;
+        if (c->writing) ev |= IOL_EV_WRITE;
+    }
+    atomic_store_explicit(&c->events, ev, memory_order_relaxed);
+}
+
+/* Publish the reply buffer's size and its peak (CLIENT LIST rbs, rbp). The
+ * peak restarts from the current size every 5 s (io_on_idle_timer), as
+ * Redis's does. Thread: owner. */
+static void io_publish_rbuf(iol_client_t *c) {
+    size_t size = c->out.blocks;
+    if (size > c->rbuf_peak_io) {
+        c->rbuf_peak_io = size;
+        atomic_store_explicit(&c->rbuf_peak, size, memory_order_relaxed);
+    }
+    atomic_store_explicit(&c->rbuf_size, size, memory_order_relaxed);
+}
+
+/* Publish the query buffer figures (CLIENT LIST qbuf, qbuf-free, argv-mem).
+ * Thread: owner. */
+static void io_publish_qbuf(iol_client_t *c) {
+    size_t args, pending, room;
+    resp_parser_usage(&c->parser, &args, &pending, &room);
+    atomic_store_explicit(&c->qbuf_bytes, pending + c->stash_len, memory_order_relaxed);
+    atomic_store_explicit(&c->qbuf_free, room, memory_order_relaxed);
+    atomic_store_explicit(&c->argv_bytes, args, memory_order_relaxed);
+}
+
 static void io_after_write(iol_client_t *c) {
     atomic_store_explicit(&c->obuf_bytes, io_out_pending(c), memory_order_relaxed);
+    io_publish_rbuf(c);
+    io_publish_events(c);
     if ((c->io_flags & IOF_CLOSE_AFTER_WRITE) && !c->writing && c->out.bytes == 0) {
         io_close(c);
     }
@@ -211,8 +245,7 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
     kl_free(c->stash);
     c->stash = s;
     c->stash_len += n;
-    atomic_store_explicit(&c->qbuf_bytes, resp_parser_pending(&c->parser) + c->stash_len,
-                          memory_order_relaxed);
+    io_publish_qbuf(c);
 }
 
 /* client-output-buffer-limit: close a client whose pending output passed the
@@ -247,6 +280,7 @@ static void io_collect(iol_client_t *c) {
         iol_reply_free(&c->reply);
     else
         iol_reply_move(&c->out, &c->reply);
+    io_publish_rbuf(c); /* before the write, so the peak sees it */
     uint32_t hf = c->hand_flags;
     c->hand_flags = 0;
     if (hf & IOL_HAND_MORE) {
@@ -383,8 +417,7 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
         !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_BATCH_PENDING)) &&
         c->filling->ncmds == 0)
         io_proto_error_reply(c);
-    atomic_store_explicit(&c->qbuf_bytes, resp_parser_pending(&c->parser) + c->stash_len,
-                          memory_order_relaxed);
+    io_publish_qbuf(c);
 }
 
 /* Continue with input held back (stash, parsed commands, a protocol error
@@ -447,6 +480,7 @@ static void io_update_reading(iol_client_t *c) {
         conn_read_stop(c->conn);
         c->io_flags &= ~IOF_READING;
     }
+    io_publish_events(c);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -502,6 +536,7 @@ static void io_close(iol_client_t *c) {
     io_unpend(c);
     c->io_flags |= IOF_CLOSING;
     c->io_flags &= ~IOF_READING;
+    io_publish_events(c);
     if (c->io_flags & IOF_IN_FLIGHT) {
         /* The executor may have parked the batch: tell it the peer is gone so
          * it hands the batch back instead of waiting forever. */
@@ -704,6 +739,12 @@ static void io_on_idle_timer(uv_timer_t *h) {
     iol_thread_t *t = h->data;
     int64_t now = now_ms(t->loop);
     for (iol_client_t *c = t->clients; c; c = c->next) {
+        if (now - c->rbuf_peak_since >= 5000) {
+            /* A new 5 s window for the reply buffer's peak (CLIENT LIST rbp). */
+            c->rbuf_peak_since = now;
+            c->rbuf_peak_io = c->out.blocks;
+            atomic_store_explicit(&c->rbuf_peak, c->rbuf_peak_io, memory_order_relaxed);
+        }
         if (c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_BATCH_PENDING)) continue;
         int64_t last = atomic_load_explicit(&c->last_io_ms, memory_order_relaxed);
         if (now - last < 2000) continue;

@@ -345,6 +345,18 @@ size_t resp_parser_pending(const resp_parser_t *p) {
     return p->partial_bytes;
 }
 
+void resp_parser_usage(const resp_parser_t *p, size_t *args, size_t *pending, size_t *room) {
+    size_t in_bulk = 0, bulk_room = 0;
+    if (p->bulk_len >= 0) {
+        size_t blen = (size_t)p->bulk_len;
+        in_bulk = p->bulk_have;
+        bulk_room = p->bulk_have < blen ? blen - p->bulk_have : 0;
+    }
+    *args = p->pargs_bytes;
+    *pending = p->line_len + in_bulk;
+    *room = (p->line_cap - p->line_len) + bulk_room;
+}
+
 const char *resp_parser_error(const resp_parser_t *p) {
     return p->error ? p->error : "";
 }
@@ -493,6 +505,7 @@ static void resp__parg_push(resp_parser_t *p, char *ptr, size_t len) {
     p->pargs[p->npargs].ptr = ptr;
     p->pargs[p->npargs].len = len;
     p->npargs++;
+    p->pargs_bytes += len;
 }
 
 /* The partial multibulk is complete: move it into the batch. */

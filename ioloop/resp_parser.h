@@ -88,6 +88,7 @@ typedef struct resp_parser {
     size_t line_len, line_cap;
     resp_arg_t *pargs; /* finished arguments of the partial command */
     uint32_t npargs, pargs_cap;
+    size_t pargs_bytes;   /* their total length */
     size_t partial_bytes; /* memory held for the partial command */
     const char *error; /* static error text, set on RESP_ERR_PROTOCOL (a log line on QUERY_LIMIT) */
     char errbuf[64];
@@ -105,6 +106,12 @@ void resp_parser_init(resp_parser_t *p);
 void resp_parser_free(resp_parser_t *p);
 /* Bytes held for a partially received command (query buffer accounting). */
 size_t resp_parser_pending(const resp_parser_t *p);
+/* What the partly received command holds (CLIENT LIST): *args the bytes of
+ * its finished arguments (Redis's argv-mem), *pending the bytes received that
+ * are not an argument yet (qbuf: a partial line or bulk), *room the bytes
+ * already allocated for the rest of them (qbuf-free). All 0 between commands.
+ * Thread: the parser's owner. */
+void resp_parser_usage(const resp_parser_t *p, size_t *args, size_t *pending, size_t *room);
 /* Redis's error text without the leading "-" and trailing CRLF, e.g.
  * "ERR Protocol error: invalid multibulk length". Valid after RESP_ERR_PROTOCOL. */
 const char *resp_parser_error(const resp_parser_t *p);

@@ -34,6 +34,12 @@ enum client_flag {
     CF_BLOCKED = 1u << 18,       /* waiting on keys (BLPOP ...): its batch is parked */
     CF_DENY_BLOCKING = 1u << 19, /* running EXEC: blocking commands reply at once */
     CF_PAUSED = 1u << 20,        /* its batch waits for CLIENT PAUSE to end */
+    /* Replication and AOF clients: an error replied to one of them is
+     * "unexpected" (INFO unexpected_error_replies, reply.c). keyloom has no
+     * replication or AOF loading yet, so no client carries these today. */
+    CF_MASTER = 1u << 21,     /* our link to the master */
+    CF_REPLICA = 1u << 22,    /* a replica's link to us */
+    CF_AOF_LOADER = 1u << 23, /* the client that replays the AOF */
 };
 
 typedef struct client {
@@ -69,6 +75,9 @@ client_t *client_by_id(uint64_t id);
 /* Render one CLIENT LIST / CLIENT INFO line into a growing buffer. */
 struct kl_buf;
 void client_info_line(client_t *c, struct kl_buf *out);
+/* Bytes c holds (struct, query buffer, arguments, output, MULTI queue), as
+ * CLIENT LIST tot-mem reports it. Thread: executor. */
+size_t client_memory(const client_t *c);
 const char *client_type_name(const client_t *c);
 
 #endif

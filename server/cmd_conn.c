@@ -206,8 +206,9 @@ static const char *client_flags_str(const client_t *c, char *buf) {
     if (c->flags & CF_MULTI) *p++ = 'x';
     if (c->flags & (CF_BLOCKED | CF_PAUSED)) *p++ = 'b';
     if (c->flags & CF_DIRTY_CAS) *p++ = 'd';
-    if (c->flags & (CF_CLOSE_ASAP)) *p++ = 'A';
     if (c->flags & CF_CLOSE_AFTER_REPLY) *p++ = 'c';
+    if (c->flags & (CF_CLOSE_ASAP)) *p++ = 'A';
+    if (c->io.kind == CONN_KIND_UNIX) *p++ = 'U';
     if (c->flags & CF_NO_EVICT) *p++ = 'e';
     if (c->flags & CF_NO_TOUCH) *p++ = 'T';
     if (p == buf) *p++ = 'N';
@@ -215,12 +216,49 @@ static const char *client_flags_str(const client_t *c, char *buf) {
     return buf;
 }
 
+/* The query-buffer side of a client (CLIENT LIST qbuf, qbuf-free, argv-mem):
+ * the figures its I/O thread publishes, except argv-mem while the executor
+ * holds a command of c (running or parked), whose arguments it then measures
+ * itself, as Redis counts the argv of the command being run or blocked. */
+typedef struct client_qbuf {
+    size_t qbuf, room, argv;
+} client_qbuf_t;
+
+static client_qbuf_t client_qbuf(const client_t *c) {
+    client_qbuf_t q;
+    q.qbuf = atomic_load_explicit(&c->io.qbuf_bytes, memory_order_relaxed);
+    q.room = atomic_load_explicit(&c->io.qbuf_free, memory_order_relaxed);
+    q.argv = atomic_load_explicit(&c->io.argv_bytes, memory_order_relaxed);
+    if (iol_client_held(&c->io) && c->argc) {
+        q.argv = 0;
+        for (uint32_t i = 0; i < c->argc; i++)
+            q.argv += c->argv[i].len;
+    }
+    return q;
+}
+
+/* Bytes c holds: the struct, its query buffer, the arguments being received
+ * or run, its pending output and its queued MULTI commands (CLIENT LIST
+ * tot-mem, MEMORY STATS clients.normal). Thread: executor. */
+size_t client_memory(const client_t *c) {
+    client_qbuf_t q = client_qbuf(c);
+    size_t obuf = atomic_load_explicit(&c->io.obuf_bytes, memory_order_relaxed);
+    return sizeof(*c) + q.qbuf + q.room + q.argv + obuf + multi_queued_mem(c);
+}
+
 void client_info_line(client_t *c, kl_buf_t *b) {
     char flags[16];
     int64_t now = g_srv.mstime;
     int64_t last = atomic_load_explicit(&c->io.last_io_ms, memory_order_relaxed);
-    size_t qbuf = atomic_load_explicit(&c->io.qbuf_bytes, memory_order_relaxed);
+    client_qbuf_t q = client_qbuf(c);
     size_t obuf = atomic_load_explicit(&c->io.obuf_bytes, memory_order_relaxed);
+    size_t rbs = atomic_load_explicit(&c->io.rbuf_size, memory_order_relaxed);
+    size_t rbp = atomic_load_explicit(&c->io.rbuf_peak, memory_order_relaxed);
+    uint8_t ev = atomic_load_explicit(&c->io.events, memory_order_relaxed);
+    char events[3], *e = events;
+    if (ev & IOL_EV_READ) *e++ = 'r';
+    if (ev & IOL_EV_WRITE) *e++ = 'w';
+    *e = '\0';
     const char *cmd = c->lastcmd ? c->lastcmd->name : "NULL";
     size_t sub, psub, ssub;
     pubsub_client_counts(c, &sub, &psub, &ssub);
@@ -229,13 +267,14 @@ void client_info_line(client_t *c, kl_buf_t *b) {
     kl_buf_appendf(
         b,
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-        "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=%zu "
-        "rbs=0 rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+        "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
+        "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default "
         "redir=-1 resp=%d",
         (unsigned long long)c->io.id, c->io.peer, c->io.local, c->io.fd, c->name ? c->name : "",
         (long long)((now - c->io.ctime_ms) / 1000), (long long)((now - last) / 1000),
-        client_flags_str(c, flags), c->db_id, sub, psub, ssub, multi_queued_count(c), qbuf,
-        multi_queued_mem(c), obuf, sizeof(*c) + qbuf + obuf, cmd, c->resp);
+        client_flags_str(c, flags), c->db_id, sub, psub, ssub, multi_queued_count(c), q.qbuf,
+        q.room, q.argv, multi_queued_mem(c), rbs, rbp > rbs ? rbp : rbs, obuf, client_memory(c),
+        events, cmd, c->resp);
 }
 
 static void reply_client_list(client_t *c, const char *type, resp_arg_t *ids, uint32_t nids) {

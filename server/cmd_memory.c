@@ -148,9 +148,7 @@ void memory_overhead_compute(mem_overhead_t *mh) {
     /* Every keyloom client is a normal or pub/sub one; Redis counts pub/sub
      * (and master) clients under clients.normal too. */
     for (client_t *x = clients_first(); x; x = x->next) {
-        size_t qbuf = atomic_load_explicit(&x->io.qbuf_bytes, memory_order_relaxed);
-        size_t obuf = atomic_load_explicit(&x->io.obuf_bytes, memory_order_relaxed);
-        mh->clients_normal += sizeof(*x) + qbuf + obuf + multi_queued_mem(x);
+        mh->clients_normal += client_memory(x);
         mh->nclients++;
     }
     total += mh->clients_normal + mh->clients_slaves;

@@ -407,7 +407,7 @@ static void section_stats(kl_buf_t *b) {
                    "tracking_total_keys:0\r\n"
                    "tracking_total_items:0\r\n"
                    "tracking_total_prefixes:0\r\n"
-                   "unexpected_error_replies:0\r\n"
+                   "unexpected_error_replies:%llu\r\n"
                    "total_error_replies:%llu\r\n"
                    "dump_payload_sanitizations:0\r\n"
                    "total_reads_processed:%llu\r\n"
@@ -420,7 +420,8 @@ static void section_stats(kl_buf_t *b) {
                    "client_output_buffer_limit_disconnections:%llu\r\n",
                    (unsigned long long)s->keyspace_hits, (unsigned long long)s->keyspace_misses,
                    pubsub_channels_count(), pubsub_patterns_count(), pubsub_shard_channels_count(),
-                   reply_total_errors(), (unsigned long long)reads, (unsigned long long)writes,
+                   (unsigned long long)s->unexpected_error_replies, reply_total_errors(),
+                   (unsigned long long)reads, (unsigned long long)writes,
                    (unsigned long long)(iol_threaded() ? reads : 0),
                    (unsigned long long)(iol_threaded() ? writes : 0),
                    (unsigned long long)qbuf_kills, (unsigned long long)obuf_kills);

@@ -1233,3 +1233,35 @@ RP_TEST(find_http_and_truncate) {
     resp_batch_free(&b);
     resp_parser_free(&p);
 }
+
+/* CLIENT LIST's qbuf / qbuf-free / argv-mem of a partly received command. */
+RP_TEST(usage_of_partial_command) {
+    resp_parser_t p;
+    resp_batch_t b;
+    size_t used, args, pending, room;
+    resp_parser_init(&p);
+    resp_batch_init(&b);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert(args == 0 && pending == 0 && room == 0);
+    cr_assert_eq(resp_parse(&p, NULL, S("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc"), &used, &b),
+                 RESP_OK);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert_eq(args, 4);
+    cr_assert_eq(pending, 3);
+    cr_assert_eq(room, 7);
+    cr_assert_eq(resp_parse(&p, NULL, S("defghij\r\n*2\r\n$4"), &used, &b), RESP_OK);
+    cr_assert_eq(b.ncmds, 1);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert_eq(args, 0);
+    cr_assert_eq(pending, 2, "the partial \"$4\" header line");
+    cr_assert_gt(room, 0);
+    cr_assert_eq(resp_parse(&p, NULL, S("\r\nECHO\r\n$1\r\nx\r\nSET k "), &used, &b), RESP_OK);
+    cr_assert_eq(b.ncmds, 2);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert(args == 0 && pending == 6 && room > 0, "inline: %zu %zu %zu", args, pending, room);
+    cr_assert_eq(resp_parse(&p, NULL, S("v\r\n"), &used, &b), RESP_OK);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert(args == 0 && pending == 0 && room == 0);
+    resp_batch_free(&b);
+    resp_parser_free(&p);
+}
