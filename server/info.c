@@ -19,6 +19,7 @@
 #include "server.h"
 #include "tls.h"
 #include "slowlog.h"
+#include "supervise.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -106,7 +107,7 @@ static void section_server(kl_buf_t *b) {
                    "atomicvar_api:c11-builtin\r\n"
                    "gcc_version:%d.%d.%d\r\n"
                    "process_id:%d\r\n"
-                   "process_supervised:no\r\n"
+                   "process_supervised:%s\r\n"
                    "run_id:%s\r\n"
                    "tcp_port:%d\r\n"
                    "server_time_usec:%lld\r\n"
@@ -125,8 +126,9 @@ static void section_server(kl_buf_t *b) {
 #else
                    0, 0, 0,
 #endif
-                   (int)g_srv.pid, g_srv.runid, g_srv.tcp_port ? g_srv.tcp_port : g_srv.tls_port,
-                   (long long)now_us, uptime, uptime / 86400, g_cfg.hz, g_cfg.hz, g_srv.lruclock,
+                   (int)g_srv.pid, supervise_info_name(), g_srv.runid,
+                   g_srv.tcp_port ? g_srv.tcp_port : g_srv.tls_port, (long long)now_us, uptime,
+                   uptime / 86400, g_cfg.hz, g_cfg.hz, g_srv.lruclock,
                    g_srv.executable ? g_srv.executable : "",
                    g_srv.config_file ? g_srv.config_file : "", iol_threaded() ? 1 : 0);
 }

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "types.h"
 #include "slowlog.h"
+#include "supervise.h"
 #include "tls.h"
 #include "reply.h"
 
@@ -428,7 +429,6 @@ int main(int argc, char **argv) {
     }
     kl_free(stdin_text);
 
-    if (g_cfg.daemonize) daemonize();
     kl_log_set_level(g_cfg.loglevel);
     if (g_cfg.logfile && g_cfg.logfile[0]) {
         int rc = kl_log_set_file(g_cfg.logfile);
@@ -437,6 +437,11 @@ int main(int argc, char **argv) {
             exit(1);
         }
     }
+    /* As redis-server: a supervised server stays in the foreground, so the
+     * process systemd started is the one that reports READY=1. */
+    bool supervised = false;
+    g_cfg.supervised = supervise_start(g_cfg.supervised, &supervised);
+    if (g_cfg.daemonize && !supervised) daemonize();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
 
@@ -555,6 +560,7 @@ int main(int argc, char **argv) {
         }
     }
     kl_notice("Ready to accept connections");
+    supervise_ready();
 
     uv_timer_init(g_srv.loop, &cron_timer);
     uv_timer_start(&cron_timer, cron, 1, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
@@ -567,6 +573,7 @@ int main(int argc, char **argv) {
         uv_run(g_srv.loop, UV_RUN_DEFAULT);
 
     /* Graceful shutdown: stop accepting, flush what clients can take, join. */
+    supervise_stopping();
     close_listeners();
     iol_shutdown();
     uv_close((uv_handle_t *)&cron_timer, NULL);
