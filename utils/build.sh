@@ -9,7 +9,12 @@ cd "$(dirname "$0")/.."
 ./utils/install-deps.sh
 BUILD_DIR="${BUILD_DIR:-build}"
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  meson setup "$BUILD_DIR" --buildtype=release "$@"
+  # Release unless the caller names a build type (-Dbuildtype=debug ...).
+  default=(--buildtype=release)
+  for a in "$@"; do
+    case "$a" in -Dbuildtype=* | --buildtype=* | --buildtype) default=() ;; esac
+  done
+  meson setup "$BUILD_DIR" "${default[@]}" "$@"
 elif [ "$#" -gt 0 ]; then
   meson configure "$BUILD_DIR" "$@"
 fi
