@@ -66,6 +66,26 @@ size_t iol_client_obuf_bytes(const iol_client_t *c) {
     return atomic_load_explicit(&((iol_client_t *)c)->obuf_bytes, memory_order_relaxed);
 }
 
+size_t iol_client_qbuf_free(const iol_client_t *c) {
+    return atomic_load_explicit(&((iol_client_t *)c)->qbuf_free, memory_order_relaxed);
+}
+
+size_t iol_client_argv_bytes(const iol_client_t *c) {
+    return atomic_load_explicit(&((iol_client_t *)c)->argv_bytes, memory_order_relaxed);
+}
+
+size_t iol_client_rbuf_size(const iol_client_t *c) {
+    return atomic_load_explicit(&((iol_client_t *)c)->rbuf_size, memory_order_relaxed);
+}
+
+size_t iol_client_rbuf_peak(const iol_client_t *c) {
+    return atomic_load_explicit(&((iol_client_t *)c)->rbuf_peak, memory_order_relaxed);
+}
+
+unsigned iol_client_events(const iol_client_t *c) {
+    return atomic_load_explicit(&((iol_client_t *)c)->events, memory_order_relaxed);
+}
+
 uint64_t iol_client_net_in(const iol_client_t *c) {
     return atomic_load_explicit(&((iol_client_t *)c)->net_in, memory_order_relaxed);
 }

@@ -25,8 +25,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Room for a client's "ip:port" or "path:0": Redis's NET_ADDR_STR_LEN, so a
+ * long unix-socket path is cut where Redis cuts it. */
+#define IOL_ADDR_LEN 78
+
 typedef struct iol_thread iol_thread_t;
 typedef struct iol_client iol_client_t;
+
+/* iol_client_t.events: the connection waits to read / has a write waiting
+ * for the socket (CLIENT LIST events=r/w/rw). */
+enum { IOL_EV_READ = 1u << 0, IOL_EV_WRITE = 1u << 1 };
 
 /* Hand-off flags, set by the executor while it holds the client. */
 enum {
@@ -163,6 +171,11 @@ int64_t iol_client_ctime_ms(const iol_client_t *c);
 int64_t iol_client_last_io_ms(const iol_client_t *c);
 size_t iol_client_qbuf_bytes(const iol_client_t *c);
 size_t iol_client_obuf_bytes(const iol_client_t *c);
+size_t iol_client_qbuf_free(const iol_client_t *c);  /* CLIENT LIST qbuf-free */
+size_t iol_client_argv_bytes(const iol_client_t *c); /* argv-mem of a partly received command */
+size_t iol_client_rbuf_size(const iol_client_t *c);  /* rbs */
+size_t iol_client_rbuf_peak(const iol_client_t *c);  /* rbp */
+unsigned iol_client_events(const iol_client_t *c);   /* IOL_EV_READ | IOL_EV_WRITE */
 uint64_t iol_client_net_in(const iol_client_t *c);
 uint64_t iol_client_net_out(const iol_client_t *c);
 

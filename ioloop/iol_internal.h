@@ -28,8 +28,8 @@ struct iol_client {
     uint8_t kind;       /* enum conn_kind of the listener */
     bool unauth_limits; /* set by the accept hook: Redis's limits before AUTH */
     int listener_port;
-    char peer[64]; /* "ip:port" (IPv6 without brackets, as Redis) or "path:0"? see addr helpers */
-    char local[64];
+    char peer[IOL_ADDR_LEN];  /* "ip:port" (IPv6 without brackets, as Redis) or "path:0" */
+    char local[IOL_ADDR_LEN]; /* the same for our end; "path:0" for a unix socket too */
     int fd;
 
     /* Owned by the I/O thread. */
@@ -42,7 +42,9 @@ struct iol_client {
     char *stash;     /* unparsed input kept while the batch is full */
     size_t stash_len;
     uint32_t io_flags;
-    int64_t obuf_soft_since;   /* when output first went over the soft limit, 0 if under */
+    int64_t obuf_soft_since; /* when output first went over the soft limit, 0 if under */
+    size_t rbuf_peak_io;     /* largest reply buffer since rbuf_peak_since (CLIENT LIST rbp) */
+    int64_t rbuf_peak_since;
     iol_client_t *prev, *next; /* the thread's client list */
 
     /* Hand-off area: owned by the holder of the batch (I/O thread or executor). */
@@ -53,11 +55,17 @@ struct iol_client {
     /* Executor-only: the executor runs or parks this client's batch. */
     bool exec_held;
 
-    /* Written by the I/O thread, read by anyone (CLIENT LIST, timeouts):
-     * relaxed atomics, they publish nothing else. */
+    /* Written by the I/O thread, read by anyone (CLIENT LIST, MEMORY, timeouts):
+     * relaxed atomics, each a number for display or a limit; they publish
+     * nothing else. */
     _Atomic int64_t last_io_ms;
-    _Atomic size_t qbuf_bytes;
-    _Atomic size_t obuf_bytes;
+    _Atomic size_t qbuf_bytes; /* input received, not yet arguments (stash included): qbuf */
+    _Atomic size_t qbuf_free;  /* room allocated for the rest of that input: qbuf-free */
+    _Atomic size_t argv_bytes; /* finished arguments of a partly received command */
+    _Atomic size_t obuf_bytes; /* output not yet written (queued + inside the connection) */
+    _Atomic size_t rbuf_size;  /* bytes allocated for queued replies: rbs */
+    _Atomic size_t rbuf_peak;  /* largest rbuf_size over the last 5 s or so: rbp */
+    _Atomic uint8_t events;    /* IOL_EV_READ | IOL_EV_WRITE: what the connection waits for */
     _Atomic uint64_t net_in, net_out;
 };
 

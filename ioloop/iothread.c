@@ -8,8 +8,10 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Messages from an I/O thread to the executor. */
@@ -39,6 +41,7 @@ enum {
     IOF_BATCH_PENDING = 1u << 8, /* exec_batch is partly run: dispatch it again first */
     IOF_PUBSUB_CLASS = 1u << 9,  /* output limits of the pubsub class apply */
     IOF_PUSH_PENDING = 1u << 10, /* pushed output waits in out for the batched flush */
+    IOF_HTTP = 1u << 11,         /* input had a "POST" or "Host:" command (with IOF_PROTO_ERR) */
 };
 
 #define RING_CAPACITY 4096
@@ -140,8 +143,42 @@ static size_t io_out_pending(const iol_client_t *c) {
     return c->out.bytes + (c->conn ? conn_pending_out(c->conn) : 0);
 }
 
+/* Publish what the connection waits for (CLIENT LIST events). Thread: owner. */
+static void io_publish_events(iol_client_t *c) {
+    uint8_t ev = 0;
+    if (!(c->io_flags & IOF_CLOSING)) {
+        if (c->io_flags & IOF_READING) ev |= IOL_EV_READ;
+        if (c->writing) ev |= IOL_EV_WRITE;
+    }
+    atomic_store_explicit(&c->events, ev, memory_order_relaxed);
+}
+
+/* Publish the reply buffer's size and its peak (CLIENT LIST rbs, rbp). The
+ * peak restarts from the current size every 5 s (io_on_idle_timer), as
+ * Redis's does. Thread: owner. */
+static void io_publish_rbuf(iol_client_t *c) {
+    size_t size = c->out.blocks;
+    if (size > c->rbuf_peak_io) {
+        c->rbuf_peak_io = size;
+        atomic_store_explicit(&c->rbuf_peak, size, memory_order_relaxed);
+    }
+    atomic_store_explicit(&c->rbuf_size, size, memory_order_relaxed);
+}
+
+/* Publish the query buffer figures (CLIENT LIST qbuf, qbuf-free, argv-mem).
+ * Thread: owner. */
+static void io_publish_qbuf(iol_client_t *c) {
+    size_t args, pending, room;
+    resp_parser_usage(&c->parser, &args, &pending, &room);
+    atomic_store_explicit(&c->qbuf_bytes, pending + c->stash_len, memory_order_relaxed);
+    atomic_store_explicit(&c->qbuf_free, room, memory_order_relaxed);
+    atomic_store_explicit(&c->argv_bytes, args, memory_order_relaxed);
+}
+
 static void io_after_write(iol_client_t *c) {
     atomic_store_explicit(&c->obuf_bytes, io_out_pending(c), memory_order_relaxed);
+    io_publish_rbuf(c);
+    io_publish_events(c);
     if ((c->io_flags & IOF_CLOSE_AFTER_WRITE) && !c->writing && c->out.bytes == 0) {
         io_close(c);
     }
@@ -208,8 +245,7 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
     kl_free(c->stash);
     c->stash = s;
     c->stash_len += n;
-    atomic_store_explicit(&c->qbuf_bytes, resp_parser_pending(&c->parser) + c->stash_len,
-                          memory_order_relaxed);
+    io_publish_qbuf(c);
 }
 
 /* client-output-buffer-limit: close a client whose pending output passed the
@@ -238,7 +274,13 @@ static bool io_check_output_limits(iol_client_t *c) {
 
 /* Bring the executor's results back into the I/O side. Thread: owner. */
 static void io_collect(iol_client_t *c) {
-    iol_reply_move(&c->out, &c->reply);
+    /* After an HTTP header nothing more is said to the client: Redis closes
+     * it before writing the replies of the commands that came with it. */
+    if (c->io_flags & IOF_HTTP)
+        iol_reply_free(&c->reply);
+    else
+        iol_reply_move(&c->out, &c->reply);
+    io_publish_rbuf(c); /* before the write, so the peak sees it */
     uint32_t hf = c->hand_flags;
     c->hand_flags = 0;
     if (hf & IOL_HAND_MORE) {
@@ -300,7 +342,32 @@ static bool io_dispatch(iol_client_t *c) {
     return !again;
 }
 
+/* When the HTTP guard last logged its warning (unix seconds), shared by every
+ * I/O thread; relaxed: it only rate-limits a log line and publishes nothing. */
+static _Atomic int64_t http_warned_s;
+
+/* The client sent "POST" or "Host:" as a command: an HTTP request reaching
+ * the RESP port, the way cross protocol scripting attacks talk to Redis.
+ * Like Redis, close the connection without a reply and log a warning at most
+ * once a minute (so the attack cannot flood the log). Thread: owner. */
+static void io_http_abort(iol_client_t *c) {
+    int64_t now = (int64_t)time(NULL);
+    int64_t last = atomic_load_explicit(&http_warned_s, memory_order_relaxed);
+    if (llabs(now - last) > 60 &&
+        atomic_compare_exchange_strong_explicit(&http_warned_s, &last, now, memory_order_relaxed,
+                                                memory_order_relaxed))
+        kl_warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                   "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                   "Cross Protocol Scripting to compromise your Redis instance. Connection "
+                   "aborted.");
+    io_close(c);
+}
+
 static void io_proto_error_reply(iol_client_t *c) {
+    if (c->io_flags & IOF_HTTP) {
+        io_http_abort(c);
+        return;
+    }
     const char *err = resp_parser_error(&c->parser);
     kl_verbose("Protocol error (%s) from client: id=%llu addr=%s", err, (unsigned long long)c->id,
                c->peer);
@@ -316,9 +383,18 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
     size_t off = 0;
     while (off < len && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE | IOF_PROTO_ERR))) {
         size_t used = 0;
+        uint32_t before = c->filling->ncmds;
         int rc =
             resp_parse(&c->parser, &c->thread->rlimits, data + off, len - off, &used, c->filling);
         off += used;
+        uint32_t http = resp_batch_find_http(c->filling, before);
+        if (http != UINT32_MAX) {
+            /* The commands before it run; it and everything after are dropped,
+             * and the connection closes once those ran (io_proto_error_reply). */
+            resp_batch_truncate(c->filling, http);
+            c->io_flags |= IOF_PROTO_ERR | IOF_HTTP;
+            break;
+        }
         if (rc == RESP_ERR_QUERY_LIMIT) {
             atomic_fetch_add_explicit(&c->thread->st_qbuf_kills, 1, memory_order_relaxed);
             kl_warning("Closing client that reached max query buffer length: id=%llu addr=%s "
@@ -341,8 +417,7 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
         !(c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_BATCH_PENDING)) &&
         c->filling->ncmds == 0)
         io_proto_error_reply(c);
-    atomic_store_explicit(&c->qbuf_bytes, resp_parser_pending(&c->parser) + c->stash_len,
-                          memory_order_relaxed);
+    io_publish_qbuf(c);
 }
 
 /* Continue with input held back (stash, parsed commands, a protocol error
@@ -405,6 +480,7 @@ static void io_update_reading(iol_client_t *c) {
         conn_read_stop(c->conn);
         c->io_flags &= ~IOF_READING;
     }
+    io_publish_events(c);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -460,6 +536,7 @@ static void io_close(iol_client_t *c) {
     io_unpend(c);
     c->io_flags |= IOF_CLOSING;
     c->io_flags &= ~IOF_READING;
+    io_publish_events(c);
     if (c->io_flags & IOF_IN_FLIGHT) {
         /* The executor may have parked the batch: tell it the peer is gone so
          * it hands the batch back instead of waiting forever. */
@@ -662,6 +739,12 @@ static void io_on_idle_timer(uv_timer_t *h) {
     iol_thread_t *t = h->data;
     int64_t now = now_ms(t->loop);
     for (iol_client_t *c = t->clients; c; c = c->next) {
+        if (now - c->rbuf_peak_since >= 5000) {
+            /* A new 5 s window for the reply buffer's peak (CLIENT LIST rbp). */
+            c->rbuf_peak_since = now;
+            c->rbuf_peak_io = c->out.blocks;
+            atomic_store_explicit(&c->rbuf_peak, c->rbuf_peak_io, memory_order_relaxed);
+        }
         if (c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_BATCH_PENDING)) continue;
         int64_t last = atomic_load_explicit(&c->last_io_ms, memory_order_relaxed);
         if (now - last < 2000) continue;

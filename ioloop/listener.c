@@ -89,7 +89,7 @@ static void on_listen_readable(uv_poll_t *h, int status, int events) {
                 kl_warning("Accepting client connection: %s", strerror(errno));
             return;
         }
-        char peer[64], local[64];
+        char peer[IOL_ADDR_LEN], local[IOL_ADDR_LEN];
         if (l->kind == CONN_KIND_UNIX) {
             snprintf(peer, sizeof(peer), "%s:0", l->path);
             snprintf(local, sizeof(local), "%s:0", l->path);

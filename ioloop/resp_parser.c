@@ -34,6 +34,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define RESP_CHUNK_SIZE (16 * 1024) /* batch arena chunk; one is kept across resets */
 #define RESP_BIG_ARG (4 * 1024)     /* arguments above this get a chunk of their own */
@@ -186,6 +187,26 @@ size_t resp_batch_mem(const resp_batch_t *b) {
     return mem;
 }
 
+void resp_batch_truncate(resp_batch_t *b, uint32_t n) {
+    if (n >= b->ncmds) return;
+    uint32_t keep_args = n ? b->cmd_off[n] : 0;
+    for (uint32_t i = keep_args; i < b->nargs; i++)
+        b->bytes -= b->args[i].len;
+    b->nargs = keep_args;
+    b->ncmds = n;
+}
+
+uint32_t resp_batch_find_http(const resp_batch_t *b, uint32_t from) {
+    for (uint32_t i = from; i < b->ncmds; i++) {
+        const resp_arg_t *name = &b->args[b->cmd_off[i]];
+        /* The first byte rules out almost every real command cheaply. */
+        unsigned char c0 = (unsigned char)name->ptr[0] | 0x20;
+        if (c0 != 'p' && c0 != 'h') continue;
+        if (strcasecmp(name->ptr, "post") == 0 || strcasecmp(name->ptr, "host:") == 0) return i;
+    }
+    return UINT32_MAX;
+}
+
 static void resp__args_reserve(resp_batch_t *b, uint64_t need) {
     uint64_t cap;
 
@@ -322,6 +343,18 @@ void resp_parser_free(resp_parser_t *p) {
 
 size_t resp_parser_pending(const resp_parser_t *p) {
     return p->partial_bytes;
+}
+
+void resp_parser_usage(const resp_parser_t *p, size_t *args, size_t *pending, size_t *room) {
+    size_t in_bulk = 0, bulk_room = 0;
+    if (p->bulk_len >= 0) {
+        size_t blen = (size_t)p->bulk_len;
+        in_bulk = p->bulk_have;
+        bulk_room = p->bulk_have < blen ? blen - p->bulk_have : 0;
+    }
+    *args = p->pargs_bytes;
+    *pending = p->line_len + in_bulk;
+    *room = (p->line_cap - p->line_len) + bulk_room;
 }
 
 const char *resp_parser_error(const resp_parser_t *p) {
@@ -472,6 +505,7 @@ static void resp__parg_push(resp_parser_t *p, char *ptr, size_t len) {
     p->pargs[p->npargs].ptr = ptr;
     p->pargs[p->npargs].len = len;
     p->npargs++;
+    p->pargs_bytes += len;
 }
 
 /* The partial multibulk is complete: move it into the batch. */

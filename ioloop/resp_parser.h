@@ -52,6 +52,14 @@ static inline resp_arg_t *resp_batch_argv(const resp_batch_t *b, uint32_t i) {
 }
 /* Bytes of memory the batch holds (arena + arrays). */
 size_t resp_batch_mem(const resp_batch_t *b);
+/* Keep the first n commands of b and drop the rest (their bytes stay in the
+ * arena until the next reset). Thread: the batch's owner. */
+void resp_batch_truncate(resp_batch_t *b, uint32_t n);
+/* Index of the first command from `from` on whose name is "POST" or "Host:"
+ * (any case, compared as C strings like Redis's strcasecmp), or UINT32_MAX.
+ * Those names are HTTP, not RESP: Redis closes the connection when it sees
+ * one (its guard against cross protocol scripting). Thread: the batch's owner. */
+uint32_t resp_batch_find_http(const resp_batch_t *b, uint32_t from);
 
 /* A zero field means "no limit". resp_parse() also accepts lim == NULL: Redis's
  * defaults (512 MB bulks, 1 GB query buffer) and unbounded batches. */
@@ -80,6 +88,7 @@ typedef struct resp_parser {
     size_t line_len, line_cap;
     resp_arg_t *pargs; /* finished arguments of the partial command */
     uint32_t npargs, pargs_cap;
+    size_t pargs_bytes;   /* their total length */
     size_t partial_bytes; /* memory held for the partial command */
     const char *error; /* static error text, set on RESP_ERR_PROTOCOL (a log line on QUERY_LIMIT) */
     char errbuf[64];
@@ -97,6 +106,12 @@ void resp_parser_init(resp_parser_t *p);
 void resp_parser_free(resp_parser_t *p);
 /* Bytes held for a partially received command (query buffer accounting). */
 size_t resp_parser_pending(const resp_parser_t *p);
+/* What the partly received command holds (CLIENT LIST): *args the bytes of
+ * its finished arguments (Redis's argv-mem), *pending the bytes received that
+ * are not an argument yet (qbuf: a partial line or bulk), *room the bytes
+ * already allocated for the rest of them (qbuf-free). All 0 between commands.
+ * Thread: the parser's owner. */
+void resp_parser_usage(const resp_parser_t *p, size_t *args, size_t *pending, size_t *room);
 /* Redis's error text without the leading "-" and trailing CRLF, e.g.
  * "ERR Protocol error: invalid multibulk length". Valid after RESP_ERR_PROTOCOL. */
 const char *resp_parser_error(const resp_parser_t *p);

@@ -17,6 +17,7 @@
 #include "server.h"
 #include "commands.h"
 #include "slowlog.h"
+#include "supervise.h"
 #include "tls.h"
 #include "reply.h"
 
@@ -122,15 +123,18 @@ static bool tls_wanted(void) {
 }
 
 /* CONFIG SET of any tls-* directive: rebuild the contexts; existing
- * connections keep theirs. */
+ * connections keep theirs. As in Redis 7.0 the client only hears "Unable to
+ * update TLS configuration. Check server logs."; the file and OpenSSL's
+ * reason go to the log. */
 static int apply_tls(char **err) {
     if (!tls_wanted()) return 0;
     tls_settings_t s;
     tls_settings_from_config(&s);
     char *e = NULL;
     if (tls_configure(&s, &e) != 0) {
-        kl_warning("Failed to configure TLS: %s", e ? e : "unknown error");
-        *err = e ? e : kl_strdup("Unable to update TLS configuration. Check server logs.");
+        kl_warning("%s", e ? e : "Failed to configure TLS");
+        kl_free(e);
+        *err = kl_strdup("Unable to update TLS configuration. Check server logs.");
         return -1;
     }
     kl_notice("TLS configuration reloaded");
@@ -157,7 +161,7 @@ static int apply_tls_port(char **err) {
                         &g_srv.tls_port) != 0) {
             memcpy(tls_listeners, old, sizeof(old));
             n_tls_listeners = nold;
-            *err = kl_strdup("Unable to listen on this port");
+            *err = kl_strdup("Unable to listen on this port. Check server logs.");
             return -1;
         }
     }
@@ -216,7 +220,7 @@ static int apply_listeners(char **err) {
                                        &g_srv.tcp_port) != 0) {
         memcpy(tcp_listeners, old, sizeof(old));
         n_tcp_listeners = nold;
-        *err = kl_strdup("Unable to listen on this port");
+        *err = kl_strdup("Unable to listen on this port. Check server logs.");
         return -1;
     }
     for (int k = 0; k < nold; k++)
@@ -422,7 +426,6 @@ int main(int argc, char **argv) {
     }
     kl_free(stdin_text);
 
-    if (g_cfg.daemonize) daemonize();
     kl_log_set_level(g_cfg.loglevel);
     if (g_cfg.logfile && g_cfg.logfile[0]) {
         int rc = kl_log_set_file(g_cfg.logfile);
@@ -431,11 +434,17 @@ int main(int argc, char **argv) {
             exit(1);
         }
     }
+    /* As redis-server: a supervised server stays in the foreground, so the
+     * process systemd started is the one that reports READY=1. */
+    bool supervised = false;
+    g_cfg.supervised = supervise_start(g_cfg.supervised, &supervised);
+    if (g_cfg.daemonize && !supervised) daemonize();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
 
     memset(&g_srv, 0, sizeof(g_srv));
     g_srv.pid = getpid();
+    g_srv.supervised_name = supervise_info_name();
     g_srv.next_client_id = 1;
     g_kv.active_expire_enabled = 1;
     kl_get_random_hex_chars(g_srv.runid, 40);
@@ -561,6 +570,7 @@ int main(int argc, char **argv) {
         }
     }
     kl_notice("Ready to accept connections");
+    supervise_ready();
 
     cron_timer = iol_timer_new(cron, NULL);
     iol_timer_start(cron_timer, 1, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
@@ -573,6 +583,7 @@ int main(int argc, char **argv) {
         iol_loop_run();
 
     /* Graceful shutdown: stop accepting, flush what clients can take, join. */
+    supervise_stopping();
     close_listeners();
     iol_shutdown();
     iol_timer_free(cron_timer);

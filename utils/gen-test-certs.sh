@@ -29,6 +29,11 @@ if [ "${FORCE:-0}" != 1 ] && have_all_certs; then
     exit 0
 fi
 
+# A fresh machine may not have the openssl command yet.
+if ! command -v openssl >/dev/null 2>&1; then
+    "$here/install-deps.sh"
+fi
+
 mkdir -p "$out"
 exec 9>"$out/.lock"
 if command -v flock >/dev/null 2>&1; then

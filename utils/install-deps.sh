@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+  build-essential meson ninja-build pkg-config clang clang-format libclang-rt-14-dev
   libuv1-dev libssl-dev openssl libjemalloc-dev libcriterion-dev
   python3 python3-redis python3-pytest
   redis-server redis-tools

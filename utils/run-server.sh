@@ -3,6 +3,5 @@
 # keyloom-server in the foreground with the default config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./utils/install-deps.sh
-./utils/build.sh
+./utils/build.sh   # installs what is missing first
 exec ./build/server/keyloom-server conf/keyloom.conf "$@"

@@ -130,6 +130,8 @@ def parse_server_spec(spec):
         raise ValueError("--server %r: expected NAME=PATH[:ARGS]" % spec)
     name, rest = spec.split("=", 1)
     path, _, extra = rest.partition(":")
+    if os.sep in path:
+        path = os.path.abspath(path)  # servers run in their own working directories
     name = name.strip()
     if not name or not path:
         raise ValueError("--server %r: expected NAME=PATH[:ARGS]" % spec)
@@ -587,6 +589,11 @@ def main(argv=None):
     raw_argv = sys.argv[1:] if argv is None else argv
     a = parse_args(raw_argv)
     a.command_line = shlex.join(["bench/compare"] + list(raw_argv))
+    # Servers run in their own working directories: relative paths would not resolve there.
+    for name in ("out", "keyloom", "bench", "certs"):
+        v = getattr(a, name)
+        if v and os.sep in v:
+            setattr(a, name, os.path.abspath(v))
     for path, what in ((a.bench, "keyloom-bench"), (a.keyloom, "keyloom-server")):
         if not os.access(path, os.X_OK):
             log("%s not found at %s (build with: ninja -C build)" % (what, path))

@@ -149,9 +149,7 @@ void memory_overhead_compute(mem_overhead_t *mh) {
     /* Every keyloom client is a normal or pub/sub one; Redis counts pub/sub
      * (and master) clients under clients.normal too. */
     for (client_t *x = clients_first(); x; x = x->next) {
-        size_t qbuf = iol_client_qbuf_bytes(x->io);
-        size_t obuf = iol_client_obuf_bytes(x->io);
-        mh->clients_normal += sizeof(*x) + qbuf + obuf + multi_queued_mem(x);
+        mh->clients_normal += client_memory(x);
         mh->nclients++;
     }
     total += mh->clients_normal + mh->clients_slaves;

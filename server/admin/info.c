@@ -99,7 +99,7 @@ static void section_server(kl_buf_t *b) {
                    "atomicvar_api:c11-builtin\r\n"
                    "gcc_version:%d.%d.%d\r\n"
                    "process_id:%d\r\n"
-                   "process_supervised:no\r\n"
+                   "process_supervised:%s\r\n"
                    "run_id:%s\r\n"
                    "tcp_port:%d\r\n"
                    "server_time_usec:%lld\r\n"
@@ -118,8 +118,9 @@ static void section_server(kl_buf_t *b) {
 #else
                    0, 0, 0,
 #endif
-                   (int)g_srv.pid, g_srv.runid, g_srv.tcp_port ? g_srv.tcp_port : g_srv.tls_port,
-                   (long long)now_us, uptime, uptime / 86400, g_cfg.hz, g_cfg.hz, g_kv.lruclock,
+                   (int)g_srv.pid, g_srv.supervised_name, g_srv.runid,
+                   g_srv.tcp_port ? g_srv.tcp_port : g_srv.tls_port, (long long)now_us, uptime,
+                   uptime / 86400, g_cfg.hz, g_cfg.hz, g_kv.lruclock,
                    g_srv.executable ? g_srv.executable : "",
                    g_srv.config_file ? g_srv.config_file : "", iol_threaded() ? 1 : 0);
 }
@@ -340,7 +341,7 @@ static void section_stats(kl_buf_t *b) {
                    "tracking_total_keys:0\r\n"
                    "tracking_total_items:0\r\n"
                    "tracking_total_prefixes:0\r\n"
-                   "unexpected_error_replies:0\r\n"
+                   "unexpected_error_replies:%llu\r\n"
                    "total_error_replies:%llu\r\n"
                    "dump_payload_sanitizations:0\r\n"
                    "total_reads_processed:%llu\r\n"
@@ -353,7 +354,8 @@ static void section_stats(kl_buf_t *b) {
                    "client_output_buffer_limit_disconnections:%llu\r\n",
                    (unsigned long long)ks->keyspace_hits, (unsigned long long)ks->keyspace_misses,
                    pubsub_channels_count(), pubsub_patterns_count(), pubsub_shard_channels_count(),
-                   reply_total_errors(), (unsigned long long)reads, (unsigned long long)writes,
+                   (unsigned long long)s->unexpected_error_replies, reply_total_errors(),
+                   (unsigned long long)reads, (unsigned long long)writes,
                    (unsigned long long)(iol_threaded() ? reads : 0),
                    (unsigned long long)(iol_threaded() ? writes : 0),
                    (unsigned long long)qbuf_kills, (unsigned long long)obuf_kills);

@@ -206,8 +206,9 @@ static const char *client_flags_str(const client_t *c, char *buf) {
     if (c->flags & CF_MULTI) *p++ = 'x';
     if (c->flags & (CF_BLOCKED | CF_PAUSED)) *p++ = 'b';
     if (c->flags & CF_DIRTY_CAS) *p++ = 'd';
-    if (c->flags & (CF_CLOSE_ASAP)) *p++ = 'A';
     if (c->flags & CF_CLOSE_AFTER_REPLY) *p++ = 'c';
+    if (c->flags & (CF_CLOSE_ASAP)) *p++ = 'A';
+    if (iol_client_kind(c->io) == CONN_KIND_UNIX) *p++ = 'U';
     if (c->flags & CF_NO_EVICT) *p++ = 'e';
     if (c->flags & CF_NO_TOUCH) *p++ = 'T';
     if (p == buf) *p++ = 'N';
@@ -215,12 +216,20 @@ static const char *client_flags_str(const client_t *c, char *buf) {
     return buf;
 }
 
-void client_info_line(client_t *c, kl_buf_t *b) {
+/* One CLIENT LIST / CLIENT INFO line of c into b. */
+static void client_info_line(client_t *c, kl_buf_t *b) {
     char flags[16];
     int64_t now = g_kv.mstime;
     int64_t last = iol_client_last_io_ms(c->io);
-    size_t qbuf = iol_client_qbuf_bytes(c->io);
+    client_qbuf_t q = client_qbuf(c);
     size_t obuf = iol_client_obuf_bytes(c->io);
+    size_t rbs = iol_client_rbuf_size(c->io);
+    size_t rbp = iol_client_rbuf_peak(c->io);
+    uint8_t ev = iol_client_events(c->io);
+    char events[3], *e = events;
+    if (ev & IOL_EV_READ) *e++ = 'r';
+    if (ev & IOL_EV_WRITE) *e++ = 'w';
+    *e = '\0';
     const char *cmd = c->lastcmd ? c->lastcmd->name : "NULL";
     size_t sub, psub, ssub;
     pubsub_client_counts(c, &sub, &psub, &ssub);
@@ -229,14 +238,15 @@ void client_info_line(client_t *c, kl_buf_t *b) {
     kl_buf_appendf(
         b,
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-        "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=0 argv-mem=0 multi-mem=%zu "
-        "rbs=0 rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+        "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu "
+        "rbs=%zu rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default "
         "redir=-1 resp=%d",
         (unsigned long long)c->id, iol_client_peer(c->io), iol_client_local(c->io),
         iol_client_fd(c->io), c->name ? c->name : "",
         (long long)((now - iol_client_ctime_ms(c->io)) / 1000), (long long)((now - last) / 1000),
-        client_flags_str(c, flags), c->db_id, sub, psub, ssub, multi_queued_count(c), qbuf,
-        multi_queued_mem(c), obuf, sizeof(*c) + qbuf + obuf, cmd, c->resp);
+        client_flags_str(c, flags), c->db_id, sub, psub, ssub, multi_queued_count(c), q.qbuf,
+        q.room, q.argv, multi_queued_mem(c), rbs, rbp > rbs ? rbp : rbs, obuf, client_memory(c),
+        events, cmd, c->resp);
 }
 
 static void reply_client_list(client_t *c, const char *type, resp_arg_t *ids, uint32_t nids) {

@@ -35,6 +35,12 @@ enum client_flag {
     CF_BLOCKED = 1u << 18,       /* waiting on keys (BLPOP ...): its batch is parked */
     CF_DENY_BLOCKING = 1u << 19, /* running EXEC: blocking commands reply at once */
     CF_PAUSED = 1u << 20,        /* its batch waits for CLIENT PAUSE to end */
+    /* Replication and AOF clients: an error replied to one of them is
+     * "unexpected" (INFO unexpected_error_replies, reply.c). keyloom has no
+     * replication or AOF loading yet, so no client carries these today. */
+    CF_MASTER = 1u << 21,     /* our link to the master */
+    CF_REPLICA = 1u << 22,    /* a replica's link to us */
+    CF_AOF_LOADER = 1u << 23, /* the client that replays the AOF */
 };
 
 typedef struct client {
@@ -67,9 +73,16 @@ static inline client_t *client_of(iol_client_t *io) {
 client_t *clients_first(void);
 size_t clients_count(void);
 client_t *client_by_id(uint64_t id);
-/* Render one CLIENT LIST / CLIENT INFO line into a growing buffer. */
-struct kl_buf;
-void client_info_line(client_t *c, struct kl_buf *out);
+/* The query-buffer side of c (CLIENT LIST qbuf, qbuf-free, argv-mem): what
+ * its I/O thread publishes, except argv-mem while the executor holds a
+ * command of c, which it measures itself (client.c). */
+typedef struct client_qbuf {
+    size_t qbuf, room, argv;
+} client_qbuf_t;
+client_qbuf_t client_qbuf(const client_t *c);
+/* Bytes c holds (struct, query buffer, arguments, output, MULTI queue), as
+ * CLIENT LIST tot-mem reports it. Thread: executor. */
+size_t client_memory(const client_t *c);
 const char *client_type_name(const client_t *c);
 
 #endif

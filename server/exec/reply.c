@@ -8,6 +8,7 @@
 #include "kl_log.h"
 #include "kl_util.h"
 #include "object.h"
+#include "server.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -77,8 +78,30 @@ static void count_error(const char *msg) {
     dict_entry_set_u64(e, dict_entry_get_u64(e) + 1);
 }
 
+/* Redis's afterErrorReply: an error replied to the master link, a replica or
+ * the AOF loader means the two sides disagree about the data; log it and
+ * count it in INFO unexpected_error_replies. */
+static void unexpected_error(const client_t *c, const char *msg) {
+    const char *from, *to;
+    if (c->flags & CF_AOF_LOADER) {
+        from = "server";
+        to = "AOF-loading-client";
+    } else if (c->flags & CF_MASTER) {
+        from = "replica";
+        to = "master";
+    } else {
+        from = "master";
+        to = "replica";
+    }
+    kl_warning("== CRITICAL == This %s is sending an error to its %s: '%.4096s' after processing "
+               "the command '%s'",
+               from, to, msg, c->lastcmd ? c->lastcmd->name : "<unknown>");
+    g_srv.stat.unexpected_error_replies++;
+}
+
 void reply_error(client_t *c, const char *msg) {
     count_error(msg);
+    if (c->flags & (CF_MASTER | CF_REPLICA | CF_AOF_LOADER)) unexpected_error(c, msg);
     if (muted(c)) return;
     size_t n = strlen(msg);
     char *p = iol_reply_reserve(c->reply, n + 3);

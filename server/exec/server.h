@@ -43,6 +43,9 @@ typedef struct kl_server {
     char *config_file;
     uint64_t max_clients_reached_since_reset;
     int tcp_port, tls_port; /* bound ports (for INFO) */
+    /* INFO process_supervised: "no", "upstart" or "systemd" (set by main.c
+     * from supervise.c at start-up). */
+    const char *supervised_name;
 } kl_server_t;
 
 extern kl_server_t g_srv;

@@ -384,3 +384,132 @@ def _try_ping(srv):
         pass
     c.close()
     return None
+
+
+# ---------------- measured CLIENT LIST fields ----------------
+
+def client_fields(line):
+    """One CLIENT LIST / CLIENT INFO line as {field: value} (bytes)."""
+    line = line.rstrip(b"\n")
+    assert CLIENT_LINE.fullmatch(line), line
+    return dict(kv.split(b"=", 1) for kv in line.split(b" "))
+
+
+def client_by_id(srv, cid):
+    with srv.raw() as c:
+        text = c.execute("CLIENT", "LIST", "ID", str(cid))
+    return client_fields(text) if text else None
+
+
+def test_client_list_query_buffer_fields(server, raw):
+    """qbuf = input received but not yet made into arguments, argv-mem = bytes of the arguments of
+    the command being received or run, qbuf-free = room allocated for more input."""
+    info = client_fields(raw.execute("CLIENT", "INFO"))
+    assert int(info[b"argv-mem"]) == len("client") + len("info"), info
+    assert info[b"events"] == b"r", info
+    with server.raw() as c:
+        cid = c.execute("CLIENT", "ID")
+        # A multibulk whose third argument is partly received.
+        c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc")
+        f = wait_until(lambda: (lambda x: x if x[b"argv-mem"] == b"4" else None)(
+            client_by_id(server, cid)), timeout=5, what="argv-mem=4")
+        assert int(f[b"qbuf"]) == 3, f
+        assert int(f[b"qbuf-free"]) > 0, f
+        c.send(b"defghij\r\n")
+        assert c.read_reply()[0] == OK
+        f = client_by_id(server, cid)
+        assert (f[b"qbuf"], f[b"argv-mem"]) == (b"0", b"0"), f
+        # A big argument on its way: the query buffer holds what came and has room for the rest.
+        c.send(b"*2\r\n$4\r\nECHO\r\n$100000\r\n" + b"x" * 50000)
+        f = wait_until(lambda: (lambda x: x if int(x[b"qbuf"]) == 50000 else None)(
+            client_by_id(server, cid)), timeout=5, what="qbuf=50000")
+        assert int(f[b"argv-mem"]) == 4, f
+        assert int(f[b"qbuf-free"]) >= 50000, f
+        assert int(f[b"tot-mem"]) > 100000, f
+        c.send(b"x" * 50000 + b"\r\n")
+        assert len(c.read_reply()[1]) == 100000
+        # An inline command without its newline yet.
+        c.send(b"SET k ")
+        f = wait_until(lambda: (lambda x: x if int(x[b"qbuf"]) == 6 else None)(
+            client_by_id(server, cid)), timeout=5, what="qbuf=6")
+        assert f[b"argv-mem"] == b"0" and int(f[b"qbuf-free"]) > 0, f
+        c.send(b"v\r\n")
+        assert c.read_reply()[0] == OK
+
+
+def test_client_list_reply_buffer_and_events(server, r):
+    """A client that does not read its replies: the reply buffer is in use (rbs > 0, omem > 0)
+    and the connection waits to write (events has w)."""
+    r.set("big", "x" * (1 << 20))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", server.port))
+    c = None
+    try:
+        if server.mode.tls:
+            s = server.mode.ssl_context().wrap_socket(s, server_hostname="127.0.0.1")
+        s.sendall(b"CLIENT ID\r\n")
+        line = b""
+        while not line.endswith(b"\r\n"):
+            line += s.recv(1)
+        cid = int(line[1:-2])
+        s.sendall(b"GET big\r\n" * 3)
+        f = wait_until(lambda: (lambda x: x if b"w" in x[b"events"] else None)(
+            client_by_id(server, cid)), timeout=10, what="events with w")
+        assert int(f[b"rbs"]) > 0 and int(f[b"omem"]) > 0, f
+        assert int(f[b"rbp"]) >= int(f[b"rbs"]), f
+        # Once it reads everything the connection only waits for input again.
+        s.settimeout(10)
+        got = 0
+        while got < 3 * ((1 << 20) + 11):
+            got += len(s.recv(1 << 20))
+        f = wait_until(lambda: (lambda x: x if x[b"events"] == b"r" else None)(
+            client_by_id(server, cid)), timeout=5, what="events=r")
+        assert f[b"omem"] == b"0", f
+    finally:
+        s.close()
+
+
+def test_client_list_unix_socket(start_server, tmp_path):
+    """Unix-socket clients carry flag U and addr/laddr "<path>:0", as Redis prints them; a path of
+    70 characters is not cut short."""
+    d = tmp_path / ("u" * max(1, 66 - len(str(tmp_path))))
+    d.mkdir()
+    path = str(d / "s.sock")
+    assert 68 <= len(path) <= 75, path
+    srv = start_server(["--unixsocket", path, "--unixsocketperm", "700"])
+    import redis
+    u = redis.Redis(unix_socket_path=path, socket_timeout=10)
+    try:
+        info = client_fields(u.execute_command("CLIENT", "INFO"))
+        assert info[b"flags"] == b"U", info
+        assert info[b"addr"] == path.encode() + b":0", info
+        assert info[b"laddr"] == path.encode() + b":0", info
+        uid = u.client_id()
+        u.execute_command("MULTI")
+        with srv.raw() as c:
+            f = client_by_id(srv, uid)
+            assert f[b"flags"] == b"xU", f           # Redis's order: x before U
+            mine = client_fields(c.execute("CLIENT", "INFO"))
+            assert b"U" not in mine[b"flags"], mine  # TCP (or TLS) client
+        u.execute_command("DISCARD")
+        # redis-py parses the unix form of addr.
+        assert len([x for x in u.client_list() if x["addr"] == path + ":0"]) == 1
+    finally:
+        u.close()
+
+
+def test_unexpected_error_replies(server, raw):
+    """Errors sent to ordinary clients are counted in total_error_replies only: Redis counts in
+    unexpected_error_replies the errors sent to its master, replicas or the AOF loader."""
+    with server.raw() as c:
+        c.execute("CONFIG", "RESETSTAT")
+    for _ in range(3):
+        raw.execute("NOSUCHCOMMAND")
+    raw.execute("INCR", "k")
+    raw.execute("LPUSH", "k", "x")  # WRONGTYPE
+    stats = dict(line.split(b":", 1) for line in raw.execute("INFO", "stats").split(b"\r\n")
+                 if b":" in line)
+    assert int(stats[b"total_error_replies"]) >= 4, stats
+    assert stats[b"unexpected_error_replies"] == b"0", stats

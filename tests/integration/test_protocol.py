@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from helpers import OK, bulk, call, err, integer, read_nothing
+from helpers import OK, bulk, call, err, integer, read_nothing, wait_until
 from klserver import encode_command
 
 
@@ -244,3 +244,77 @@ def test_client_query_buffer_limit(server, config_set):
     finally:
         c.close()
         bystander.close()
+
+
+# ---------------- cross protocol scripting guard ----------------
+
+SECURITY_WARNING = ("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                    "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                    "Cross Protocol Scripting to compromise your Redis instance. Connection "
+                    "aborted.")
+
+CROSS_PROTOCOL = [
+    b"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"Host: x\r\n",
+    b"post /x\r\n",
+    b"hOsT: y\r\n",
+    encode_command("POST", "/"),
+    encode_command("HOST:"),
+]
+
+
+def assert_silently_closed(server, data, timeout=5):
+    """Send data on a fresh connection: no byte comes back and the server closes it."""
+    c = server.raw(timeout=timeout)
+    try:
+        c.send(data)
+        try:
+            got = c.read_until_closed()
+        except (socket.timeout, TimeoutError):
+            pytest.fail("connection still open after %r; got %r" % (data[:60], c.pending()))
+        assert got == b"", data[:60]
+    finally:
+        c.close()
+
+
+def log_count(srv, line):
+    with open(srv.logfile, errors="replace") as f:
+        return f.read().count(line)
+
+
+@pytest.mark.parametrize("data", CROSS_PROTOCOL, ids=[repr(d[:12])[2:-1] for d in CROSS_PROTOCOL])
+def test_post_and_host_close_without_reply(server, data):
+    assert_silently_closed(server, data)
+    # Logged at WARNING ('#'), at most once a minute: an earlier test may have logged it.
+    wait_until(lambda: log_count(server, "# " + SECURITY_WARNING) >= 1, timeout=5,
+               what="the security warning in the log")
+    with server.raw() as other:
+        assert call(other, "PING") == b"+PONG\r\n"
+
+
+def test_cross_protocol_stops_the_pipeline(server):
+    # What follows the HTTP header is never run; what came before it in the same packet runs
+    # but its reply is dropped with the connection (Redis: the client is closed before writing).
+    assert_silently_closed(server, b"SET before 1\r\nPOST / HTTP/1.1\r\nHost: x\r\n\r\n"
+                           + encode_command("SET", "after", "1") + b"SET after2 1\r\n")
+    with server.raw() as other:
+        assert call(other, "EXISTS", "before") == integer(1)
+        assert call(other, "EXISTS", "after", "after2") == integer(0)
+    # Inside MULTI too: the connection goes, nothing is queued or run.
+    assert_silently_closed(server, b"MULTI\r\nSET inmulti 1\r\nPOST /\r\nEXEC\r\n")
+    with server.raw() as other:
+        assert call(other, "EXISTS", "inmulti") == integer(0)
+
+
+def test_cross_protocol_before_auth_and_log_rate(start_server):
+    # A fresh server: the guard runs before authentication, and the warning is logged once a
+    # minute however many connections try.
+    srv = start_server(["--requirepass", "secret"])
+    for data in CROSS_PROTOCOL:
+        assert_silently_closed(srv, data)
+    wait_until(lambda: log_count(srv, SECURITY_WARNING) >= 1, timeout=5,
+               what="the security warning in the log")
+    time.sleep(0.2)
+    assert log_count(srv, SECURITY_WARNING) == 1
+    with srv.raw() as c:
+        assert call(c, "PING").startswith(b"-NOAUTH")

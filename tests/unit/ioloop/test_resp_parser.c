@@ -1199,3 +1199,69 @@ RP_TEST(random_pipelines) {
         sb_free(&exp);
     }
 }
+
+/* The HTTP guard's helpers: POST / Host: found by name in any case (as C
+ * strings, like Redis's strcasecmp), and the batch cut before them. */
+RP_TEST(find_http_and_truncate) {
+    static const char in[] = "SET a 1\r\n*2\r\n$4\r\nPoSt\r\n$1\r\n/\r\nGET a\r\n"
+                             "HOST: x\r\nhost:x\r\nposter\r\n*1\r\n$6\r\npost\0z\r\n";
+    resp_parser_t p;
+    resp_batch_t b;
+    size_t used = 0;
+    resp_parser_init(&p);
+    resp_batch_init(&b);
+    cr_assert_eq(resp_parse(&p, NULL, in, sizeof(in) - 1, &used, &b), RESP_OK);
+    cr_assert_eq(used, sizeof(in) - 1);
+    cr_assert_eq(b.ncmds, 7);
+    cr_assert_eq(resp_batch_find_http(&b, 0), 1);
+    cr_assert_eq(resp_batch_find_http(&b, 2), 3);
+    cr_assert_eq(resp_batch_find_http(&b, 4), 6, "\"post\\0z\" is \"post\" to strcasecmp");
+    cr_assert_eq(resp_batch_find_http(&b, 7), UINT32_MAX);
+    size_t first = resp_batch_argv(&b, 0)[0].len + resp_batch_argv(&b, 0)[1].len +
+                   resp_batch_argv(&b, 0)[2].len;
+    resp_batch_truncate(&b, 1);
+    cr_assert_eq(b.ncmds, 1);
+    cr_assert_eq(b.nargs, 3);
+    cr_assert_eq(b.bytes, first);
+    cr_assert_eq(resp_batch_find_http(&b, 0), UINT32_MAX);
+    resp_batch_truncate(&b, 5); /* longer than the batch: nothing changes */
+    cr_assert_eq(b.ncmds, 1);
+    resp_batch_truncate(&b, 0);
+    cr_assert_eq(b.ncmds, 0);
+    cr_assert_eq(b.nargs, 0);
+    cr_assert_eq(b.bytes, 0);
+    resp_batch_free(&b);
+    resp_parser_free(&p);
+}
+
+/* CLIENT LIST's qbuf / qbuf-free / argv-mem of a partly received command. */
+RP_TEST(usage_of_partial_command) {
+    resp_parser_t p;
+    resp_batch_t b;
+    size_t used, args, pending, room;
+    resp_parser_init(&p);
+    resp_batch_init(&b);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert(args == 0 && pending == 0 && room == 0);
+    cr_assert_eq(resp_parse(&p, NULL, S("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc"), &used, &b),
+                 RESP_OK);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert_eq(args, 4);
+    cr_assert_eq(pending, 3);
+    cr_assert_eq(room, 7);
+    cr_assert_eq(resp_parse(&p, NULL, S("defghij\r\n*2\r\n$4"), &used, &b), RESP_OK);
+    cr_assert_eq(b.ncmds, 1);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert_eq(args, 0);
+    cr_assert_eq(pending, 2, "the partial \"$4\" header line");
+    cr_assert_gt(room, 0);
+    cr_assert_eq(resp_parse(&p, NULL, S("\r\nECHO\r\n$1\r\nx\r\nSET k "), &used, &b), RESP_OK);
+    cr_assert_eq(b.ncmds, 2);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert(args == 0 && pending == 6 && room > 0, "inline: %zu %zu %zu", args, pending, room);
+    cr_assert_eq(resp_parse(&p, NULL, S("v\r\n"), &used, &b), RESP_OK);
+    resp_parser_usage(&p, &args, &pending, &room);
+    cr_assert(args == 0 && pending == 0 && room == 0);
+    resp_batch_free(&b);
+    resp_parser_free(&p);
+}

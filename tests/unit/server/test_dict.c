@@ -683,6 +683,7 @@ Test(dict, sample_dense_and_rehashing) {
         total += n;
     }
     cr_assert_gt(rehashing_calls, 0);
+    cr_assert_eq(total, 20000 * 20);
     size_t never = 0;
     for (uint32_t i = 1; i <= N; i++)
         never += hits[i] == 0;
