@@ -35,6 +35,10 @@ enum cmd_flag {
     CMD_NO_MANDATORY_KEYS = 1u << 24,
     CMD_PROTECTED = 1u << 25,
     CMD_SENTINEL = 1u << 26,
+    /* Touches keys it does not name (SCAN, RANDOMKEY): the keys it expires on
+     * its way are propagated without a MULTI/EXEC around them, as Redis
+     * 7.0.15's hidden CMD_TOUCHES_ARBITRARY_KEYS. Not shown by COMMAND. */
+    CMD_TOUCHES_ARBITRARY_KEYS = 1u << 27,
     /* Keys found through a numkeys argument (set by cmd_table_init from
      * cmd_table.c's list; reported as "movablekeys"). */
     CMD_MOVABLE_KEYS = 1u << 30,

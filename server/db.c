@@ -17,6 +17,17 @@ static const dict_type_t expires_type = {NULL};
 
 static kdb_t *dbs;
 static int ndbs;
+static const db_hooks_t *hooks;
+
+void db_set_hooks(const db_hooks_t *h) {
+    hooks = h;
+}
+
+/* The keyspace deletes an expired key: tell the layer above (before the
+ * delete, key may be the entry's own copy). */
+static inline void key_expired(kdb_t *db, const char *key, size_t klen, bool lazy) {
+    if (hooks && hooks->key_expired) hooks->key_expired(db, key, klen, lazy);
+}
 
 void db_init(int count) {
     ndbs = count;
@@ -95,6 +106,7 @@ bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
     /* Before the delete: key may be the entry's own copy (RANDOMKEY). */
     notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", key, klen, db->id);
     multi_touch_deleted(db, key, klen); /* an expiry breaks WATCH, as in Redis 7.0 */
+    key_expired(db, key, klen, g_cfg.lazyfree_lazy_expire);
     dict_delete(db->expires, key, klen);
     unlink_value(db, key, klen, g_cfg.lazyfree_lazy_expire);
     g_srv.stat.expiredkeys++;
@@ -191,6 +203,12 @@ bool db_delete_lazy(kdb_t *db, const char *key, size_t klen, bool lazy) {
     db_remove_expire(db, key, klen);
     multi_touch_key(db, key, klen);
     return true;
+}
+
+bool db_evict(kdb_t *db, const char *key, size_t klen, bool lazy) {
+    if (!dict_find(db->keys, key, klen)) return false;
+    if (hooks && hooks->key_evicted) hooks->key_evicted(db, key, klen, lazy);
+    return db_delete_lazy(db, key, klen, lazy);
 }
 
 kobj_t *db_take(kdb_t *db, const char *key, size_t klen, int64_t *expire_out) {
@@ -340,6 +358,7 @@ void db_active_expire_cycle(long long budget_us) {
             } while (db->expire_cursor != 0 && s.sampled < 20 && buckets < 400 && s.nvictims < 48);
             for (int v = 0; v < s.nvictims; v++) {
                 if (dict_delete(db->expires, s.victims[v].k, s.victims[v].kl) == 1) {
+                    key_expired(db, s.victims[v].k, s.victims[v].kl, g_cfg.lazyfree_lazy_expire);
                     unlink_value(db, s.victims[v].k, s.victims[v].kl, g_cfg.lazyfree_lazy_expire);
                     multi_touch_key(db, s.victims[v].k, s.victims[v].kl);
                     g_srv.stat.expiredkeys++;

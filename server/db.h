@@ -24,6 +24,18 @@ typedef struct kdb {
     uint64_t expire_cursor;
 } kdb_t;
 
+/* What the keyspace tells the layer above when it deletes a key on its own
+ * (the write path propagates these as DEL or UNLINK). Called before the key
+ * is gone, so key stays readable during the call; lazy: the value is freed
+ * lazily (lazyfree-lazy-expire / lazyfree-lazy-eviction). */
+typedef struct db_hooks {
+    void (*key_expired)(kdb_t *db, const char *key, size_t klen, bool lazy);
+    void (*key_evicted)(kdb_t *db, const char *key, size_t klen, bool lazy);
+} db_hooks_t;
+
+/* Register the hooks (Thread: main, at start-up; NULL: none). */
+void db_set_hooks(const db_hooks_t *hooks);
+
 void db_init(int count);
 void db_free_all(void);
 int db_count(void);
@@ -56,6 +68,9 @@ bool db_delete(kdb_t *db, const char *key, size_t klen);
 /* Delete, freeing a big value on the lazy-free thread when lazy (UNLINK,
  * DEL with lazyfree-lazy-user-del, lazy eviction; lazyfree.h). */
 bool db_delete_lazy(kdb_t *db, const char *key, size_t klen, bool lazy);
+/* Delete a key chosen by eviction (lazy: free the value on the lazy-free
+ * thread), telling the hooks first. Returns true if the key existed. */
+bool db_evict(kdb_t *db, const char *key, size_t klen, bool lazy);
 /* Remove the key and return its value (caller owns it), keeping nothing. */
 kobj_t *db_take(kdb_t *db, const char *key, size_t klen, int64_t *expire_out);
 

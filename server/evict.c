@@ -325,7 +325,7 @@ static int evict_perform_timed(void) {
         if (!c) goto out; /* nothing left that the policy may evict */
         kdb_t *db = db_get(c->dbid);
         long long before = (long long)kl_used_memory();
-        db_delete_lazy(db, c->key, c->klen, lazy);
+        db_evict(db, c->key, c->klen, lazy);
         freed += before - (long long)kl_used_memory();
         g_srv.stat.evictedkeys++;
         notify_keyspace_event(KL_NOTIFY_EVICTED, "evicted", c->key, c->klen, db->id);

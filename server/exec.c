@@ -19,6 +19,7 @@
 #include "kl_log.h"
 #include "kl_util.h"
 #include "multi.h"
+#include "propagate.h"
 #include "pubsub.h"
 #include "reply.h"
 #include "server.h"
@@ -445,8 +446,14 @@ static void call_command(client_t *c, int mode) {
     g_srv.ustime = start;
     g_srv.mstime = start / 1000;
     err_mark = reply_total_errors();
+    /* The write path: the frame collects what the command changed and how
+     * it is propagated; its end counts dirty and queues (or, for the
+     * outermost call, delivers) the command stream. */
+    prop_frame_t pf;
+    prop_call_begin(&pf, (cmd->flags & CMD_TOUCHES_ARBITRARY_KEYS) != 0);
     cmd->proc(c);
     long long dur = kl_ustime() - start;
+    prop_call_end(&pf, c->db->id, c->argv, c->argc);
     bool failed = reply_total_errors() > err_mark;
     err_mark = reply_total_errors();
     bool blocked = (c->flags & CF_BLOCKED) != 0;

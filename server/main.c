@@ -4,6 +4,7 @@
 #include "db.h"
 #include "evict.h"
 #include "lazyfree.h"
+#include "propagate.h"
 #include "exec.h"
 #include "info.h"
 #include "iol.h"
@@ -30,8 +31,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-kl_server_t g_srv;
-
 #define MAX_LISTENERS 32
 static iol_listener_t *tcp_listeners[MAX_LISTENERS];
 static int n_tcp_listeners;
@@ -40,12 +39,6 @@ static iol_listener_t *tls_listeners[MAX_LISTENERS];
 static int n_tls_listeners;
 static uv_timer_t cron_timer;
 static uv_signal_t sig_term, sig_int;
-
-void srv_update_time(void) {
-    g_srv.ustime = kl_ustime();
-    g_srv.mstime = g_srv.ustime / 1000;
-    g_srv.lruclock = (uint32_t)((g_srv.mstime / 1000) & ((1u << 24) - 1));
-}
 
 /* ---------------------------------------------------------------- process title */
 
@@ -491,6 +484,7 @@ int main(int argc, char **argv) {
                    "OS only as the program allocates");
     types_register();
     db_init(g_cfg.databases);
+    prop_init(); /* the write path hears about expired and evicted keys */
     if (lazyfree_start() != 0) {
         kl_warning("Failed to start the lazy-free thread");
         exit(1);
@@ -574,6 +568,7 @@ int main(int argc, char **argv) {
     kl_warning("keyloom is now ready to exit, bye bye...");
     lazyfree_stop(); /* finishes every pending free, then joins */
     db_free_all();
+    prop_free_all();
     cmd_table_free();
     slowlog_free();
     exec_free_all();
