@@ -446,14 +446,15 @@ static void call_command(client_t *c, int mode) {
     g_srv.ustime = start;
     g_srv.mstime = start / 1000;
     err_mark = reply_total_errors();
-    /* The write path: the frame collects what the command changed and how
-     * it is propagated; its end counts dirty and queues (or, for the
-     * outermost call, delivers) the command stream. */
+    /* The write path (propagate.h): while a stream consumer listens, the
+     * frame collects how the command is propagated (the changes it reports
+     * decide whether it is); its end queues it and, for the outermost call,
+     * delivers the unit. Without a consumer only the dirty counter moves. */
     prop_frame_t pf;
-    prop_call_begin(&pf, (cmd->flags & CMD_TOUCHES_ARBITRARY_KEYS) != 0);
+    bool framed = prop_call_begin(&pf, (cmd->flags & CMD_TOUCHES_ARBITRARY_KEYS) != 0);
     cmd->proc(c);
     long long dur = kl_ustime() - start;
-    prop_call_end(&pf, c->db->id, c->argv, c->argc);
+    prop_call_end(framed, &pf, c->db->id, c->argv, c->argc);
     bool failed = reply_total_errors() > err_mark;
     err_mark = reply_total_errors();
     bool blocked = (c->flags & CF_BLOCKED) != 0;

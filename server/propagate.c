@@ -22,6 +22,7 @@
 
 prop_frame_t *prop__cur;
 size_t prop__nconsumers;
+uint32_t prop__depth;
 
 struct prop_consumer {
     prop_consumer_t *next;
@@ -200,28 +201,28 @@ size_t prop_consumer_count(void) {
 
 /* ---------------------------------------------------------------- frames */
 
-void prop__changes_outside(uint64_t n) {
-    /* Every change today is made by a command; count one anyway. */
-    g_srv.dirty += n;
+void prop__call_begin(prop_frame_t *f, bool arbitrary_keys) {
+    f->prev = prop__cur;
+    f->changes = 0;
+    f->flags = (!prop__cur && arbitrary_keys) ? PROP__F_ARBITRARY : 0;
+    f->rw_off = f->rw_len = 0;
+    prop__cur = f;
 }
 
-void prop_call_end(prop_frame_t *f, int dbid, const resp_arg_t *argv, uint32_t argc) {
+void prop__call_end(prop_frame_t *f, int dbid, const resp_arg_t *argv, uint32_t argc) {
     assert(prop__cur == f);
-    g_srv.dirty += f->changes; /* the only place that moves the dirty counter */
     prop__cur = f->prev;
-    if (f->on) {
-        unsigned targets = (f->changes ? PROP_ALL : 0u) | (f->flags & PROP_ALL);
-        if (f->flags & PROP__F_PREVENT) targets = 0;
-        if (targets) {
-            size_t off = pend.len;
-            if (f->flags & PROP__F_REWRITTEN)
-                kl_buf_append(&pend, rw.p + f->rw_off, f->rw_len);
-            else
-                enc_resp_argv(&pend, argv, argc);
-            op_push(dbid, targets, off);
-        }
-        if (f->flags & PROP__F_REWRITTEN) buf_truncate(&rw, f->rw_off);
+    unsigned targets = (f->changes ? PROP_ALL : 0u) | (f->flags & PROP_ALL);
+    if (f->flags & PROP__F_PREVENT) targets = 0;
+    if (targets) {
+        size_t off = pend.len;
+        if (f->flags & PROP__F_REWRITTEN)
+            kl_buf_append(&pend, rw.p + f->rw_off, f->rw_len);
+        else
+            enc_resp_argv(&pend, argv, argc);
+        op_push(dbid, targets, off);
     }
+    if (f->flags & PROP__F_REWRITTEN) buf_truncate(&rw, f->rw_off);
     if (!prop__cur) {
         /* The unit ends here. The flag is read by the flush only. */
         unit_arbitrary = (f->flags & PROP__F_ARBITRARY) != 0;
@@ -234,7 +235,7 @@ void prop_call_end(prop_frame_t *f, int dbid, const resp_arg_t *argv, uint32_t a
 /* Start a new rewrite for the running call: its bytes go at the end of rw. */
 static prop_frame_t *rewrite_frame(void) {
     prop_frame_t *f = prop__cur;
-    if (!f || !f->on) return NULL;
+    if (!f) return NULL;
     if (f->flags & PROP__F_REWRITTEN) {
         /* Drop the previous rewrite when it is the last thing in rw (no
          * nested call appended after it, which is always true today). */
@@ -277,7 +278,7 @@ void prop_also(int dbid, const prop_arg_t *argv, uint32_t argc) {
     size_t off = pend.len;
     enc_prop_argv(&pend, argv, argc);
     op_push(dbid, PROP_ALL, off);
-    if (!prop__cur) prop_flush(); /* not inside a command: a unit of its own */
+    if (!prop__depth) prop_flush(); /* not inside a command: a unit of its own */
 }
 
 void prop_force(unsigned targets) {

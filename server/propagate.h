@@ -26,15 +26,17 @@
  * consumer gets a SELECT whenever the database of the next command differs
  * from the last one it was given.
  *
- * Cost: with no consumer registered, a call costs two frame stores and the
- * dirty counter; nothing is encoded (prop_wanted() is false and every
- * rewrite/also call returns at once).
+ * Cost: with no consumer registered a call gets no frame: it costs a depth
+ * counter and a test, plus the dirty counter its command bumps; nothing is
+ * encoded (prop_wanted() is false and every rewrite/also call returns at
+ * once).
  *
  * Thread: executor (every function here). */
 #ifndef KL_PROPAGATE_H
 #define KL_PROPAGATE_H
 
 #include "resp_parser.h"
+#include "server.h" /* g_srv.dirty: the counter this module owns */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,8 +92,10 @@ void prop_free_all(void);
 
 /* ---------------------------------------------------------------- call frames */
 
-/* One command call in progress (nested for the commands EXEC runs). Lives
- * on the caller's stack between prop_call_begin and prop_call_end. */
+/* A unit is recorded when a consumer is registered as its outermost call
+ * starts; then every call of it (the commands EXEC runs too) gets a frame,
+ * which lives on the caller's stack between prop_call_begin and
+ * prop_call_end. Without a consumer no frame is made at all. */
 enum prop_frame_flag {
     /* bits 0-1: targets forced by prop_force (PROP_AOF, PROP_REPL) */
     PROP__F_PREVENT = 1u << 4,   /* prop_prevent: the command itself is not propagated */
@@ -101,50 +105,54 @@ enum prop_frame_flag {
 
 typedef struct prop_frame {
     struct prop_frame *prev;
-    uint64_t changes; /* reported by prop_changes */
+    uint64_t changes; /* reported by prop_changes during this call */
     uint32_t flags;   /* enum prop_frame_flag */
-    bool on;          /* a consumer listens: rewrites are recorded */
     size_t rw_off;    /* this call's rewritten form in the rewrite buffer */
     size_t rw_len;
 } prop_frame_t;
 
-extern prop_frame_t *prop__cur;
+extern prop_frame_t *prop__cur; /* innermost frame; NULL: this unit is not recorded */
 extern size_t prop__nconsumers;
+extern uint32_t prop__depth; /* command calls in progress (nested under EXEC) */
 
-/* The executor starts a command call. arbitrary_keys: the command touches
- * keys it does not name (SCAN, RANDOMKEY); only the outermost call's flag
- * counts, and then its expired keys are not wrapped in MULTI/EXEC. */
-static inline void prop_call_begin(prop_frame_t *f, bool arbitrary_keys) {
-    f->prev = prop__cur;
-    f->changes = 0;
-    f->flags = (!prop__cur && arbitrary_keys) ? PROP__F_ARBITRARY : 0;
-    f->on = prop__cur ? prop__cur->on : prop__nconsumers != 0;
-    f->rw_off = f->rw_len = 0;
-    prop__cur = f;
+void prop__call_begin(prop_frame_t *f, bool arbitrary_keys);
+void prop__call_end(prop_frame_t *f, int dbid, const resp_arg_t *argv, uint32_t argc);
+
+/* The executor starts a command call; returns whether it got a frame (pass
+ * that to prop_call_end). arbitrary_keys: the command touches keys it does
+ * not name (SCAN, RANDOMKEY); only the outermost call's flag counts, and
+ * then the keys it expires are not wrapped in MULTI/EXEC. Inline: with no
+ * consumer this test is the whole cost of a call's start. */
+static inline bool prop_call_begin(prop_frame_t *f, bool arbitrary_keys) {
+    bool framed = prop__depth++ == 0 ? prop__nconsumers != 0 : prop__cur != NULL;
+    if (framed) prop__call_begin(f, arbitrary_keys);
+    return framed;
 }
 
-/* The executor ends the call begun with f: adds its changes to the dirty
- * counter, queues its propagated form (argv as received, or the rewrite) for
- * database dbid, and when f was the outermost call hands the execution unit
- * to the consumers. */
-void prop_call_end(prop_frame_t *f, int dbid, const resp_arg_t *argv, uint32_t argc);
+/* The executor ends the call begun with f: queues its propagated form (argv
+ * as received, or its rewrite) for database dbid when it reported changes or
+ * forced it, and when f was the outermost call hands the execution unit to
+ * the consumers. */
+static inline void prop_call_end(bool framed, prop_frame_t *f, int dbid, const resp_arg_t *argv,
+                                 uint32_t argc) {
+    prop__depth--;
+    if (framed) prop__call_end(f, dbid, argv, argc);
+}
 
 /* ---------------------------------------------------------------- what commands report */
 
-void prop__changes_outside(uint64_t n);
-
-/* The running command changed n things (Redis's server.dirty += n). */
+/* The running command changed n things: Redis's server.dirty += n, the
+ * only way the dirty counter (INFO rdb_changes_since_last_save) moves. A
+ * call that reports changes is propagated. */
 static inline void prop_changes(uint64_t n) {
-    if (prop__cur)
-        prop__cur->changes += n;
-    else
-        prop__changes_outside(n);
+    g_srv.dirty += n;
+    if (prop__cur) prop__cur->changes += n;
 }
 
-/* True when what the running command propagates is recorded: callers may
- * skip building rewrite arguments otherwise. */
+/* True when what the running code propagates is recorded: callers may skip
+ * building rewrite arguments otherwise. */
 static inline bool prop_wanted(void) {
-    return prop__cur ? prop__cur->on : prop__nconsumers != 0;
+    return prop__cur != NULL || (prop__depth == 0 && prop__nconsumers != 0);
 }
 
 /* Propagate the running command as argv[0..argc) instead of itself
