@@ -25,8 +25,8 @@ void db_set_hooks(const db_hooks_t *h) {
 
 /* The keyspace deletes an expired key: tell the layer above (before the
  * delete, key may be the entry's own copy). */
-static inline void key_expired(kdb_t *db, const char *key, size_t klen, bool lazy) {
-    if (hooks && hooks->key_expired) hooks->key_expired(db, key, klen, lazy);
+static inline void key_expired(kdb_t *db, const char *key, size_t klen) {
+    if (hooks && hooks->expired) hooks->expired(db, key, klen);
 }
 
 void db_init(int count) {
@@ -106,7 +106,7 @@ bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
     /* Before the delete: key may be the entry's own copy (RANDOMKEY). */
     notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", key, klen, db->id);
     multi_touch_deleted(db, key, klen); /* an expiry breaks WATCH, as in Redis 7.0 */
-    key_expired(db, key, klen, g_cfg.lazyfree_lazy_expire);
+    key_expired(db, key, klen);
     dict_delete(db->expires, key, klen);
     unlink_value(db, key, klen, g_cfg.lazyfree_lazy_expire);
     g_srv.stat.expiredkeys++;
@@ -207,7 +207,7 @@ bool db_delete_lazy(kdb_t *db, const char *key, size_t klen, bool lazy) {
 
 bool db_evict(kdb_t *db, const char *key, size_t klen, bool lazy) {
     if (!dict_find(db->keys, key, klen)) return false;
-    if (hooks && hooks->key_evicted) hooks->key_evicted(db, key, klen, lazy);
+    if (hooks && hooks->evicted) hooks->evicted(db, key, klen);
     return db_delete_lazy(db, key, klen, lazy);
 }
 
@@ -358,7 +358,7 @@ void db_active_expire_cycle(long long budget_us) {
             } while (db->expire_cursor != 0 && s.sampled < 20 && buckets < 400 && s.nvictims < 48);
             for (int v = 0; v < s.nvictims; v++) {
                 if (dict_delete(db->expires, s.victims[v].k, s.victims[v].kl) == 1) {
-                    key_expired(db, s.victims[v].k, s.victims[v].kl, g_cfg.lazyfree_lazy_expire);
+                    key_expired(db, s.victims[v].k, s.victims[v].kl);
                     unlink_value(db, s.victims[v].k, s.victims[v].kl, g_cfg.lazyfree_lazy_expire);
                     multi_touch_key(db, s.victims[v].k, s.victims[v].kl);
                     g_srv.stat.expiredkeys++;

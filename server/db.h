@@ -26,11 +26,12 @@ typedef struct kdb {
 
 /* What the keyspace tells the layer above when it deletes a key on its own
  * (the write path propagates these as DEL or UNLINK). Called before the key
- * is gone, so key stays readable during the call; lazy: the value is freed
- * lazily (lazyfree-lazy-expire / lazyfree-lazy-eviction). */
+ * is gone, so key stays readable during the call. */
 typedef struct db_hooks {
-    void (*key_expired)(kdb_t *db, const char *key, size_t klen, bool lazy);
-    void (*key_evicted)(kdb_t *db, const char *key, size_t klen, bool lazy);
+    /* key's TTL passed: it is deleted (lazily on access or by active expiry). */
+    void (*expired)(kdb_t *db, const char *key, size_t klen);
+    /* key was chosen by the eviction policy and is deleted (db_evict). */
+    void (*evicted)(kdb_t *db, const char *key, size_t klen);
 } db_hooks_t;
 
 /* Register the hooks (Thread: main, at start-up; NULL: none). */

@@ -297,25 +297,24 @@ static void propagate_deletion(kdb_t *db, const char *key, size_t klen, bool laz
     prop_also(db->id, argv, 2);
 }
 
-static void hook_expired(kdb_t *db, const char *key, size_t klen, bool lazy) {
+void prop_key_expired(kdb_t *db, const char *key, size_t klen) {
     /* Inside a command the DEL joins its unit (before the command's own
      * form); from the cron it is a unit of its own (prop_also flushes). */
-    propagate_deletion(db, key, klen, lazy);
+    propagate_deletion(db, key, klen, g_cfg.lazyfree_lazy_expire != 0);
 }
 
-static void hook_evicted(kdb_t *db, const char *key, size_t klen, bool lazy) {
+void prop_key_evicted(kdb_t *db, const char *key, size_t klen) {
     /* Redis emits every evicted key at once, even from inside a command
      * (CONFIG SET maxmemory): never wrapped with anything. */
-    propagate_deletion(db, key, klen, lazy);
+    propagate_deletion(db, key, klen, g_cfg.lazyfree_lazy_eviction != 0);
     prop_flush();
 }
 
-static const db_hooks_t hooks = {
-    .key_expired = hook_expired,
-    .key_evicted = hook_evicted,
-};
-
 void prop_init(void) {
+    static const db_hooks_t hooks = {
+        .expired = prop_key_expired,
+        .evicted = prop_key_evicted,
+    };
     db_set_hooks(&hooks);
 }
 

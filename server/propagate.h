@@ -84,9 +84,19 @@ void prop_consumer_reset_db(prop_consumer_t *pc);
 /* Number of registered consumers. */
 size_t prop_consumer_count(void);
 
-/* Register the keyspace hooks (expired / evicted keys). Thread: main, at
- * start-up after db_init. */
+/* Register prop_key_expired/prop_key_evicted as the keyspace's hooks.
+ * Thread: main, at start-up after db_init. */
 void prop_init(void);
+
+struct kdb;
+/* The keyspace deleted key because its TTL passed (on access or by active
+ * expiry): propagated as DEL, or UNLINK with lazyfree-lazy-expire, inside
+ * the running command's unit or, outside any command, at once. Call before
+ * the key is gone. */
+void prop_key_expired(struct kdb *db, const char *key, size_t klen);
+/* Eviction deleted key: DEL, or UNLINK with lazyfree-lazy-eviction, emitted
+ * at once as a unit of its own (Redis 7.0). */
+void prop_key_evicted(struct kdb *db, const char *key, size_t klen);
 /* Free the consumers and buffers (shutdown, tests). */
 void prop_free_all(void);
 
