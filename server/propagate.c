@@ -42,6 +42,16 @@ typedef struct prop_op {
 static prop_consumer_t *consumers;
 static bool flushing;
 static size_t ndead;
+/* Targets some live consumer takes: a command for no one is not even queued,
+ * as Redis's shouldPropagate() (PUBLISH with no replica is not part of a
+ * unit, so it cannot make the AOF's share of it a MULTI/EXEC). */
+static unsigned live_targets;
+
+static void targets_recompute(void) {
+    live_targets = 0;
+    for (prop_consumer_t *pc = consumers; pc; pc = pc->next)
+        if (!pc->dead) live_targets |= pc->targets;
+}
 
 static kl_buf_t rw, pend, out;
 static prop_op_t *ops;
@@ -180,6 +190,7 @@ prop_consumer_t *prop_consumer_add(unsigned targets, prop_feed_fn feed, void *ar
         *pp = pc;
     }
     prop__nconsumers++;
+    live_targets |= pc->targets;
     return pc;
 }
 
@@ -188,6 +199,7 @@ void prop_consumer_remove(prop_consumer_t *pc) {
     prop__nconsumers--;
     pc->dead = true;
     ndead++;
+    targets_recompute();
     if (!flushing) free_dead();
 }
 
@@ -212,7 +224,7 @@ void prop__call_begin(prop_frame_t *f, bool arbitrary_keys) {
 void prop__call_end(prop_frame_t *f, int dbid, const resp_arg_t *argv, uint32_t argc) {
     assert(prop__cur == f);
     prop__cur = f->prev;
-    unsigned targets = (f->changes ? PROP_ALL : 0u) | (f->flags & PROP_ALL);
+    unsigned targets = ((f->changes ? PROP_ALL : 0u) | (f->flags & PROP_ALL)) & live_targets;
     if (f->flags & PROP__F_PREVENT) targets = 0;
     if (targets) {
         size_t off = pend.len;
@@ -275,9 +287,10 @@ void prop_rewrite_args(const resp_arg_t *argv, uint32_t argc, const prop_subst_t
 
 void prop_also(int dbid, const prop_arg_t *argv, uint32_t argc) {
     if (!prop_wanted()) return;
+    if (!live_targets) return;
     size_t off = pend.len;
     enc_prop_argv(&pend, argv, argc);
-    op_push(dbid, PROP_ALL, off);
+    op_push(dbid, PROP_ALL & live_targets, off);
     if (!prop__depth) prop_flush(); /* not inside a command: a unit of its own */
 }
 
@@ -323,6 +336,7 @@ void prop_free_all(void) {
         pc->dead = true;
     free_dead();
     prop__nconsumers = 0;
+    live_targets = 0;
     kl_buf_free(&rw);
     kl_buf_free(&pend);
     kl_buf_free(&out);

@@ -618,7 +618,30 @@ Test(propagate, publish_goes_to_replicas_only) {
     RUN(a, "set", "a", "1");
     RUN(a, "EXEC");
     EXPECT("MULTI", "publish ch msg", "set a 1", "EXEC");
+    /* With a replica listening the AOF's share keeps the wrapper, even
+     * when empty: redis-server 7.0.15 with AOF on and a replica attached. */
     EXPECT_AOF("SELECT 0", "MULTI", "set a 1", "EXEC");
+    RUN(a, "MULTI");
+    RUN(a, "publish", "ch", "1");
+    RUN(a, "publish", "ch", "2");
+    RUN(a, "EXEC");
+    EXPECT("MULTI", "publish ch 1", "publish ch 2", "EXEC");
+    EXPECT_AOF("MULTI", "EXEC");
+}
+
+Test(propagate, publish_is_not_queued_without_a_replica_stream) {
+    fake_t *a = new_client();
+    prop_consumer_remove(consumer);
+    consumer = NULL;
+    aof_consumer = prop_consumer_add(PROP_AOF, feed, &aof_stream);
+    /* redis-server 7.0.15 with AOF on and no replica: PUBLISH is not part
+     * of the unit, so the SET is not wrapped. */
+    RUN(a, "MULTI");
+    RUN(a, "publish", "ch", "msg");
+    RUN(a, "set", "a", "1");
+    RUN(a, "EXEC");
+    RUN(a, "publish", "ch", "msg");
+    EXPECT_AOF("SELECT 0", "set a 1");
 }
 
 Test(propagate, flush_always_propagates) {
