@@ -306,6 +306,9 @@ static void flush_parked_replies(client_t *c) {
  * waits). */
 #define EXEC_REPLY_YIELD (1024 * 1024)
 
+static void resume_parked(void);
+static bool resume_pending;
+
 static int exec_batch(client_t *c) {
     resp_batch_t *b = c->io.exec_batch;
     if (c->commands_done < c->io.exec_done) c->commands_done = c->io.exec_done;
@@ -335,6 +338,10 @@ static int exec_batch(client_t *c) {
         /* Clients waiting on keys this command filled are served now, before
          * the next command (Redis's handleClientsBlockedOnKeys). */
         if (block_work_pending()) block_handle_pending();
+        if (resume_pending) {
+            resume_pending = false;
+            resume_parked();
+        }
     }
     c->commands_done = 0;
     c->io.exec_done = 0;
@@ -543,12 +550,13 @@ void exec_pause_until(int64_t end_ms, bool all) {
     g_srv.pause_all = all;
 }
 
-void exec_unpause(void) {
-    g_srv.paused = false;
-    g_srv.pause_end_ms = 0;
-    /* Resume in arrival order; a resumed client may park again only if a new
-     * pause started meanwhile (a resumed batch may pause again), in which
-     * case the rest stays parked behind it. */
+/* resume_pending: CLIENT UNPAUSE ran inside a command, the parked batches
+ * resume after it (exec_batch). */
+
+/* Resume the parked batches in arrival order; a resumed client may park
+ * again only if a new pause started meanwhile (a resumed batch may pause
+ * again), in which case the rest stays parked behind it. */
+static void resume_parked(void) {
     while (nparked && !g_srv.paused) {
         client_t *c = parked[0];
         memmove(&parked[0], &parked[1], (nparked - 1) * sizeof(*parked));
@@ -556,6 +564,19 @@ void exec_unpause(void) {
         c->flags &= ~CF_PAUSED;
         exec_continue(c);
     }
+}
+
+void exec_unpause(void) {
+    g_srv.paused = false;
+    g_srv.pause_end_ms = 0;
+    /* From inside a command (CLIENT UNPAUSE) the other clients' commands
+     * must not run nested in it: each is a unit of its own for the write
+     * path, as in Redis, which resumes them after the current command. */
+    if (prop_in_call()) {
+        resume_pending = true;
+        return;
+    }
+    resume_parked();
 }
 
 bool exec_paused_clients(void) {

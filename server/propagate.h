@@ -139,6 +139,11 @@ static inline bool prop_call_begin(prop_frame_t *f, bool arbitrary_keys) {
     return framed;
 }
 
+/* True while a command call runs (any depth). */
+static inline bool prop_in_call(void) {
+    return prop__depth != 0;
+}
+
 /* The executor ends the call begun with f: queues its propagated form (argv
  * as received, or its rewrite) for database dbid when it reported changes or
  * forced it, and when f was the outermost call hands the execution unit to

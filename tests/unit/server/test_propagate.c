@@ -557,6 +557,25 @@ Test(propagate, bzmpop_served_later_is_zpopmax_with_count) {
                  "5", NULL, NULL);
 }
 
+Test(propagate, clients_resumed_by_unpause_are_units_of_their_own) {
+    fake_t *a = new_client(), *p = new_client(), *q = new_client();
+    RUN(a, "SET", "warmup", "1");
+    kl_buf_clear(&stream);
+    RUN(a, "CLIENT", "PAUSE", "100000", "WRITE");
+    cr_assert(!RUN(p, "SET", "x", "1"), "a write waits during CLIENT PAUSE WRITE");
+    cr_assert(!RUN(q, "SADD", "s", "m"));
+    int u0 = units;
+    RUN(a, "CLIENT", "UNPAUSE");
+    collect_reply(p);
+    collect_reply(q);
+    cr_assert_str_eq(p->reply.p, "+OK\r\n");
+    cr_assert_str_eq(q->reply.p, ":1\r\n");
+    /* Not one MULTI/EXEC around both: each resumed command is its own unit,
+     * run after CLIENT UNPAUSE, not inside it. */
+    cr_assert_eq(units - u0, 2, "units: %d", units - u0);
+    EXPECT("SET x 1", "SADD s m");
+}
+
 /* ---------------------------------------------------------------- transactions */
 
 Test(propagate, exec_wraps_more_than_one_command) {
