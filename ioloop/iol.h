@@ -148,6 +148,10 @@ long iol_thread_tid(int index); /* kernel tid, for /proc CPU times */
  * bytes for the server; the hook returns it to ioloop, which fills in the
  * connection. */
 iol_client_t *iol_client_new(size_t udata_size);
+/* A client that ioloop never attached (no connection: the unit tests' fake
+ * clients, later the AOF loader's) is detached: whoever made it fills its
+ * batch and calls the dispatch hook itself; iol_client_release just ends the
+ * executor's hold and pushes join its reply chain. */
 /* Thread: the client's I/O thread (the free hook). Release what
  * iol_client_new allocated. */
 void iol_client_delete(iol_client_t *c);

@@ -1010,6 +1010,7 @@ bool iol_client_held(const iol_client_t *c) {
 void iol_client_release(iol_client_t *c) {
     if (!c->exec_held) return;
     c->exec_held = false;
+    if (!c->thread) return; /* detached (iol.h): the batch's owner takes it back */
     if (!threaded()) {
         io_on_return(c);
         return;
@@ -1026,6 +1027,10 @@ void iol_client_push(iol_client_t *c, iol_reply_t *r) {
 }
 
 void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
+    if (!c->thread) { /* detached (iol.h): the bytes join its reply chain */
+        iol_reply_move(&c->reply, r);
+        return;
+    }
     if (!threaded()) {
         io_push(c, r);
         return;

@@ -6,6 +6,7 @@
 #include "db.h"
 #include "evict.h"
 #include "lazyfree.h"
+#include "propagate.h"
 #include "exec.h"
 #include "info.h"
 #include "iol.h"
@@ -33,8 +34,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-kl_server_t g_srv;
-
 #define MAX_LISTENERS 32
 static iol_listener_t *tcp_listeners[MAX_LISTENERS];
 static int n_tcp_listeners;
@@ -42,12 +41,6 @@ static iol_listener_t *unix_listener;
 static iol_listener_t *tls_listeners[MAX_LISTENERS];
 static int n_tls_listeners;
 static iol_timer_t *cron_timer;
-
-void srv_update_time(void) {
-    g_kv.ustime = kl_ustime();
-    g_kv.mstime = g_kv.ustime / 1000;
-    g_kv.lruclock = (uint32_t)((g_kv.mstime / 1000) & ((1u << 24) - 1));
-}
 
 /* ---------------------------------------------------------------- process title */
 
@@ -592,6 +585,7 @@ int main(int argc, char **argv) {
     kl_warning("keyloom is now ready to exit, bye bye...");
     lazyfree_stop(); /* finishes every pending free, then joins */
     db_free_all();
+    prop_free_all();
     cmd_table_free();
     slowlog_free();
     exec_free_all();

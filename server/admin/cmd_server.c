@@ -13,6 +13,7 @@
 #include "lazyfree.h"
 #include "multi.h"
 #include "quicklist.h"
+#include "propagate.h"
 #include "reply.h"
 #include "server.h"
 #include "slowlog.h"
@@ -52,7 +53,9 @@ static void cmd_flushdb(client_t *c) {
     bool lazy;
     if (flush_mode(c, &lazy) != 0) return;
     multi_touch_db(c->db, NULL); /* before: WATCHed keys that exist now break */
-    g_srv.dirty += (uint64_t)db_flush_lazy(c->db, lazy);
+    prop_changes((uint64_t)db_flush_lazy(c->db, lazy));
+    /* Propagated even when the db was already empty, as Redis does. */
+    prop_force(PROP_ALL);
     reply_ok(c);
 }
 
@@ -61,7 +64,9 @@ static void cmd_flushall(client_t *c) {
     if (flush_mode(c, &lazy) != 0) return;
     for (int i = 0; i < db_count(); i++)
         multi_touch_db(db_get(i), NULL);
-    g_srv.dirty += (uint64_t)db_flush_all_lazy(lazy);
+    prop_changes((uint64_t)db_flush_all_lazy(lazy));
+    /* Propagated even when every db was already empty, as Redis does. */
+    prop_force(PROP_ALL);
     reply_ok(c);
 }
 
@@ -87,7 +92,7 @@ static void cmd_swapdb(client_t *c) {
         block_scan_db(db_get((int)a));
         block_scan_db(db_get((int)b));
     }
-    g_srv.dirty++;
+    prop_changes(1);
     reply_ok(c);
 }
 

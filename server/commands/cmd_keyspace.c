@@ -16,6 +16,7 @@
 #include "kl_util.h"
 #include "notify.h"
 #include "object.h"
+#include "propagate.h"
 #include "reply.h"
 #include "server.h"
 
@@ -77,7 +78,7 @@ static void del_generic(client_t *c, bool lazy) {
         /* A key whose TTL passed is expired, not deleted by this command. */
         db_expire_if_needed(db, k->ptr, k->len);
         if (db_delete_lazy(db, k->ptr, k->len, lazy)) {
-            g_srv.dirty++;
+            prop_changes(1);
             deleted++;
             notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
         }
@@ -246,7 +247,7 @@ static void rename_generic(client_t *c, int nx) {
     kobj_t *o = db_take(db, src->ptr, src->len, &expire);
     db_add(db, dst->ptr, dst->len, o);
     if (expire >= 0) db_set_expire(db, dst->ptr, dst->len, expire);
-    g_srv.dirty++;
+    prop_changes(1);
     notify_keyspace_event(KL_NOTIFY_GENERIC, "rename_from", src->ptr, src->len, db->id);
     notify_keyspace_event(KL_NOTIFY_GENERIC, "rename_to", dst->ptr, dst->len, db->id);
     if (nx)
@@ -293,7 +294,7 @@ static void ks_move_cmd(client_t *c) {
     kobj_t *o = db_take(src, k->ptr, k->len, &expire);
     db_add(dst, k->ptr, k->len, o);
     if (expire >= 0) db_set_expire(dst, k->ptr, k->len, expire);
-    g_srv.dirty++;
+    prop_changes(1);
     notify_keyspace_event(KL_NOTIFY_GENERIC, "move_from", k->ptr, k->len, src->id);
     notify_keyspace_event(KL_NOTIFY_GENERIC, "move_to", k->ptr, k->len, dst->id);
     reply_int(c, 1);
@@ -346,7 +347,7 @@ static void ks_copy_cmd(client_t *c) {
     db_delete(dst, newkey->ptr, newkey->len);
     db_add(dst, newkey->ptr, newkey->len, copy);
     if (expire >= 0) db_set_expire(dst, newkey->ptr, newkey->len, expire);
-    g_srv.dirty++;
+    prop_changes(1);
     notify_keyspace_event(KL_NOTIFY_GENERIC, "copy_to", newkey->ptr, newkey->len, dst->id);
     reply_int(c, 1);
 }
@@ -425,14 +426,26 @@ static void expire_generic(client_t *c, long long basetime, int seconds) {
             return;
         }
     }
+    /* Propagated with an absolute time (PEXPIREAT key ms, the NX/XX/GT/LT
+     * options kept as received), or as DEL/UNLINK when that time passed. */
     bool deleted = when <= g_kv.mstime;
     if (deleted) {
-        db_delete(db, k->ptr, k->len);
+        bool lazy = g_cfg.lazyfree_lazy_expire != 0;
+        db_delete_lazy(db, k->ptr, k->len, lazy);
         notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
+        prop_arg_t v[2] = {lazy ? PROP_STR("UNLINK") : PROP_STR("DEL"), prop_arg(k)};
+        prop_rewrite(v, 2);
     } else {
         db_set_expire(db, k->ptr, k->len, when);
+        /* PEXPIREAT (no base time, ms) already is the absolute form. */
+        if ((basetime != 0 || seconds) && prop_wanted()) {
+            char ms[KL_LLSTR_SIZE];
+            prop_subst_t subst[2] = {{0, PROP_STR("PEXPIREAT")},
+                                     {2, {ms, (size_t)kl_ll_to_str(ms, sizeof(ms), when)}}};
+            prop_rewrite_args(c->argv, c->argc, subst, 2);
+        }
     }
-    g_srv.dirty++;
+    prop_changes(1);
     reply_int(c, 1);
     /* Redis replies before this event (a RESP3 client subscribed to its own
      * events sees the reply first). */
@@ -493,7 +506,7 @@ static void ks_pexpiretime_cmd(client_t *c) {
 static void ks_persist_cmd(client_t *c) {
     const resp_arg_t *k = &c->argv[1];
     if (db_lookup_write(c->db, k->ptr, k->len) && db_remove_expire(c->db, k->ptr, k->len)) {
-        g_srv.dirty++;
+        prop_changes(1);
         notify_keyspace_event(KL_NOTIFY_GENERIC, "persist", k->ptr, k->len, c->db->id);
         reply_int(c, 1);
         return;
@@ -723,6 +736,7 @@ kl_command_t cmds_keyspace[] = {
         .proc = ks_scan_cmd,
         .arity = -2,
         .flags = CMD_READONLY,
+        .xflags = CMDX_TOUCHES_ARBITRARY_KEYS,
         .group = "generic",
         .since = "2.8.0",
         .summary = "Incrementally iterate the keys space",
@@ -737,6 +751,7 @@ kl_command_t cmds_keyspace[] = {
         .proc = ks_randomkey_cmd,
         .arity = 1,
         .flags = CMD_READONLY,
+        .xflags = CMDX_TOUCHES_ARBITRARY_KEYS,
         .group = "generic",
         .since = "1.0.0",
         .summary = "Return a random key from the keyspace",

@@ -22,6 +22,7 @@
 #include "kl_util.h"
 #include "listpack.h"
 #include "notify.h"
+#include "propagate.h"
 #include "object.h"
 #include "reply.h"
 #include "server.h"
@@ -418,7 +419,7 @@ static void hset_generic(client_t *c, bool ok_reply) {
         if (!hash_set(o, f->ptr, f->len, v->ptr, v->len)) created++;
     }
     hash_store(c, o, fresh, "hset");
-    g_srv.dirty += (c->argc - 2) / 2;
+    prop_changes((c->argc - 2) / 2);
     if (ok_reply)
         reply_ok(c);
     else
@@ -445,7 +446,7 @@ static void hash_hsetnx_cmd(client_t *c) {
     hash_try_conversion(o, c, 2, 3);
     hash_set(o, f->ptr, f->len, v->ptr, v->len);
     hash_store(c, o, fresh, "hset");
-    g_srv.dirty++;
+    prop_changes(1);
     reply_int(c, 1);
 }
 
@@ -473,7 +474,7 @@ static void hash_hincrby_cmd(client_t *c) {
     int n = kl_ll_to_str(buf, sizeof(buf), value);
     hash_set(o, f->ptr, f->len, buf, (size_t)n);
     hash_store(c, o, fresh, "hincrby");
-    g_srv.dirty++;
+    prop_changes(1);
     reply_int(c, value);
 }
 
@@ -503,8 +504,12 @@ static void hash_hincrbyfloat_cmd(client_t *c) {
     int n = kl_ld_to_str(buf, sizeof(buf), value, KL_LD_HUMAN);
     hash_set(o, f->ptr, f->len, buf, (size_t)n);
     hash_store(c, o, fresh, "hincrbyfloat");
-    g_srv.dirty++;
+    prop_changes(1);
     reply_bulk(c, buf, (size_t)n);
+    /* Propagated as HSET key field value with the formatted result, so that
+     * float rounding on the other side cannot differ. */
+    prop_subst_t subst[2] = {{0, PROP_STR("HSET")}, {3, {buf, (size_t)n}}};
+    if (prop_wanted()) prop_rewrite_args(c->argv, c->argc, subst, 2);
 }
 
 /* ---------------------------------------------------------------- HDEL */
@@ -540,7 +545,7 @@ static void hash_hdel_cmd(client_t *c) {
         }
         notify_keyspace_event(KL_NOTIFY_HASH, "hdel", k->ptr, k->len, db->id);
         if (removed) notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
-        g_srv.dirty += (uint64_t)deleted;
+        prop_changes((uint64_t)deleted);
     }
     reply_int(c, deleted);
 }

@@ -18,6 +18,7 @@
 #include "kl_alloc.h"
 #include "kl_util.h"
 #include "notify.h"
+#include "propagate.h"
 #include "object.h"
 #include "quicklist.h"
 #include "reply.h"
@@ -106,7 +107,8 @@ static kobj_t *lookup(client_t *c, const resp_arg_t *k, bool write, bool *wrong)
 }
 
 /* After elements were popped from the `where` end: the pop event, the key's
- * deletion when the list emptied, WATCH, dirty (Redis's listElementsRemoved). */
+ * deletion when the list emptied, WATCH, n changes (Redis's
+ * listElementsRemoved). */
 static void elements_removed(client_t *c, const resp_arg_t *k, int where, kobj_t *o, long n) {
     notify_keyspace_event(KL_NOTIFY_LIST, where == QL_HEAD ? "lpop" : "rpop", k->ptr, k->len,
                           c->db->id);
@@ -116,7 +118,17 @@ static void elements_removed(client_t *c, const resp_arg_t *k, int where, kobj_t
     } else {
         db_key_modified(c->db, k->ptr, k->len);
     }
-    g_srv.dirty += (uint64_t)n;
+    prop_changes((uint64_t)n);
+}
+
+/* Propagate the running command as LPOP/RPOP key [count] (count < 0: none). */
+static void propagate_pop(const resp_arg_t *k, int where, long count) {
+    if (!prop_wanted()) return;
+    char cnt[KL_LLSTR_SIZE];
+    prop_arg_t v[3] = {where == QL_HEAD ? PROP_STR("LPOP") : PROP_STR("RPOP"), prop_arg(k)};
+    uint32_t n = 2;
+    if (count >= 0) v[n++] = (prop_arg_t){cnt, (size_t)kl_ll_to_str(cnt, sizeof(cnt), count)};
+    prop_rewrite(v, n);
 }
 
 /* Reply the n elements at the `where` end in pop order (an array), then
@@ -182,7 +194,7 @@ static void push_generic(client_t *c, int where, bool xx) {
     quicklist_t *ql = qlof(o);
     for (uint32_t j = 2; j < c->argc; j++)
         ql_push(ql, where, ub(&c->argv[j]), c->argv[j].len);
-    g_srv.dirty += c->argc - 2;
+    prop_changes(c->argc - 2);
     if (fresh)
         db_add(c->db, k->ptr, k->len, o);
     else
@@ -404,7 +416,7 @@ static void list_lset_cmd(client_t *c) {
     reply_ok(c);
     db_key_modified(c->db, k->ptr, k->len);
     notify_keyspace_event(KL_NOTIFY_LIST, "lset", k->ptr, k->len, c->db->id);
-    g_srv.dirty++;
+    prop_changes(1);
 }
 
 /* LINSERT key BEFORE|AFTER pivot element */
@@ -446,7 +458,7 @@ static void list_linsert_cmd(client_t *c) {
     ql_insert_at(ql, at + (after ? 1 : 0), ub(&c->argv[4]), c->argv[4].len);
     db_key_modified(c->db, k->ptr, k->len);
     notify_keyspace_event(KL_NOTIFY_LIST, "linsert", k->ptr, k->len, c->db->id);
-    g_srv.dirty++;
+    prop_changes(1);
     reply_int(c, (long long)ql_count(ql));
 }
 
@@ -486,7 +498,7 @@ static void list_lrem_cmd(client_t *c) {
     if (removed) {
         db_key_modified(c->db, k->ptr, k->len);
         notify_keyspace_event(KL_NOTIFY_LIST, "lrem", k->ptr, k->len, c->db->id);
-        g_srv.dirty += removed;
+        prop_changes(removed);
     }
     if (ql_count(ql) == 0) {
         db_delete(c->db, k->ptr, k->len);
@@ -529,15 +541,19 @@ static void list_ltrim_cmd(client_t *c) {
     } else {
         db_key_modified(c->db, k->ptr, k->len);
     }
-    g_srv.dirty += (uint64_t)(ltrim + rtrim);
+    prop_changes((uint64_t)(ltrim + rtrim));
     reply_ok(c);
 }
 
 /* ---------------------------------------------------------------- moves */
 
+/* Which command runs lmove_generic: LMOVE and RPOPLPUSH propagate as
+ * received, the blocking forms as their plain ones. */
+enum { MOVE_PLAIN = 0, MOVE_BLMOVE = 1, MOVE_BRPOPLPUSH = 2 };
+
 /* LMOVE's body (Redis's lmoveGenericCommand): argv[1] is the source,
  * argv[2] the destination. */
-static void lmove_generic(client_t *c, int from, int to) {
+static void lmove_generic(client_t *c, int from, int to, int kind) {
     const resp_arg_t *sk = &c->argv[1], *dk = &c->argv[2];
     bool wrong;
     kobj_t *src = lookup(c, sk, true, &wrong);
@@ -570,26 +586,51 @@ static void lmove_generic(client_t *c, int from, int to) {
     } else {
         db_key_modified(c->db, sk->ptr, sk->len);
     }
-    g_srv.dirty++;
+    if (kind == MOVE_PLAIN) {
+        prop_changes(1);
+        return;
+    }
+    /* BLMOVE -> LMOVE, BRPOPLPUSH -> RPOPLPUSH. Served at once they count
+     * one change and BLMOVE keeps the directions as the client spelt them;
+     * served later (a re-run) Redis counts nothing, propagates anyway and
+     * spells them "left"/"right". */
+    bool later = block_rerunning(c);
+    if (later)
+        prop_force(PROP_ALL);
+    else
+        prop_changes(1);
+    if (!prop_wanted()) return;
+    if (kind == MOVE_BRPOPLPUSH) {
+        prop_arg_t pv[3] = {PROP_STR("RPOPLPUSH"), prop_arg(sk), prop_arg(dk)};
+        prop_rewrite(pv, 3);
+        return;
+    }
+    prop_arg_t pv[5] = {PROP_STR("LMOVE"), prop_arg(sk), prop_arg(dk), prop_arg(&c->argv[3]),
+                        prop_arg(&c->argv[4])};
+    if (later) {
+        pv[3] = from == QL_HEAD ? PROP_STR("left") : PROP_STR("right");
+        pv[4] = to == QL_HEAD ? PROP_STR("left") : PROP_STR("right");
+    }
+    prop_rewrite(pv, 5);
 }
 
 static void list_lmove_cmd(client_t *c) {
     int from, to;
     if (arg_where(c, &c->argv[3], &from) || arg_where(c, &c->argv[4], &to)) return;
-    lmove_generic(c, from, to);
+    lmove_generic(c, from, to, MOVE_PLAIN);
 }
 
 static void list_rpoplpush_cmd(client_t *c) {
-    lmove_generic(c, QL_TAIL, QL_HEAD);
+    lmove_generic(c, QL_TAIL, QL_HEAD, MOVE_PLAIN);
 }
 
 /* BLMOVE / BRPOPLPUSH once the timeout is parsed. */
-static void blmove_generic(client_t *c, int from, int to, int64_t abs_ms) {
+static void blmove_generic(client_t *c, int from, int to, int64_t abs_ms, int kind) {
     bool wrong;
     kobj_t *src = lookup(c, &c->argv[1], true, &wrong);
     if (wrong) return;
     if (src) {
-        lmove_generic(c, from, to);
+        lmove_generic(c, from, to, kind);
         return;
     }
     /* Inside EXEC block_for_keys answers with BLMOVE's null bulk string. */
@@ -601,13 +642,13 @@ static void list_blmove_cmd(client_t *c) {
     int64_t abs_ms;
     if (arg_where(c, &c->argv[3], &from) || arg_where(c, &c->argv[4], &to)) return;
     if (block_parse_timeout(c, &c->argv[5], &abs_ms)) return;
-    blmove_generic(c, from, to, abs_ms);
+    blmove_generic(c, from, to, abs_ms, MOVE_BLMOVE);
 }
 
 static void list_brpoplpush_cmd(client_t *c) {
     int64_t abs_ms;
     if (block_parse_timeout(c, &c->argv[3], &abs_ms)) return;
-    blmove_generic(c, QL_TAIL, QL_HEAD, abs_ms);
+    blmove_generic(c, QL_TAIL, QL_HEAD, abs_ms, MOVE_BRPOPLPUSH);
 }
 
 /* ---------------------------------------------------------------- multi-key pops */
@@ -615,7 +656,9 @@ static void list_brpoplpush_cmd(client_t *c) {
 /* Pop from the first non-empty list among keys[0..n). count < 0: one element
  * replied as [key, value] (BLPOP); else up to count as [key, [values]]
  * (LMPOP). Returns 1 when served, 0 when every key is empty, -1 after a
- * WRONGTYPE reply. */
+ * WRONGTYPE reply. Propagated as LPOP/RPOP key (BLPOP) or LPOP/RPOP key n
+ * with the number popped (LMPOP, BLMPOP); a BLPOP served later counts no
+ * change (Redis 7.0), a BLMPOP its elements. */
 static int mpop_serve(client_t *c, const resp_arg_t *keys, long n, int where, long long count) {
     for (long j = 0; j < n; j++) {
         const resp_arg_t *k = &keys[j];
@@ -633,7 +676,10 @@ static int mpop_serve(client_t *c, const resp_arg_t *keys, long n, int where, lo
             popped = count > (long long)ql_count(ql) ? (long)ql_count(ql) : (long)count;
             pop_range_reply(c, ql, where, popped);
         }
-        elements_removed(c, k, where, o, popped);
+        bool later = count < 0 && block_rerunning(c);
+        elements_removed(c, k, where, o, later ? 0 : popped);
+        if (later) prop_force(PROP_ALL);
+        propagate_pop(k, where, count < 0 ? -1 : popped);
         return 1;
     }
     return 0;

@@ -27,6 +27,7 @@
 #include "kl_util.h"
 #include "notify.h"
 #include "object.h"
+#include "propagate.h"
 #include "reply.h"
 #include "server.h"
 #include "commands.h"
@@ -319,6 +320,7 @@ static void set_sadd_cmd(client_t *c) {
     if (added) {
         db_key_modified(c->db, k->ptr, k->len);
         notify_set(c, "sadd", k);
+        prop_changes((uint64_t)added);
     }
     reply_int(c, added);
 }
@@ -350,6 +352,7 @@ static void set_srem_cmd(client_t *c) {
         db_key_modified(c->db, k->ptr, k->len);
         notify_set(c, "srem", k);
         if (emptied) notify_del(c, k);
+        prop_changes((uint64_t)deleted);
     }
     reply_int(c, deleted);
 }
@@ -413,26 +416,51 @@ static void set_smove_cmd(client_t *c) {
         db_add(db, dk->ptr, dk->len, dst);
     }
     db_key_modified(db, sk->ptr, sk->len);
+    prop_changes(1);
+    /* A second change when the member was new in the destination (Redis). */
     if (set_add(dst, m->ptr, m->len)) {
         db_key_modified(db, dk->ptr, dk->len);
         notify_set(c, "sadd", dk);
+        prop_changes(1);
     }
     reply_int(c, 1);
 }
 
 /* ---------------------------------------------------------------- SPOP */
 
-/* Remove a random member, replying it as a bulk string. */
-static void pop_one_reply(client_t *c, kobj_t *o) {
+/* SPOP is random: what reaches an AOF or a replica is its effect, one
+ * "SREM key member" per popped member (Redis 7.0; the batched SREM came in
+ * 7.2). also: queue it as an extra command (SPOP with a count), else make it
+ * the running command's propagated form. */
+static void propagate_srem(client_t *c, const resp_arg_t *k, const set_elem_t *e, bool also) {
+    if (!prop_wanted()) return;
+    char buf[KL_LLSTR_SIZE];
+    prop_arg_t v[3] = {PROP_STR("SREM"), prop_arg(k), {e->p, e->len}};
+    if (!e->p) v[2] = (prop_arg_t){buf, (size_t)kl_ll_to_str(buf, sizeof(buf), e->ll)};
+    if (also)
+        prop_also(c->db->id, v, 3);
+    else
+        prop_rewrite(v, 3);
+}
+
+/* Remove a random member, replying it as a bulk string and propagating it
+ * as an SREM (see propagate_srem). */
+static void pop_one_reply(client_t *c, const resp_arg_t *k, kobj_t *o, bool also) {
+    set_elem_t e = {NULL, 0, 0};
     if (is_intset(o)) {
         uint32_t pos = intset_random_pos(o->v.p);
-        reply_bulk_ll(c, intset_get(o->v.p, pos));
+        e.ll = intset_get(o->v.p, pos);
+        reply_bulk_ll(c, e.ll);
+        propagate_srem(c, k, &e, also);
         o->v.p = intset_remove_at(o->v.p, pos);
         return;
     }
     dict_entry_t *de = dict_random_entry(o->v.p);
-    reply_bulk(c, dict_entry_key(de), dict_entry_klen(de));
-    dict_delete(o->v.p, dict_entry_key(de), dict_entry_klen(de));
+    e.p = dict_entry_key(de);
+    e.len = dict_entry_klen(de);
+    reply_bulk(c, e.p, e.len);
+    propagate_srem(c, k, &e, also);
+    dict_delete(o->v.p, e.p, e.len);
 }
 
 static void spop_with_count(client_t *c) {
@@ -450,6 +478,7 @@ static void spop_with_count(client_t *c) {
     }
     size_t count = (size_t)l, size = set_size(o);
     notify_set(c, "spop", k);
+    prop_changes(count >= size ? size : count);
 
     /* Everything goes: reply the whole set and drop the key. Redis replies
      * through its SUNION code here, whose read lookup counts a keyspace hit:
@@ -459,15 +488,21 @@ static void spop_with_count(client_t *c) {
         reply_set(c, (long)size);
         reply_members(c, o);
         delete_emptied(c, k);
+        /* Propagated as DEL (7.0.15 says DEL even with
+         * lazyfree-lazy-server-del; UNLINK came in 7.2). */
+        prop_arg_t v[2] = {PROP_STR("DEL"), prop_arg(k)};
+        prop_rewrite(v, 2);
         return;
     }
+    /* The members go as SREMs queued one by one; SPOP itself does not. */
+    prop_prevent();
 
     size_t remaining = size - count;
     reply_set(c, (long)count);
     if (remaining * SPOP_MOVE_MUL > count) {
         /* Few pops: draw them one by one. */
         for (size_t i = 0; i < count; i++)
-            pop_one_reply(c, o);
+            pop_one_reply(c, k, o, true);
         set_maybe_shrink(o);
     } else {
         /* Most of the set goes: move the members that stay into a new set
@@ -491,6 +526,14 @@ static void spop_with_count(client_t *c) {
             }
         }
         reply_members(c, o);
+        if (prop_wanted()) {
+            set_iter_t it;
+            set_elem_t e;
+            set_iter_init(&it, o);
+            while (set_iter_next(&it, &e))
+                propagate_srem(c, k, &e, true);
+            set_iter_done(&it);
+        }
         db_replace_value(c->db, k->ptr, k->len, keep);
     }
     db_key_modified(c->db, k->ptr, k->len);
@@ -514,7 +557,8 @@ static void set_spop_cmd(client_t *c) {
         return;
     }
     notify_set(c, "spop", k);
-    pop_one_reply(c, o);
+    pop_one_reply(c, k, o, false);
+    prop_changes(1);
     if (set_size(o) == 0)
         delete_emptied(c, k);
     else
@@ -726,11 +770,15 @@ static void store_result(client_t *c, const resp_arg_t *dst, kobj_t *res, const 
         db_set(c->db, dst->ptr, dst->len, res, false);
         reply_int(c, (long long)n);
         notify_set(c, event, dst);
+        prop_changes(1);
         return;
     }
     obj_free(res);
     reply_int(c, 0);
-    if (db_delete(c->db, dst->ptr, dst->len)) notify_del(c, dst);
+    if (db_delete(c->db, dst->ptr, dst->len)) {
+        notify_del(c, dst);
+        prop_changes(1);
+    }
 }
 
 /* SINTER, SMEMBERS, SINTERCARD (card_only, limit 0 = none) and SINTERSTORE
@@ -743,7 +791,10 @@ static void sinter_generic(client_t *c, const resp_arg_t *keys, uint32_t n, cons
     if (missing) {
         kl_free(sets);
         if (dst) {
-            if (db_delete(c->db, dst->ptr, dst->len)) notify_del(c, dst);
+            if (db_delete(c->db, dst->ptr, dst->len)) {
+                notify_del(c, dst);
+                prop_changes(1);
+            }
             reply_int(c, 0);
         } else if (card_only) {
             reply_int(c, 0);

@@ -13,9 +13,11 @@
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
+#include "kl_alloc.h"
 #include "kl_util.h"
 #include "notify.h"
 #include "object.h"
+#include "propagate.h"
 #include "reply.h"
 #include "server.h"
 
@@ -153,6 +155,31 @@ static int get_generic(client_t *c) {
     return 0;
 }
 
+/* How SET and friends reach an AOF or a replica (Redis 7.0.15's
+ * setGenericCommand): any expire becomes an absolute "SET key value PXAT ms"
+ * (SETEX and PSETEX too, dropping every other option); without one, SET
+ * drops its GET options and keeps the rest as received. when < 0: no
+ * expire. */
+static void propagate_set(client_t *c, uint32_t flags, const resp_arg_t *key, const resp_arg_t *val,
+                          long long when) {
+    if (when >= 0) {
+        char ms[KL_LLSTR_SIZE];
+        int n = kl_ll_to_str(ms, sizeof(ms), when);
+        prop_arg_t v[5] = {
+            PROP_STR("SET"), prop_arg(key), prop_arg(val), PROP_STR("PXAT"), {ms, (size_t)n}};
+        prop_rewrite(v, 5);
+        return;
+    }
+    if (!(flags & SETOPT_GET)) return;
+    /* GET may be repeated: drop every one of them (never key or value). */
+    prop_arg_t *v = kl_malloc(c->argc * sizeof(*v));
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < c->argc; j++)
+        if (j < 3 || !arg_is(&c->argv[j], "get")) v[n++] = prop_arg(&c->argv[j]);
+    prop_rewrite(v, n);
+    kl_free(v);
+}
+
 /* The body shared by SET, SETNX, SETEX and PSETEX (Redis's setGenericCommand).
  * int_replies selects SETNX's :1/:0 instead of +OK and null. */
 static void set_generic(client_t *c, uint32_t flags, const resp_arg_t *key, const resp_arg_t *val,
@@ -181,12 +208,13 @@ static void set_generic(client_t *c, uint32_t flags, const resp_arg_t *key, cons
 
     db_set(db, key->ptr, key->len, obj_string_try_encode(val->ptr, val->len),
            (flags & SETOPT_KEEPTTL) != 0);
-    g_srv.dirty++;
+    prop_changes(1);
     notify_keyspace_event(KL_NOTIFY_STRING, "set", key->ptr, key->len, db->id);
     if (expire) {
         db_set_expire(db, key->ptr, key->len, when);
         notify_keyspace_event(KL_NOTIFY_GENERIC, "expire", key->ptr, key->len, db->id);
     }
+    if (prop_wanted()) propagate_set(c, flags, key, val, expire ? when : -1);
     if (!(flags & SETOPT_GET)) {
         if (int_replies)
             reply_int(c, 1);
@@ -217,7 +245,7 @@ static void string_set_cmd(client_t *c) {
         const resp_arg_t *k = &c->argv[1], *v = &c->argv[2];
         db_expire_if_needed(db, k->ptr, k->len);
         db_set(db, k->ptr, k->len, obj_string_try_encode(v->ptr, v->len), false);
-        g_srv.dirty++;
+        prop_changes(1);
         notify_keyspace_event(KL_NOTIFY_STRING, "set", k->ptr, k->len, db->id);
         reply_ok(c);
         return;
@@ -244,14 +272,25 @@ static void string_getset_cmd(client_t *c) {
     if (get_generic(c) != 0) return;
     const resp_arg_t *k = &c->argv[1], *v = &c->argv[2];
     db_set(cdb(c), k->ptr, k->len, obj_string_try_encode(v->ptr, v->len), false);
-    g_srv.dirty++;
+    prop_changes(1);
     notify_keyspace_event(KL_NOTIFY_STRING, "set", k->ptr, k->len, c->db_id);
+    /* Propagated as SET key value. */
+    prop_subst_t set = {0, PROP_STR("SET")};
+    if (prop_wanted()) prop_rewrite_args(c->argv, c->argc, &set, 1);
+}
+
+/* Propagate the running command as DEL or UNLINK of key. */
+static void propagate_as_del(const resp_arg_t *key, bool unlink) {
+    prop_arg_t v[2] = {unlink ? PROP_STR("UNLINK") : PROP_STR("DEL"), prop_arg(key)};
+    prop_rewrite(v, 2);
 }
 
 static void string_getdel_cmd(client_t *c) {
     if (get_generic(c) != 0) return;
-    if (db_delete(cdb(c), c->argv[1].ptr, c->argv[1].len)) {
-        g_srv.dirty++;
+    bool lazy = g_cfg.lazyfree_lazy_user_del != 0;
+    if (db_delete_lazy(cdb(c), c->argv[1].ptr, c->argv[1].len, lazy)) {
+        prop_changes(1);
+        propagate_as_del(&c->argv[1], lazy);
         notify_keyspace_event(KL_NOTIFY_GENERIC, "del", c->argv[1].ptr, c->argv[1].len, c->db_id);
     }
 }
@@ -276,18 +315,30 @@ static void string_getex_cmd(client_t *c) {
     if (expire && expire_to_abs_ms(c, expire, flags, "getex", &when) != 0) return;
     reply_bulk_obj(c, o);
 
+    /* GETEX itself never reaches an AOF or a replica: it goes as DEL or
+     * UNLINK, PEXPIREAT with an absolute time, or PERSIST. */
     if ((flags & (SETOPT_EXAT | SETOPT_PXAT)) && when <= g_kv.mstime) {
         /* An absolute time already in the past deletes the key at once. */
-        db_delete(db, k->ptr, k->len);
-        g_srv.dirty++;
+        bool lazy = g_cfg.lazyfree_lazy_expire != 0;
+        db_delete_lazy(db, k->ptr, k->len, lazy);
+        prop_changes(1);
+        propagate_as_del(k, lazy);
         notify_keyspace_event(KL_NOTIFY_GENERIC, "del", k->ptr, k->len, db->id);
     } else if (expire) {
         db_set_expire(db, k->ptr, k->len, when);
-        g_srv.dirty++;
+        prop_changes(1);
+        if (prop_wanted()) {
+            char ms[KL_LLSTR_SIZE];
+            int n = kl_ll_to_str(ms, sizeof(ms), when);
+            prop_arg_t v[3] = {PROP_STR("PEXPIREAT"), prop_arg(k), {ms, (size_t)n}};
+            prop_rewrite(v, 3);
+        }
         notify_keyspace_event(KL_NOTIFY_GENERIC, "expire", k->ptr, k->len, db->id);
     } else if (flags & SETOPT_PERSIST) {
         if (db_remove_expire(db, k->ptr, k->len)) {
-            g_srv.dirty++;
+            prop_changes(1);
+            prop_arg_t v[2] = {PROP_STR("PERSIST"), prop_arg(k)};
+            prop_rewrite(v, 2);
             notify_keyspace_event(KL_NOTIFY_GENERIC, "persist", k->ptr, k->len, db->id);
         }
     }
@@ -327,7 +378,7 @@ static void mset_generic(client_t *c, int nx) {
         db_set(db, k->ptr, k->len, obj_string_try_encode(v->ptr, v->len), false);
         notify_keyspace_event(KL_NOTIFY_STRING, "set", k->ptr, k->len, db->id);
     }
-    g_srv.dirty += (c->argc - 1) / 2;
+    prop_changes((c->argc - 1) / 2);
     if (nx)
         reply_int(c, 1);
     else
@@ -365,7 +416,7 @@ static void string_append_cmd(client_t *c) {
         obj_string_append(w, v->ptr, v->len);
         totlen = w->v.s.len;
     }
-    g_srv.dirty++;
+    prop_changes(1);
     db_key_modified(db, k->ptr, k->len); /* the value may have changed in place */
     notify_keyspace_event(KL_NOTIFY_STRING, "append", k->ptr, k->len, db->id);
     reply_int(c, (long long)totlen);
@@ -416,7 +467,7 @@ static void incr_generic(client_t *c, long long incr) {
     } else {
         db_add(db, k->ptr, k->len, obj_string_from_ll(value));
     }
-    g_srv.dirty++;
+    prop_changes(1);
     db_key_modified(db, k->ptr, k->len); /* the value may have changed in place */
     notify_keyspace_event(KL_NOTIFY_STRING, "incrby", k->ptr, k->len, db->id);
     reply_int(c, value);
@@ -473,9 +524,18 @@ static void string_incrbyfloat_cmd(client_t *c) {
         db_replace_value(db, k->ptr, k->len, n);
     else
         db_add(db, k->ptr, k->len, n);
-    g_srv.dirty++;
+    prop_changes(1);
     notify_keyspace_event(KL_NOTIFY_STRING, "incrbyfloat", k->ptr, k->len, db->id);
     reply_bulk_obj(c, n);
+    /* Propagated as SET with the formatted result, so that float rounding
+     * on the other side cannot differ. */
+    if (prop_wanted()) {
+        char buf[32];
+        size_t len;
+        const char *p = obj_string_bytes(n, buf, &len);
+        prop_arg_t v[4] = {PROP_STR("SET"), prop_arg(k), {p, len}, PROP_STR("KEEPTTL")};
+        prop_rewrite(v, 4);
+    }
 }
 
 /* ---------------------------------------------------------------- ranges */
@@ -549,7 +609,7 @@ static void string_setrange_cmd(client_t *c) {
     }
     obj_string_grow_zero(o, (size_t)offset + v->len);
     memcpy(o->v.s.ptr + offset, v->ptr, v->len);
-    g_srv.dirty++;
+    prop_changes(1);
     db_key_modified(db, k->ptr, k->len); /* the value may have changed in place */
     notify_keyspace_event(KL_NOTIFY_STRING, "setrange", k->ptr, k->len, db->id);
     reply_int(c, (long long)o->v.s.len);

@@ -28,6 +28,7 @@
 #include "kl_util.h"
 #include "listpack.h"
 #include "notify.h"
+#include "propagate.h"
 #include "object.h"
 #include "reply.h"
 #include "server.h"
@@ -547,7 +548,7 @@ done:
     if (added || updated) {
         db_key_modified(c->db, key->ptr, key->len);
         notify_zset(c, incr ? "zincr" : "zadd", key);
-        g_srv.dirty += (uint64_t)(added + updated);
+        prop_changes((uint64_t)(added + updated));
     }
 cleanup:
     if (scores != &one_score) kl_free(scores);
@@ -587,7 +588,7 @@ static void zset_zrem_cmd(client_t *c) {
         notify_zset(c, "zrem", key);
         if (keyremoved) notify_del(c, key);
         db_key_modified(c->db, key->ptr, key->len);
-        g_srv.dirty += (uint64_t)deleted;
+        prop_changes((uint64_t)deleted);
     }
     reply_int(c, deleted);
 }
@@ -775,13 +776,13 @@ static void zout_end(zout_t *h, const resp_arg_t *dstkey) {
         db_set(c->db, dstkey->ptr, dstkey->len, h->dst, false);
         reply_int(c, h->count);
         notify_zset(c, "zrangestore", dstkey);
-        g_srv.dirty++;
+        prop_changes(1);
     } else {
         obj_free(h->dst);
         reply_int(c, 0);
         if (db_delete(c->db, dstkey->ptr, dstkey->len)) {
             notify_del(c, dstkey);
-            g_srv.dirty++;
+            prop_changes(1);
         }
     }
     h->dst = NULL;
@@ -1103,7 +1104,7 @@ static void zremrange_generic(client_t *c, int type) {
         notify_zset(c, events[type], key);
         if (keyremoved) notify_del(c, key);
     }
-    g_srv.dirty += deleted;
+    prop_changes(deleted);
     reply_int(c, (long long)deleted);
 }
 
@@ -1151,6 +1152,7 @@ static void zpop_generic(client_t *c, const resp_arg_t *keys, int nkeys, int whe
         reply_array(c, 0);
         return;
     }
+    bool with_count = count != -1;
     if (count == -1) count = 1;
     long llen = (long)zset_length(o);
     long rangelen = count > llen ? llen : count;
@@ -1186,7 +1188,19 @@ static void zpop_generic(client_t *c, const resp_arg_t *keys, int nkeys, int whe
             reply_double(c, n->score);
             zsl_set_delete_node(zs, n);
         }
-        g_srv.dirty++;
+    }
+    prop_changes((uint64_t)rangelen);
+    /* ZPOPMIN/ZPOPMAX go as received; the others (BZPOP*, served at once or
+     * later, ZMPOP, BZMPOP) as ZPOPMIN/ZPOPMAX key, with the number popped
+     * when they had a count (Redis 7.0). */
+    if (emitkey && prop_wanted()) {
+        char cnt[KL_LLSTR_SIZE];
+        prop_arg_t v[3] = {where == ZMIN ? PROP_STR("ZPOPMIN") : PROP_STR("ZPOPMAX"),
+                           prop_arg(key)};
+        uint32_t n = 2;
+        if (with_count)
+            v[n++] = (prop_arg_t){cnt, (size_t)kl_ll_to_str(cnt, sizeof(cnt), rangelen)};
+        prop_rewrite(v, n);
     }
     notify_zset(c, where == ZMIN ? "zpopmin" : "zpopmax", key);
     if (zset_length(o) == 0) {
@@ -1895,12 +1909,12 @@ static void zsetop_generic(client_t *c, const resp_arg_t *dstkey, uint32_t numke
             db_set(c->db, dstkey->ptr, dstkey->len, dst, false);
             reply_int(c, (long long)n);
             notify_zset(c, events[op], dstkey);
-            g_srv.dirty++;
+            prop_changes(1);
         } else {
             reply_int(c, 0);
             if (db_delete(c->db, dstkey->ptr, dstkey->len)) {
                 notify_del(c, dstkey);
-                g_srv.dirty++;
+                prop_changes(1);
             }
         }
     } else {

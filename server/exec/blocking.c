@@ -332,6 +332,10 @@ static void unlink_waiting(client_t *c) {
     nwaiting--;
 }
 
+bool block_rerunning(const client_t *c) {
+    return c->bstate && c->bstate->rerun;
+}
+
 /* c's blocked command has its reply: stop waiting, resume its batch soon. */
 static void finish_wait(client_t *c) {
     unlink_waiting(c);

@@ -48,6 +48,12 @@ int block_parse_timeout(client_t *c, const resp_arg_t *a, int64_t *abs_ms);
  * waited on once. */
 void block_for_keys(client_t *c, const resp_arg_t *keys, int nkeys, int64_t abs_ms);
 
+/* True while c's blocked command is re-run because one of its keys became
+ * ready: the command is then served "later", which Redis propagates and
+ * counts differently from a command served at once (BLPOP served later is
+ * LPOP with no dirty; BLMOVE spells its directions "left"/"right"). */
+bool block_rerunning(const client_t *c);
+
 /* Called by the keyspace when a key is created or replaced with a list or
  * sorted set value; cheap when nobody waits. */
 void block_key_ready(struct kdb *db, const char *key, size_t klen);

@@ -51,9 +51,12 @@ enum cmd_xflag {
     CMDX_SUBSCRIBED_OK = 1u << 3,   /* allowed in RESP2 subscribed mode */
     CMDX_REDACT_ARGS = 1u << 4,     /* MONITOR shows every argument as "(redacted)" (AUTH) */
     CMDX_REDACT_HELLO = 1u << 5,    /* MONITOR redacts HELLO's AUTH username password */
-    CMDX_CROSS_PROTOCOL = 1u << 6,  /* "POST" / "Host:": an HTTP request, close the connection */
     CMDX_BLOCK_ZSET = 1u << 7,      /* a blocking command that waits for a sorted set */
     CMDX_BLOCK_NULL_BULK = 1u << 8, /* its timeout reply is a null bulk, not a null array */
+    /* Touches keys it does not name (SCAN, RANDOMKEY): the keys it expires on
+     * its way are propagated without a MULTI/EXEC around them, as Redis
+     * 7.0.15's hidden CMD_TOUCHES_ARBITRARY_KEYS. */
+    CMDX_TOUCHES_ARBITRARY_KEYS = 1u << 9,
 };
 
 typedef void (*cmd_proc_t)(client_t *c);

@@ -19,6 +19,7 @@
 #include "kl_log.h"
 #include "kl_util.h"
 #include "multi.h"
+#include "propagate.h"
 #include "pubsub.h"
 #include "reply.h"
 #include "server.h"
@@ -309,6 +310,9 @@ static void flush_parked_replies(client_t *c) {
  * waits). */
 #define EXEC_REPLY_YIELD (1024 * 1024)
 
+static void resume_parked(void);
+static bool resume_pending;
+
 static int exec_batch(client_t *c) {
     resp_batch_t *b = iol_client_batch(c->io);
     uint32_t done = iol_client_exec_done(c->io);
@@ -339,6 +343,10 @@ static int exec_batch(client_t *c) {
         /* Clients waiting on keys this command filled are served now, before
          * the next command (Redis's handleClientsBlockedOnKeys). */
         if (block_work_pending()) block_handle_pending();
+        if (resume_pending) {
+            resume_pending = false;
+            resume_parked();
+        }
     }
     c->commands_done = 0;
     iol_client_exec_done_set(c->io, 0);
@@ -451,8 +459,15 @@ static void call_command(client_t *c, int mode) {
     g_kv.mstime = start / 1000;
     g_kv.cmd_seq++; /* LFU: one access per key per command */
     err_mark = reply_total_errors();
+    /* The write path (propagate.h): while a stream consumer listens, the
+     * frame collects how the command is propagated (the changes it reports
+     * decide whether it is); its end queues it and, for the outermost call,
+     * delivers the unit. Without a consumer only the dirty counter moves. */
+    prop_frame_t pf;
+    bool framed = prop_call_begin(&pf, (cmd->xflags & CMDX_TOUCHES_ARBITRARY_KEYS) != 0);
     cmd->proc(c);
     long long dur = kl_ustime() - start;
+    prop_call_end(framed, &pf, c->db->id, c->argv, c->argc);
     bool failed = reply_total_errors() > err_mark;
     err_mark = reply_total_errors();
     bool blocked = (c->flags & CF_BLOCKED) != 0;
@@ -541,12 +556,13 @@ void exec_pause_until(int64_t end_ms, bool all) {
     g_srv.pause_all = all;
 }
 
-void exec_unpause(void) {
-    g_srv.paused = false;
-    g_srv.pause_end_ms = 0;
-    /* Resume in arrival order; a resumed client may park again only if a new
-     * pause started meanwhile (a resumed batch may pause again), in which
-     * case the rest stays parked behind it. */
+/* resume_pending: CLIENT UNPAUSE ran inside a command, the parked batches
+ * resume after it (exec_batch). */
+
+/* Resume the parked batches in arrival order; a resumed client may park
+ * again only if a new pause started meanwhile (a resumed batch may pause
+ * again), in which case the rest stays parked behind it. */
+static void resume_parked(void) {
     while (nparked && !g_srv.paused) {
         client_t *c = parked[0];
         memmove(&parked[0], &parked[1], (nparked - 1) * sizeof(*parked));
@@ -554,6 +570,19 @@ void exec_unpause(void) {
         c->flags &= ~CF_PAUSED;
         exec_continue(c);
     }
+}
+
+void exec_unpause(void) {
+    g_srv.paused = false;
+    g_srv.pause_end_ms = 0;
+    /* From inside a command (CLIENT UNPAUSE) the other clients' commands
+     * must not run nested in it: each is a unit of its own for the write
+     * path, as in Redis, which resumes them after the current command. */
+    if (prop_in_call()) {
+        resume_pending = true;
+        return;
+    }
+    resume_parked();
 }
 
 bool exec_paused_clients(void) {

@@ -1,6 +1,7 @@
 /* What the keyspace reports (kv.h's hooks), turned into the executor's
  * reactions: WATCH invalidation (multi.c), waking clients blocked on a key
- * (blocking.c), keyspace notifications (pubsub.c) and latency samples.
+ * (blocking.c), keyspace notifications (pubsub.c), propagation of the keys
+ * the server deletes on its own (propagate.c) and latency samples.
  *
  * Thread: executor (every function here). */
 #include "exec.h"
@@ -10,6 +11,7 @@
 #include "kv.h"
 #include "multi.h"
 #include "notify.h"
+#include "propagate.h"
 #include "slowlog.h"
 
 static void on_modified(kdb_t *db, const char *key, size_t klen) {
@@ -26,11 +28,13 @@ static void on_stored(kdb_t *db, const char *key, size_t klen, const kobj_t *val
 static void on_expired(kdb_t *db, const char *key, size_t klen) {
     notify_keyspace_event(KL_NOTIFY_EXPIRED, "expired", key, klen, db->id);
     multi_touch_deleted(db, key, klen); /* an expiry breaks WATCH, as in Redis 7.0 */
+    prop_key_expired(db, key, klen);    /* DEL / UNLINK to the AOF and replicas */
 }
 
 static void on_evicted(kdb_t *db, const char *key, size_t klen) {
     /* The delete that follows breaks WATCHes (modified hook). */
     notify_keyspace_event(KL_NOTIFY_EVICTED, "evicted", key, klen, db->id);
+    prop_key_evicted(db, key, klen); /* DEL / UNLINK to the AOF and replicas */
 }
 
 static void on_miss(kdb_t *db, const char *key, size_t klen) {

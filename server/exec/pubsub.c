@@ -59,6 +59,7 @@
 #include "kl_alloc.h"
 #include "kl_util.h"
 #include "notify.h"
+#include "propagate.h"
 #include "reply.h"
 #include "server.h"
 
@@ -551,13 +552,18 @@ void pubsub__unsubscribe_all(client_t *c, bool notify_io) {
 
 /* ---------------------------------------------------------------- PUBLISH, PUBSUB */
 
+/* PUBLISH and SPUBLISH change nothing but still reach replicas (not the
+ * AOF), so that their subscribers get the message too, as Redis does
+ * outside cluster mode. */
 static void cmd_publish(client_t *c) {
     long long n = pubsub_publish(c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len);
+    if (!g_cfg.cluster_enabled) prop_force(PROP_REPL);
     reply_int(c, n);
 }
 
 static void cmd_spublish(client_t *c) {
     long long n = pubsub_spublish(c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len);
+    if (!g_cfg.cluster_enabled) prop_force(PROP_REPL);
     reply_int(c, n);
 }
 

@@ -14,7 +14,6 @@ static const dict_type_t expires_type = {NULL};
 
 static kdb_t *dbs;
 static int ndbs;
-
 void db_init(int count) {
     ndbs = count;
     dbs = kl_calloc((size_t)count, sizeof(kdb_t));
