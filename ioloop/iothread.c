@@ -2,6 +2,7 @@
 #include "iol.h"
 
 #include "chan.h"
+#include "iol_internal.h"
 #include "kl_alloc.h"
 #include "kl_log.h"
 
@@ -625,6 +626,9 @@ static void io_drain(iol_thread_t *t) {
                 io_flush_pushed(t);
                 io_stop_all(t);
                 break;
+            default:
+                if (m[i].arg >= IOL__MSG_LINK_FIRST) iol__link_io_msg(t, m[i].ptr, m[i].arg);
+                break;
             }
         }
     }
@@ -687,6 +691,7 @@ static void io_close_clients_for_stop(iol_thread_t *t) {
 
 static void io_stop_all(iol_thread_t *t) {
     io_close_clients_for_stop(t);
+    iol__links_stop(t);
     uv_close((uv_handle_t *)&t->async, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
@@ -721,6 +726,8 @@ static void exec_drain(void) {
                 } else if (m[k].arg == MSG_CLOSED) {
                     S.hooks.closed(c);
                     iol_chan_send(&t->from_exec, c, MSG_FREE);
+                } else if (m[k].arg >= IOL__MSG_LINK_FIRST) {
+                    iol__link_exec_msg(m[k].ptr, m[k].arg);
                 }
             }
         }
@@ -996,6 +1003,27 @@ static void thread_stats_raw(int index, iol_thread_stats_t *out) {
     out->qbuf_disconnects = atomic_load_explicit(&t->st_qbuf_kills, memory_order_relaxed);
 }
 
+/* Accessors for link.c (iol_internal.h). */
+iol_thread_t *iol__thread(int index) {
+    return &S.threads[index];
+}
+
+int iol__thread_index(const iol_thread_t *t) {
+    return t->index;
+}
+
+uv_loop_t *iol__thread_loop(iol_thread_t *t) {
+    return t->loop;
+}
+
+void iol__send_to_exec(iol_thread_t *t, void *ptr, uint64_t kind) {
+    iol_chan_send(&t->to_exec, ptr, kind);
+}
+
+void iol__send_to_thread(iol_thread_t *t, void *ptr, uint64_t kind) {
+    iol_chan_send(&t->from_exec, ptr, kind);
+}
+
 long iol_thread_tid(int index) {
     return atomic_load_explicit(&S.threads[index].tid, memory_order_relaxed);
 }
@@ -1005,6 +1033,7 @@ static void walk_close_cb(uv_handle_t *h, void *arg) {
 }
 
 void iol_shutdown(void) {
+    iol__links_shutdown_begin();
     if (threaded()) {
         for (int i = 1; i <= S.nthreads; i++) {
             iol_chan_send(&S.threads[i].from_exec, NULL, MSG_STOP);
@@ -1025,6 +1054,8 @@ void iol_shutdown(void) {
                 if (m.arg == MSG_CLOSED) {
                     S.hooks.closed(c);
                     S.hooks.free(c);
+                } else if (m.arg >= IOL__MSG_LINK_FIRST) {
+                    iol__link_settle_msg(m.ptr, m.arg);
                 }
             }
             /* Unprocessed executor->thread messages: free what they carry. */
@@ -1037,6 +1068,8 @@ void iol_shutdown(void) {
                     kl_free(m.ptr);
                 } else if (m.arg == MSG_FREE) {
                     S.hooks.free(m.ptr);
+                } else if (m.arg >= IOL__MSG_LINK_FIRST) {
+                    iol__link_settle_msg(m.ptr, m.arg);
                 }
             }
             while (t->clients) {
@@ -1063,6 +1096,7 @@ void iol_shutdown(void) {
         uv_close((uv_handle_t *)&t->push_prepare, NULL);
         io_flush_pushed(t);
         io_close_clients_for_stop(t);
+        iol__links_stop(t);
         uv_run(S.main_loop, UV_RUN_NOWAIT);
         while (t->clients) {
             iol_client_t *c = t->clients;
@@ -1072,6 +1106,7 @@ void iol_shutdown(void) {
             S.hooks.free(c);
         }
     }
+    iol__links_shutdown();
     conn__thread_free_read_buf();
     for (int i = 0; i <= S.nthreads; i++)
         kl_free(S.threads[i].pend);
