@@ -720,10 +720,11 @@ static void io_msg(iol_link_t *l, uint64_t kind, void *ptr) {
         link_fail(l, 0, "closed");
         break;
     case LM_CLOSE_AFTER:
-        if (l->state < LS_OPEN) {
-            link_fail(l, 0, "closed");
-        } else if (l->state == LS_OPEN) {
-            l->close_after_write = true;
+        /* Before the connection is up, the queued bytes go out (and the link
+         * closes) once it is: on_ready flushes. */
+        if (l->state >= LS_CLOSING) break;
+        l->close_after_write = true;
+        if (l->state == LS_OPEN) {
             update_reading(l);
             link_flush(l);
         }

@@ -14,6 +14,9 @@
 #ifndef LINK_HARNESS_H
 #define LINK_HARNESS_H
 
+/* Not every program uses every helper. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #include "iol.h"
 #include "iol_link.h"
 #include "kl_log.h"

@@ -464,6 +464,27 @@ BOTH(close_after_write) {
     rec_free(&r);
 }
 
+/* Closing after the queued bytes before the connection is even up: the
+ * bytes still go out, then the link closes. */
+BOTH(close_before_connected) {
+    static const step_t script[] = {EXPECT("QUIT\r\n"), WAIT_EOF(), END()};
+    harness_start(nthreads);
+    server_t s;
+    server_start(&s, CONN_KIND_TCP, script);
+    rec_t r;
+    rec_init(&r);
+    iol_link_opts_t o = link_opts(s.port, &r, iol_framing_make(IOL_FRAMING_RESP_REPLIES, 0));
+    iol_link_t *l = link_start(&o);
+    iol_link_write(l, "QUIT\r\n", 6);
+    iol_link_close(l, true);
+    RUN_UNTIL(r.closed, 10000);
+    cr_assert_eq(r.status, 0, "%d %s", r.status, r.reason);
+    RUN_UNTIL(atomic_load(&s.finished) == 1, 5000);
+    server_stop(&s);
+    harness_stop();
+    rec_free(&r);
+}
+
 /* Shutdown ends live links (connected, and still connecting) through their
  * closed hooks. */
 BOTH(shutdown_closes_links) {
