@@ -120,14 +120,19 @@ static int req_feed(iol_framer_t *fr, const char *buf, size_t len, size_t *consu
         int rc = resp_parse(&fr->parser, &fr->rlim, buf + off, len - off, &used, &u->batch);
         off += used;
         fr->cmd_pending_wire += used;
-        if (rc == RESP_ERR_QUERY_LIMIT) {
-            *consumed = off;
-            return fail(fr, "command larger than %llu bytes",
-                        (unsigned long long)fr->rlim.max_query_len);
-        }
         if (rc != RESP_OK) {
             *consumed = off;
-            return fail(fr, "%s", resp_parser_error(&fr->parser));
+            if (rc == RESP_ERR_QUERY_LIMIT)
+                fail(fr, "command larger than %llu bytes",
+                     (unsigned long long)fr->rlim.max_query_len);
+            else
+                fail(fr, "%s", resp_parser_error(&fr->parser));
+            /* The commands before the bad one still go out; the next call
+             * reports the error. */
+            if (u->batch.ncmds == 0) return IOL_FRAMER_ERROR;
+            fr->cmds = NULL;
+            *out = u;
+            return IOL_FRAMER_UNIT;
         }
         if (u->batch.ncmds > before) {
             if (u->batch.ncmds > u->cmd_wire_cap) {

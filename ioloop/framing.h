@@ -246,5 +246,11 @@ bool iol_framer_at_boundary(const iol_framer_t *fr);
 static inline const char *iol_framer_error(const iol_framer_t *fr) {
     return fr->error;
 }
+/* The framer failed: the next feed, even of 0 bytes, returns
+ * IOL_FRAMER_ERROR. A unit may come before the error (the commands before a
+ * bad one), so callers check this after a unit even when no byte is left. */
+static inline bool iol_framer_failed(const iol_framer_t *fr) {
+    return fr->error[0] != '\0';
+}
 
 #endif

@@ -536,7 +536,7 @@ static size_t link_frame(iol_link_t *l, const char *p, size_t n) {
             iol_framer_init(&l->fr, &l->next);
             l->has_next = false;
         }
-        if (off == n && !first) break;
+        if (off == n && !first && !iol_framer_failed(&l->fr)) break;
         first = false;
         size_t used = 0;
         iol_unit_t *u = NULL;

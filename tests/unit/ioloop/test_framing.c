@@ -79,7 +79,7 @@ static void feed(const iol_framing_t *f, const char *in, size_t len, size_t chun
                 r->ended = true;
                 break;
             }
-            if (n == 0) break;
+            if (n == 0 && !iol_framer_failed(&fr)) break;
         }
     }
     iol_framer_free(&fr);
@@ -584,6 +584,10 @@ Test(framing, requests_bad) {
     feed(&f, "*1\r\n$4\r\nPING\r\n*x\r\n", 18, 18, r);
     cr_assert(r->error);
     cr_assert(strstr(r->why, "invalid multibulk length"), "%s", r->why);
+    /* The command before the bad one is not lost. */
+    cr_assert_eq(r->n, 1);
+    cr_assert_eq(r->u[0]->batch.ncmds, 1);
+    cr_assert_str_eq(resp_batch_argv(&r->u[0]->batch, 0)[0].ptr, "PING");
     fed_free(r);
     f.max_unit = 10;
     feed(&f, "*1\r\n$11\r\n", 9, 9, r);

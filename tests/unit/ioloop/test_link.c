@@ -351,6 +351,26 @@ BOTH(bad_resp) {
     rec_free(&r);
 }
 
+/* A bad command right after a good one in the same read: the good one is
+ * delivered, then the link ends with the parser's reason. */
+BOTH(bad_request_after_good) {
+    static const step_t script[] = {WRITE("*1\r\n$4\r\nPING\r\n*x\r\n"), WAIT_EOF(), END()};
+    harness_start(nthreads);
+    server_t s;
+    server_start(&s, CONN_KIND_TCP, script);
+    rec_t r;
+    rec_init(&r);
+    iol_link_opts_t o = link_opts(s.port, &r, iol_framing_make(IOL_FRAMING_RESP_REQUESTS, 0));
+    link_start(&o);
+    RUN_UNTIL(r.closed, 10000);
+    cr_assert_str_eq(r.log, "C:PING\n");
+    cr_assert_eq(r.status, UV_EPROTO);
+    cr_assert(strstr(r.reason, "Protocol error: invalid multibulk length"), "%s", r.reason);
+    server_stop(&s);
+    harness_stop();
+    rec_free(&r);
+}
+
 /* ------------------------------------------------------ connect errors */
 
 BOTH(connect_refused) {
