@@ -31,6 +31,7 @@ static int fail(iol_framer_t *fr, const char *fmt, ...) {
 }
 
 static void acc_append(iol_framer_t *fr, const char *p, size_t n) {
+    if (n == 0) return;
     if (fr->acc_len + n > fr->acc_cap) {
         size_t cap = fr->acc_cap ? fr->acc_cap : 256;
         while (cap < fr->acc_len + n)
@@ -203,12 +204,16 @@ static int scan_reply(iol_framer_t *fr, const char *b, size_t n, size_t *end) {
          * line arriving in pieces is searched once. */
         size_t from = pos + fr->line_seen;
         const char *cr = from < n ? memchr(b + from, '\r', n - from) : NULL;
+        /* Every byte up to the line's CRLF belongs to this reply: it is too
+         * large as soon as they cannot fit, however the bytes arrive. */
         if (!cr) {
-            if (n - pos > fr->max)
+            if ((uint64_t)n + 2 > fr->max)
                 return fail(fr, "reply larger than %llu bytes", (unsigned long long)fr->max);
             fr->line_seen = n - pos;
             return 0;
         }
+        if ((uint64_t)(cr - b) + 2 > fr->max)
+            return fail(fr, "reply larger than %llu bytes", (unsigned long long)fr->max);
         if ((size_t)(cr - b) + 1 >= n) {
             fr->line_seen = (size_t)(cr - b) - pos;
             return 0;

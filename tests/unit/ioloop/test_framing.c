@@ -269,6 +269,9 @@ Test(framing, replies_bad) {
     BAD("$100\r\n", 64, "reply larger than 64 bytes");
     BAD("*1000\r\n", 64, "reply larger than 64 bytes");
     BAD("+0123456789012345678901234567890123456789", 16, "reply larger than 16 bytes");
+    /* The CR is there but not the LF: the line is too long all the same,
+     * whether it came in one read or many (found by fuzz_framing). */
+    BAD("+0123456789012345678901234567890123456789\r", 32, "reply larger than 32 bytes");
 }
 
 Test(framing, replies_too_deep) {
