@@ -75,7 +75,8 @@ typedef struct iol_link_opts {
     /* NULL: plain TCP. Otherwise the link owns one reference to sec->ctx
      * from iol_connect() on, whether it succeeds or not. */
     const iol_link_security_t *sec;
-    const char *sni;         /* TLS server name to send, or NULL */
+    const char *sni;         /* TLS server name to send (a DNS name; an address
+                                literal is not sent, as RFC 6066 says), or NULL */
     const char *verify_name; /* DNS name or IP the certificate must match, or NULL:
                                 chain only (what Redis does for replication) */
     /* Resolution + connect + handshake must finish within this (0: no limit

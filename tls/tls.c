@@ -1129,6 +1129,10 @@ static int link_connect(void *ctx, uv_loop_t *loop, int fd, const char *sni,
     }
     c->base.data = data;
     *out = &c->base;
+    /* RFC 6066: a server name is a DNS name, never an address literal. */
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (sni && (inet_pton(AF_INET, sni, addr) == 1 || inet_pton(AF_INET6, sni, addr) == 1))
+        sni = NULL;
     client_start(c, sni, verify_name, ready);
     return 0;
 }
@@ -1155,6 +1159,11 @@ int tls_conn_peer_subject(const conn_t *base, char *buf, size_t len) {
     X509_NAME_oneline(X509_get_subject_name(x), buf, (int)len);
     X509_free(x);
     return 0;
+}
+
+const char *tls_conn_server_name(const conn_t *base) {
+    const char *n = SSL_get_servername(((const tls_conn_t *)base)->ssl, TLSEXT_NAMETYPE_host_name);
+    return n ? n : "";
 }
 
 void tls_set_handshake_timeout_ms(uint64_t ms) {

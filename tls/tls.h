@@ -70,6 +70,8 @@ void tls_link_security(tls_client_ctx_t *ctx, iol_link_security_t *sec);
 const char *tls_conn_version(const conn_t *c);
 bool tls_conn_resumed(const conn_t *c);
 int tls_conn_peer_subject(const conn_t *c, char *buf, size_t len);
+/* The server name the client sent (SNI), or "" if none. */
+const char *tls_conn_server_name(const conn_t *c);
 
 typedef struct tls_stats {
     uint64_t connections; /* current */

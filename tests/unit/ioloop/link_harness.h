@@ -99,6 +99,11 @@ struct server {
      * err is written before failed is set with release). */
     _Atomic int accepted, finished, failed;
     char err[256];
+    /* Optional, on the server thread when a connection is ready (TLS: after
+     * the handshake); it may write note, which the test reads after
+     * server_stop() (the join orders it). */
+    void (*ready_hook)(server_t *s, conn_t *c);
+    char note[128];
 };
 
 static void srv_fail(server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -228,6 +233,7 @@ static void sc_ready(conn_t *c, int status) {
         return;
     }
     sc->ready = true;
+    if (sc->s->ready_hook) sc->s->ready_hook(sc->s, c);
     conn_read_start(c, sc_read);
     sc_advance(sc);
 }
@@ -301,8 +307,10 @@ static int h_listen(int backlog, int *port) {
     return fd;
 }
 
-static void server_start(server_t *s, int kind, const step_t *script) {
+static void server_start_hooked(server_t *s, int kind, const step_t *script,
+                                void (*ready_hook)(server_t *s, conn_t *c)) {
     memset(s, 0, sizeof(*s));
+    s->ready_hook = ready_hook;
     s->kind = kind;
     s->script = script;
     s->lfd = h_listen(64, &s->port);
@@ -314,6 +322,10 @@ static void server_start(server_t *s, int kind, const step_t *script) {
     uv_async_init(&s->loop, &s->stop, srv_on_stop);
     s->stop.data = s;
     cr_assert_eq(uv_thread_create(&s->thread, srv_thread, s), 0);
+}
+
+static void server_start(server_t *s, int kind, const step_t *script) {
+    server_start_hooked(s, kind, script, NULL);
 }
 
 /* Stop the server thread, close its loop, and fail the test if the script

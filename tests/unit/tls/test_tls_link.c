@@ -126,8 +126,14 @@ static void to_frames(rec_t *r, iol_link_t *l, const iol_unit_t *u) {
     }
 }
 
+/* Server side: what the client sent as SNI. */
+static void note_sni(server_t *s, conn_t *c) {
+    snprintf(s->note, sizeof(s->note), "sni=%s", tls_conn_server_name(c));
+}
+
 /* A reply, then binary frames, over TLS; ctx NULL: the configured client
- * context. */
+ * context. The own context sends SNI "localhost"; the other passes an
+ * address, which is verified but not sent as SNI. */
 static void tls_stream(int nthreads, bool own_ctx) {
     static char stream[5 + 8 + 2256 + 70000];
     size_t n = 0;
@@ -145,7 +151,7 @@ static void tls_stream(int nthreads, bool own_ctx) {
     };
     harness_start(nthreads);
     server_t s;
-    server_start(&s, CONN_KIND_TLS, script);
+    server_start_hooked(&s, CONN_KIND_TLS, script, note_sni);
     rec_t r;
     rec_init(&r);
     r.step = to_frames;
@@ -156,8 +162,8 @@ static void tls_stream(int nthreads, bool own_ctx) {
     iol_link_opts_t o =
         link_opts(s.port, &r, iol_framing_make(IOL_FRAMING_RESP_REPLIES, IOL_FRAMING_STOP));
     o.sec = &sec;
-    o.sni = "localhost";
-    o.verify_name = own_ctx ? "localhost" : "127.0.0.1";
+    o.sni = own_ctx ? "localhost" : "127.0.0.1";
+    o.verify_name = o.sni;
     iol_link_t *l = link_start(&o);
     iol_link_write(l, "*1\r\n$4\r\nPING\r\n", 14);
     RUN_UNTIL(r.closed, 20000);
@@ -168,6 +174,7 @@ static void tls_stream(int nthreads, bool own_ctx) {
     cr_assert_eq(r.status, UV_EOF, "%d %s", r.status, r.reason);
     cr_assert(r.offsets_ok);
     server_stop(&s);
+    cr_assert_str_eq(s.note, own_ctx ? "sni=localhost" : "sni=");
     harness_stop();
     rec_free(&r);
 }
