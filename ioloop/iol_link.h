@@ -115,9 +115,10 @@ void iol_link_write_reply(iol_link_t *l, iol_reply_t *r);
 int iol_link_set_framing(iol_link_t *l, const iol_framing_t *f);
 /* Continue after a stopped unit with the same framing. Thread: executor. */
 void iol_link_resume(iol_link_t *l);
-/* Close: after writing what is queued when after_write, else at once. The
- * closed hook follows (status 0 unless an error came first); units still on
- * their way are dropped. Thread: executor. */
+/* Close: after writing what is queued when after_write (before the
+ * connection is up, too: the bytes go out once it is), else at once. The
+ * closed hook follows (status 0 unless an error came first); the connected
+ * hook and units still on their way are dropped. Thread: executor. */
 void iol_link_close(iol_link_t *l, bool after_write);
 
 /* "ip:port" of the peer: valid from the connected hook on. Thread: executor. */
