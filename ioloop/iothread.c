@@ -2,6 +2,7 @@
 #include "iol_internal.h"
 
 #include "chan.h"
+#include "iol_internal.h"
 #include "kl_alloc.h"
 #include "kl_log.h"
 
@@ -702,6 +703,9 @@ static void io_drain(iol_thread_t *t) {
                 io_flush_pushed(t);
                 io_stop_all(t);
                 break;
+            default:
+                if (m[i].arg >= IOL__MSG_LINK_FIRST) iol__link_io_msg(t, m[i].ptr, m[i].arg);
+                break;
             }
         }
     }
@@ -770,6 +774,7 @@ static void io_close_clients_for_stop(iol_thread_t *t) {
 
 static void io_stop_all(iol_thread_t *t) {
     io_close_clients_for_stop(t);
+    iol__links_stop(t);
     uv_close((uv_handle_t *)&t->async, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
@@ -804,6 +809,8 @@ static void exec_drain(void) {
                 } else if (m[k].arg == MSG_CLOSED) {
                     S.hooks.closed(c);
                     iol_chan_send(&t->from_exec, c, MSG_FREE);
+                } else if (m[k].arg >= IOL__MSG_LINK_FIRST) {
+                    iol__link_exec_msg(m[k].ptr, m[k].arg);
                 }
             }
         }
@@ -881,7 +888,15 @@ static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
 }
 
 int iol_init(int nthreads, const iol_hooks_t *hooks, const iol_limits_t *limits) {
-    uv_loop_t *main_loop = uv_default_loop();
+    return iol__init_loop(uv_default_loop(), nthreads, hooks, limits);
+}
+
+uv_loop_t *iol__main_loop(void) {
+    return S.main_loop ? S.main_loop : uv_default_loop();
+}
+
+int iol__init_loop(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
+                   const iol_limits_t *limits) {
     memset(&S, 0, sizeof(S));
     S.main_loop = main_loop;
     iol__listener_set_loop(main_loop);
@@ -1084,6 +1099,27 @@ static void thread_stats_raw(int index, iol_thread_stats_t *out) {
     out->qbuf_disconnects = atomic_load_explicit(&t->st_qbuf_kills, memory_order_relaxed);
 }
 
+/* Accessors for link.c (iol_internal.h). */
+iol_thread_t *iol__thread(int index) {
+    return &S.threads[index];
+}
+
+int iol__thread_index(const iol_thread_t *t) {
+    return t->index;
+}
+
+uv_loop_t *iol__thread_loop(iol_thread_t *t) {
+    return t->loop;
+}
+
+void iol__send_to_exec(iol_thread_t *t, void *ptr, uint64_t kind) {
+    iol_chan_send(&t->to_exec, ptr, kind);
+}
+
+void iol__send_to_thread(iol_thread_t *t, void *ptr, uint64_t kind) {
+    iol_chan_send(&t->from_exec, ptr, kind);
+}
+
 long iol_thread_tid(int index) {
     return atomic_load_explicit(&S.threads[index].tid, memory_order_relaxed);
 }
@@ -1093,6 +1129,7 @@ static void walk_close_cb(uv_handle_t *h, void *arg) {
 }
 
 void iol_shutdown(void) {
+    iol__links_shutdown_begin();
     if (threaded()) {
         for (int i = 1; i <= S.nthreads; i++) {
             iol_chan_send(&S.threads[i].from_exec, NULL, MSG_STOP);
@@ -1113,6 +1150,8 @@ void iol_shutdown(void) {
                 if (m.arg == MSG_CLOSED) {
                     S.hooks.closed(c);
                     S.hooks.free(c);
+                } else if (m.arg >= IOL__MSG_LINK_FIRST) {
+                    iol__link_settle_msg(m.ptr, m.arg);
                 }
             }
             /* Unprocessed executor->thread messages: free what they carry. */
@@ -1125,6 +1164,8 @@ void iol_shutdown(void) {
                     kl_free(m.ptr);
                 } else if (m.arg == MSG_FREE) {
                     S.hooks.free(m.ptr);
+                } else if (m.arg >= IOL__MSG_LINK_FIRST) {
+                    iol__link_settle_msg(m.ptr, m.arg);
                 }
             }
             while (t->clients) {
@@ -1151,6 +1192,7 @@ void iol_shutdown(void) {
         uv_close((uv_handle_t *)&t->push_prepare, NULL);
         io_flush_pushed(t);
         io_close_clients_for_stop(t);
+        iol__links_stop(t);
         uv_run(S.main_loop, UV_RUN_NOWAIT);
         while (t->clients) {
             iol_client_t *c = t->clients;
@@ -1160,6 +1202,7 @@ void iol_shutdown(void) {
             S.hooks.free(c);
         }
     }
+    iol__links_shutdown();
     conn__thread_free_read_buf();
     for (int i = 0; i <= S.nthreads; i++)
         kl_free(S.threads[i].pend);

@@ -2,7 +2,7 @@
  * signals (iol.h), so that nothing in server/ includes uv.h.
  *
  * Thread: main, for every function here. */
-#include "iol.h"
+#include "iol_internal.h"
 
 #include "kl_alloc.h"
 
@@ -25,11 +25,11 @@ static sig_watch_t *signals[MAX_SIGNALS];
 static int nsignals;
 
 void iol_loop_run(void) {
-    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    uv_run(iol__main_loop(), UV_RUN_DEFAULT);
 }
 
 void iol_loop_stop(void) {
-    uv_stop(uv_default_loop());
+    uv_stop(iol__main_loop());
 }
 
 static void free_on_close(uv_handle_t *h) {
@@ -47,7 +47,7 @@ void iol_loop_close(void) {
         signals[i] = NULL;
     }
     nsignals = 0;
-    uv_loop_t *loop = uv_default_loop();
+    uv_loop_t *loop = iol__main_loop();
     /* Handles nobody closed (timers the modules keep for the process's
      * life) are closed here; their memory is the process's. */
     uv_walk(loop, close_any, NULL);
@@ -56,8 +56,8 @@ void iol_loop_close(void) {
 }
 
 uint64_t iol_loop_now_ms(void) {
-    uv_update_time(uv_default_loop());
-    return uv_now(uv_default_loop());
+    uv_update_time(iol__main_loop());
+    return uv_now(iol__main_loop());
 }
 
 static void timer_cb(uv_timer_t *h) {
@@ -71,7 +71,7 @@ iol_timer_t *iol_timer_new(iol_timer_cb_t cb, void *arg) {
     t->arg = arg;
     /* uv_timer_init on an initialised loop cannot fail (it only links the
      * handle); checked all the same. */
-    if (uv_timer_init(uv_default_loop(), &t->h) != 0) {
+    if (uv_timer_init(iol__main_loop(), &t->h) != 0) {
         kl_free(t);
         return NULL;
     }
@@ -110,7 +110,7 @@ int iol_signal_watch(int signum, void (*cb)(int signum)) {
     if (nsignals == MAX_SIGNALS) return -ENOSPC;
     sig_watch_t *w = kl_calloc(1, sizeof(*w));
     w->cb = cb;
-    int err = uv_signal_init(uv_default_loop(), &w->h);
+    int err = uv_signal_init(iol__main_loop(), &w->h);
     if (err) {
         kl_free(w);
         return err;

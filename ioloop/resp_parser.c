@@ -341,6 +341,10 @@ void resp_parser_free(resp_parser_t *p) {
     resp__parser_clear(p);
 }
 
+int resp_parser_idle(const resp_parser_t *p) {
+    return p->state == RESP__IDLE;
+}
+
 size_t resp_parser_pending(const resp_parser_t *p) {
     return p->partial_bytes;
 }

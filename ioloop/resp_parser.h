@@ -104,6 +104,8 @@ void resp_parser_init(resp_parser_t *p);
 /* Releases any partial command and returns the parser to its initial state
  * (auth_required is kept), so it may be fed again. */
 void resp_parser_free(resp_parser_t *p);
+/* No command is partly received (the next byte starts a new command). */
+int resp_parser_idle(const resp_parser_t *p);
 /* Bytes held for a partially received command (query buffer accounting). */
 size_t resp_parser_pending(const resp_parser_t *p);
 /* What the partly received command holds (CLIENT LIST): *args the bytes of

@@ -648,8 +648,10 @@ static void tls_fail(tls_conn_t *c, _Atomic uint64_t *reason, const char *why) {
     if (kl_log_enabled(KL_LOG_VERBOSE)) {
         char peer[80];
         peer_name(c, peer, sizeof(peer));
-        kl_verbose("Error accepting a client connection: %s (conn: fd=%d, addr=%s)", why,
-                   c->base.fd, peer);
+        kl_verbose("%s: %s (conn: fd=%d, addr=%s)",
+                   c->client_side ? "TLS handshake of an outgoing connection failed"
+                                  : "Error accepting a client connection",
+                   why, c->base.fd, peer);
     }
     stop_hs_timer(c);
     if (c->on_ready) c->on_ready(&c->base, UV_EPROTO);
@@ -1011,10 +1013,13 @@ static const conn_ops_t tls_ops = {
     .last_error = tls_last_error,
 };
 
-static tls_conn_t *tls_conn_new(uv_loop_t *loop, int fd, bool client_side, int *err) {
+/* ctx NULL: the thread's current server or client context. */
+static tls_conn_t *tls_conn_new(uv_loop_t *loop, int fd, bool client_side, SSL_CTX *ctx, int *err) {
     tls_thread_t *t = thread_state();
-    thread_refresh_ctx(t);
-    SSL_CTX *ctx = client_side ? t->client : t->server;
+    if (!ctx) {
+        thread_refresh_ctx(t);
+        ctx = client_side ? t->client : t->server;
+    }
     if (!ctx) {
         *err = UV_EINVAL;
         return NULL;
@@ -1049,7 +1054,7 @@ static tls_conn_t *tls_conn_new(uv_loop_t *loop, int fd, bool client_side, int *
 
 static int tls_factory(uv_loop_t *loop, int fd, conn_t **out) {
     int err = 0;
-    tls_conn_t *c = tls_conn_new(loop, fd, false, &err);
+    tls_conn_t *c = tls_conn_new(loop, fd, false, NULL, &err);
     if (!c) {
         close(fd);
         return err;
@@ -1058,17 +1063,18 @@ static int tls_factory(uv_loop_t *loop, int fd, conn_t **out) {
     return 0;
 }
 
-int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out) {
-    int err = 0;
-    tls_conn_t *c = tls_conn_new(loop, fd, true, &err);
-    if (!c) return err;
-    if (sni && sni[0]) {
-        SSL_set_tlsext_host_name(c->ssl, sni);
+/* Client side: send sni (if any), check the certificate against
+ * verify_name (an IP address or a DNS name; NULL: the chain only), start the
+ * handshake timer and the handshake. */
+static void client_start(tls_conn_t *c, const char *sni, const char *verify_name,
+                         conn_ready_fn ready) {
+    uv_loop_t *loop = c->base.loop;
+    if (sni && sni[0]) SSL_set_tlsext_host_name(c->ssl, sni);
+    if (verify_name && verify_name[0]) {
         X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
-        /* Verify the peer against the name we asked for: IP or DNS name. */
-        if (X509_VERIFY_PARAM_set1_ip_asc(vp, sni) != 1) {
+        if (X509_VERIFY_PARAM_set1_ip_asc(vp, verify_name) != 1) {
             ERR_clear_error();
-            SSL_set1_host(c->ssl, sni);
+            SSL_set1_host(c->ssl, verify_name);
         }
     }
     c->on_ready = ready;
@@ -1078,9 +1084,64 @@ int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn rea
     c->pending_closes++;
     uv_timer_start(c->hs_timer, hs_timeout,
                    atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
-    *out = &c->base;
     start_handshake(c);
+}
+
+int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out) {
+    int err = 0;
+    tls_conn_t *c = tls_conn_new(loop, fd, true, NULL, &err);
+    if (!c) return err;
+    /* Verify the peer against the name we asked for: IP or DNS name. */
+    *out = &c->base;
+    client_start(c, sni, sni, ready);
     return 0;
+}
+
+/* ---------------------------------------------------------------- links */
+
+/* A client context is an SSL_CTX: SSL_CTX_up_ref / SSL_CTX_free are its
+ * thread-safe reference counting, and every SSL made from it holds its own
+ * reference. */
+int tls_client_ctx_new(const tls_settings_t *s, tls_client_ctx_t **out, char **err) {
+    *err = NULL;
+    SSL_CTX *ctx = build_ctx(s, false, err);
+    if (!ctx) return -1;
+    *out = (tls_client_ctx_t *)ctx;
+    return 0;
+}
+
+void tls_client_ctx_free(tls_client_ctx_t *c) {
+    if (c) SSL_CTX_free((SSL_CTX *)c);
+}
+
+static void link_ctx_release(void *ctx) {
+    if (ctx) SSL_CTX_free(ctx);
+}
+
+/* iol_secure_connect_fn: a TLS client connection over the connected fd. */
+static int link_connect(void *ctx, uv_loop_t *loop, int fd, const char *sni,
+                        const char *verify_name, void *data, conn_ready_fn ready, conn_t **out) {
+    int err = 0;
+    tls_conn_t *c = tls_conn_new(loop, fd, true, ctx, &err);
+    if (!c) {
+        close(fd);
+        return err;
+    }
+    c->base.data = data;
+    *out = &c->base;
+    /* RFC 6066: a server name is a DNS name, never an address literal. */
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (sni && (inet_pton(AF_INET, sni, addr) == 1 || inet_pton(AF_INET6, sni, addr) == 1))
+        sni = NULL;
+    client_start(c, sni, verify_name, ready);
+    return 0;
+}
+
+void tls_link_security(tls_client_ctx_t *ctx, iol_link_security_t *sec) {
+    if (ctx) SSL_CTX_up_ref((SSL_CTX *)ctx);
+    sec->connect = link_connect;
+    sec->release = link_ctx_release;
+    sec->ctx = ctx;
 }
 
 const char *tls_conn_version(const conn_t *base) {
@@ -1098,6 +1159,11 @@ int tls_conn_peer_subject(const conn_t *base, char *buf, size_t len) {
     X509_NAME_oneline(X509_get_subject_name(x), buf, (int)len);
     X509_free(x);
     return 0;
+}
+
+const char *tls_conn_server_name(const conn_t *base) {
+    const char *n = SSL_get_servername(((const tls_conn_t *)base)->ssl, TLSEXT_NAMETYPE_host_name);
+    return n ? n : "";
 }
 
 void tls_set_handshake_timeout_ms(uint64_t ms) {

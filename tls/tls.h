@@ -10,6 +10,7 @@
 #define KL_TLS_H
 
 #include "conn.h"
+#include "iol_link.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,11 +50,28 @@ bool tls_configured(void);
  * on loop: verifies the peer against the CA and sends sni (may be NULL).
  * ready is called when the handshake completes or fails. Thread: loop's. */
 int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out);
+/* A client context of its own for outbound links (the configured one is what
+ * tls-replication / tls-cluster use): built from s like the client context
+ * of tls_configure() (client_cert_file/key, else cert_file/key; a CA is
+ * required: peers are always verified). On failure *err (malloc'd) says why.
+ * Reference counted: tls_client_ctx_free() drops the caller's reference, and
+ * links keep their own. Thread: any. */
+typedef struct tls_client_ctx tls_client_ctx_t;
+int tls_client_ctx_new(const tls_settings_t *s, tls_client_ctx_t **out, char **err);
+void tls_client_ctx_free(tls_client_ctx_t *c);
+/* Fill sec so that iol_connect() runs the TLS client handshake with ctx, or
+ * with the current configured client context when ctx is NULL (taken on the
+ * link's I/O thread when it connects). Takes a reference to ctx for the
+ * link. Thread: executor. */
+void tls_link_security(tls_client_ctx_t *ctx, iol_link_security_t *sec);
+
 /* After a handshake: the peer certificate's subject ("" if none), whether
  * the session was resumed, the protocol version name. */
 const char *tls_conn_version(const conn_t *c);
 bool tls_conn_resumed(const conn_t *c);
 int tls_conn_peer_subject(const conn_t *c, char *buf, size_t len);
+/* The server name the client sent (SNI), or "" if none. */
+const char *tls_conn_server_name(const conn_t *c);
 
 typedef struct tls_stats {
     uint64_t connections; /* current */
