@@ -22,7 +22,6 @@
 #ifndef IOL_LINK_H
 #define IOL_LINK_H
 
-#include "conn.h"
 #include "framing.h"
 #include "replybuf.h"
 
@@ -57,9 +56,13 @@ typedef struct iol_link_hooks {
  * NULL; checking the certificate against verify_name when not NULL) and
  * reports with ready. On error it returns a negative UV code and closes fd.
  * Thread: the loop's. */
-typedef int (*iol_secure_connect_fn)(void *ctx, uv_loop_t *loop, int fd, const char *sni,
-                                     const char *verify_name, void *data, conn_ready_fn ready,
-                                     conn_t **out);
+/* (Spelt with the struct tags of uv_loop_t, conn_t and conn_ready_fn so that
+ * this header, which the executor's side includes, does not pull in libuv.) */
+struct uv_loop_s;
+struct conn;
+typedef int (*iol_secure_connect_fn)(void *ctx, struct uv_loop_s *loop, int fd, const char *sni,
+                                     const char *verify_name, void *data,
+                                     void (*ready)(struct conn *c, int status), struct conn **out);
 
 typedef struct iol_link_security {
     iol_secure_connect_fn connect;

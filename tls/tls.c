@@ -5,7 +5,7 @@
  * writes append ciphertext to a per-thread scratch buffer that is written to
  * the socket at once; only what the socket does not take is copied into a
  * buffer of the connection's own. Everything runs on the connection's loop. */
-#include "tls.h"
+#include "tls_conn.h"
 
 #include "kl_alloc.h"
 #include "kl_log.h"

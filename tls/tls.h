@@ -1,6 +1,7 @@
 /* TLS for keyloom: OpenSSL contexts (server and client), the TLS connection
  * type that plugs into ioloop's connection interface, certificate reload and
- * statistics. Only this module includes OpenSSL headers.
+ * statistics. Only this module includes OpenSSL headers. The connection-level
+ * calls (for ioloop's side and tests) are in tls_conn.h.
  *
  * Threads: tls_configure() runs on the executor; connections run entirely on
  * the I/O thread that owns them (handshake, SSL_read, SSL_write, shutdown).
@@ -9,7 +10,6 @@
 #ifndef KL_TLS_H
 #define KL_TLS_H
 
-#include "conn.h"
 #include "iol_link.h"
 
 #include <stdbool.h>
@@ -46,10 +46,6 @@ void tls_shutdown(void);
 int tls_configure(const tls_settings_t *s, char **err);
 bool tls_configured(void);
 
-/* Outgoing TLS connection over an already connected, non-blocking socket fd
- * on loop: verifies the peer against the CA and sends sni (may be NULL).
- * ready is called when the handshake completes or fails. Thread: loop's. */
-int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out);
 /* A client context of its own for outbound links (the configured one is what
  * tls-replication / tls-cluster use): built from s like the client context
  * of tls_configure() (client_cert_file/key, else cert_file/key; a CA is
@@ -64,14 +60,6 @@ void tls_client_ctx_free(tls_client_ctx_t *c);
  * link's I/O thread when it connects). Takes a reference to ctx for the
  * link. Thread: executor. */
 void tls_link_security(tls_client_ctx_t *ctx, iol_link_security_t *sec);
-
-/* After a handshake: the peer certificate's subject ("" if none), whether
- * the session was resumed, the protocol version name. */
-const char *tls_conn_version(const conn_t *c);
-bool tls_conn_resumed(const conn_t *c);
-int tls_conn_peer_subject(const conn_t *c, char *buf, size_t len);
-/* The server name the client sent (SNI), or "" if none. */
-const char *tls_conn_server_name(const conn_t *c);
 
 typedef struct tls_stats {
     uint64_t connections; /* current */

@@ -8,7 +8,8 @@ is what server/meson.build gives each static library as include directories.
 The check also fails on:
   - a cycle between components (even one the table would allow);
   - an `<x>_internal.h` included from outside its own component (tests may);
-  - <uv.h> outside ioloop/ and tls/, OpenSSL headers outside tls/;
+  - <uv.h> outside ioloop/ and tls/, OpenSSL headers outside tls/, directly
+    or through the headers a file includes (the executor never sees libuv);
   - an #include "name.h" that matches no header of the tree or more than one.
 
 Usage: check_layering.py [SOURCE_ROOT]      exit 0 when the graph is clean
@@ -84,19 +85,18 @@ def check(root):
             headers.setdefault(os.path.basename(rel), []).append(rel)
     errors = []
     edges = {}  # (from comp, to comp) -> example "file -> header"
+    direct = {}  # rel -> (list of resolved tree headers, list of system headers)
     for rel, comp in sorted(files.items()):
         if comp not in LOWER:
             errors.append("%s: component %s is not in the layering table" % (rel, comp))
             continue
         with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as fh:
             text = fh.read()
+        tree_incs, sys_incs = [], []
         for m in INCLUDE_RE.finditer(text):
             kind, name = m.group(1), m.group(2)
             if kind == "<":
-                for pat, allowed in SYSTEM_ONLY:
-                    if pat.search(name) and comp not in allowed:
-                        errors.append("%s: includes <%s> (only %s may)" %
-                                      (rel, name, ", ".join(sorted(allowed))))
+                sys_incs.append(name)
                 continue
             base = os.path.basename(name)
             if base in GENERATED:
@@ -108,6 +108,7 @@ def check(root):
             if len(owners) > 1:
                 errors.append('%s: #include "%s" is ambiguous (%s)' % (rel, name, ", ".join(owners)))
                 continue
+            tree_incs.append(owners[0])
             target = files[owners[0]]
             if target == comp:
                 continue
@@ -117,6 +118,29 @@ def check(root):
                 errors.append('%s (%s): includes %s of %s, which is not below it' %
                               (rel, comp, owners[0], target))
             edges.setdefault((comp, target), "%s -> %s" % (rel, owners[0]))
+        direct[rel] = (tree_incs, sys_incs)
+    # System headers, directly or through the tree's headers.
+    for rel, comp in sorted(files.items()):
+        if rel not in direct:
+            continue
+        seen, stack, via = {rel}, [rel], {rel: None}
+        while stack:
+            cur = stack.pop()
+            for name in direct.get(cur, ((), ()))[1]:
+                for pat, allowed in SYSTEM_ONLY:
+                    if pat.search(name) and comp not in allowed:
+                        chain, n = [], cur
+                        while n is not None:
+                            chain.append(n)
+                            n = via[n]
+                        errors.append("%s: reaches <%s> (only %s may) via %s" %
+                                      (rel, name, ", ".join(sorted(allowed)),
+                                       " <- ".join(chain)))
+            for h in direct.get(cur, ((), ()))[0]:
+                if h not in seen:
+                    seen.add(h)
+                    via[h] = cur
+                    stack.append(h)
     # Cycles between components.
     graph = {}
     for (a, b) in edges:
@@ -153,6 +177,8 @@ def selftest():
         "ambiguous": ({"server/kv/d.h": "", "server/ds/d.h": "", "server/kv/y.c":
                        '#include "d.h"\n'}, 1),
         "cycle": ({"ioloop/i.h": '#include "t.h"\n', "tls/t.h": '#include "i.h"\n'}, 2),
+        "uv through a header": ({"ioloop/c.h": "#include <uv.h>\n", "server/exec/e.c":
+                                 '#include "c.h"\n'}, 1),
     }
     ok = True
     for name, (tree, want) in cases.items():

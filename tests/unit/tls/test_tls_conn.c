@@ -17,7 +17,7 @@
 
 #include "conn.h"
 #include "kl_log.h"
-#include "tls.h"
+#include "tls_conn.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

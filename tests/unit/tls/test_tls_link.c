@@ -15,7 +15,7 @@
 #include <criterion/criterion.h>
 
 #include "../ioloop/link_harness.h"
-#include "tls.h"
+#include "tls_conn.h"
 
 #include <sys/stat.h>
 
