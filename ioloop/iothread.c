@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 /* Messages from an I/O thread to the executor. */
-enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE };
+enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE, MSG_EOF };
 /* Messages from the executor to an I/O thread. */
 enum {
     MSG_ATTACH = 16,
@@ -39,6 +39,7 @@ enum {
     IOF_BATCH_PENDING = 1u << 8, /* exec_batch is partly run: dispatch it again first */
     IOF_PUBSUB_CLASS = 1u << 9,  /* output limits of the pubsub class apply */
     IOF_PUSH_PENDING = 1u << 10, /* pushed output waits in out for the batched flush */
+    IOF_EOF = 1u << 11,          /* the peer sends no more input: finish its work, then close */
 };
 
 #define RING_CAPACITY 4096
@@ -107,6 +108,20 @@ static bool exec_run(iol_client_t *c) {
 static void io_flush(iol_client_t *c);
 static void io_resume(iol_client_t *c);
 static void io_update_reading(iol_client_t *c);
+static void io_eof_notify(iol_client_t *c);
+static void io_eof_check(iol_client_t *c);
+
+/* The peer of c sent EOF while the executor holds c's batch: if the batch is
+ * parked (blocking command, CLIENT PAUSE) stop waiting, as Redis frees a
+ * blocked client that reaches EOF. The replies already produced (the earlier
+ * commands' replies went out with iol_client_push_now) are written before the
+ * connection closes. A batch that is merely running is left alone: it comes
+ * back and everything after it runs too. Thread: executor. */
+static void exec_peer_eof(iol_client_t *c) {
+    if (!c->exec_held) return;
+    c->hand_flags |= IOL_HAND_CLOSE_AFTER_REPLY;
+    S.hooks.gone(c);
+}
 
 static inline bool threaded(void) {
     return S.nthreads > 0;
@@ -281,7 +296,8 @@ static bool io_dispatch(iol_client_t *c) {
         for (;;) {
             if (!exec_run(c)) {
                 c->io_flags |= IOF_IN_FLIGHT; /* parked: iol_client_release ends it */
-                return true;
+                if (c->io_flags & IOF_EOF) io_eof_notify(c);
+                return !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE));
             }
             io_collect(c);
             /* A batch cut short for output back-pressure goes on at once if
@@ -297,6 +313,9 @@ static bool io_dispatch(iol_client_t *c) {
     }
     c->io_flags |= IOF_IN_FLIGHT;
     iol_chan_send(&c->thread->to_exec, c, MSG_DISPATCH);
+    /* After EOF every batch is followed by MSG_EOF: should it park, the
+     * executor must not wait for a client that will never read its answer. */
+    if (c->io_flags & IOF_EOF) io_eof_notify(c);
     return !again;
 }
 
@@ -365,17 +384,63 @@ static void io_resume(iol_client_t *c) {
             io_proto_error_reply(c);
     }
     io_update_reading(c);
+    io_eof_check(c);
+}
+
+/* Tell whoever runs c's in-flight batch that the peer sent EOF (see
+ * exec_peer_eof). Thread: owner. */
+static void io_eof_notify(iol_client_t *c) {
+    if (threaded())
+        iol_chan_send(&c->thread->to_exec, c, MSG_EOF);
+    else
+        exec_peer_eof(c);
+}
+
+/* After EOF: once every byte the peer sent was parsed and every batch ran
+ * and came back, write the remaining replies and close (IOF_CLOSE_AFTER_WRITE
+ * closes when the output queue is empty). Thread: owner. */
+static void io_eof_check(iol_client_t *c) {
+    if ((c->io_flags & (IOF_EOF | IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) != IOF_EOF) return;
+    if (c->stash || (c->io_flags & (IOF_IN_FLIGHT | IOF_BATCH_PENDING)) || c->filling->ncmds)
+        return;
+    /* A command cut short by EOF is dropped, as Redis drops it. */
+    if (c->io_flags & IOF_PROTO_ERR) {
+        io_proto_error_reply(c); /* the error goes out, then the close */
+        return;
+    }
+    c->io_flags |= IOF_CLOSE_AFTER_WRITE;
+    io_flush(c);
+}
+
+/* The peer sent EOF (TCP FIN, or TLS close_notify): it sends no more input
+ * but may still read. Unlike an error, this loses nothing: the stash and the
+ * filling batch are still parsed and run, every reply is written, and only
+ * then is the connection closed. Reading stops; a peer that vanished for good
+ * is noticed when a write fails. Thread: owner. */
+static void io_on_eof(iol_client_t *c) {
+    if (c->io_flags & (IOF_EOF | IOF_CLOSING)) return;
+    kl_verbose("Client closed connection id=%llu addr=%s", (unsigned long long)c->id, c->peer);
+    c->io_flags |= IOF_EOF;
+    if (c->io_flags & IOF_READING) {
+        conn_read_stop(c->conn);
+        c->io_flags &= ~IOF_READING;
+    }
+    if (c->io_flags & IOF_IN_FLIGHT) {
+        io_eof_notify(c);
+        if (c->io_flags & IOF_CLOSING) return;
+    }
+    io_resume(c);
 }
 
 static void io_on_read(conn_t *conn, ssize_t nread, const char *buf) {
     iol_client_t *c = conn->data;
     if (c->io_flags & IOF_CLOSING) return;
+    if (nread == UV_EOF) {
+        io_on_eof(c);
+        return;
+    }
     if (nread < 0) {
-        if (nread != UV_EOF)
-            kl_verbose("Reading from client: %s", uv_strerror((int)nread));
-        else
-            kl_verbose("Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
-                       c->peer);
+        kl_verbose("Reading from client: %s", uv_strerror((int)nread));
         io_close(c);
         return;
     }
@@ -395,7 +460,7 @@ static void io_on_read(conn_t *conn, ssize_t nread, const char *buf) {
 
 static void io_update_reading(iol_client_t *c) {
     if (c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED) || !(c->io_flags & IOF_READY)) return;
-    bool want = !c->stash && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE)) &&
+    bool want = !c->stash && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE | IOF_EOF)) &&
                 io_out_pending(c) <= c->thread->limits.out_high_water;
     /* While a batch is in flight keep reading only into the second batch;
      * io_feed stashes (and we stop) once that one is full. */
@@ -718,6 +783,8 @@ static void exec_drain(void) {
                     if (exec_run(c)) iol_chan_send(&t->from_exec, c, MSG_RETURN);
                 } else if (m[k].arg == MSG_GONE) {
                     if (c->exec_held) S.hooks.gone(c);
+                } else if (m[k].arg == MSG_EOF) {
+                    exec_peer_eof(c);
                 } else if (m[k].arg == MSG_CLOSED) {
                     S.hooks.closed(c);
                     iol_chan_send(&t->from_exec, c, MSG_FREE);
