@@ -465,7 +465,15 @@ static void io_update_reading(iol_client_t *c) {
     /* While a batch is in flight keep reading only into the second batch;
      * io_feed stashes (and we stop) once that one is full. */
     if (want && !(c->io_flags & IOF_READING)) {
-        if (conn_read_start(c->conn, io_on_read) == 0) c->io_flags |= IOF_READING;
+        int err = conn_read_start(c->conn, io_on_read);
+        if (err) {
+            /* A client we can no longer read from would wait forever. */
+            kl_warning("Cannot read from client id=%llu addr=%s: %s", (unsigned long long)c->id,
+                       c->peer, uv_strerror(err));
+            io_close(c);
+            return;
+        }
+        c->io_flags |= IOF_READING;
     } else if (!want && (c->io_flags & IOF_READING)) {
         conn_read_stop(c->conn);
         c->io_flags &= ~IOF_READING;
@@ -827,41 +835,71 @@ static void exec_on_check(uv_check_t *h) {
 
 /* ---------------------------------------------------------------- public */
 
+/* Close h if an init call registered it with its loop (a failed init leaves
+ * the zeroed handle unregistered: loop stays NULL). */
+static void close_if_inited(uv_handle_t *h) {
+    if (h->loop && !uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Undo a thread_init that failed half-way: close every handle it made and,
+ * for a loop of its own, run the close callbacks and close the loop. Thread:
+ * main, before iol_start. */
+static void thread_undo(iol_thread_t *t) {
+    close_if_inited((uv_handle_t *)&t->idle_timer);
+    close_if_inited((uv_handle_t *)&t->push_prepare);
+    close_if_inited((uv_handle_t *)&t->async);
+    close_if_inited((uv_handle_t *)&t->prepare);
+    close_if_inited((uv_handle_t *)&t->check);
+    close_if_inited((uv_handle_t *)&t->ovf_timer);
+    if (t->loop == &t->own_loop) {
+        uv_run(t->loop, UV_RUN_DEFAULT);
+        uv_loop_close(t->loop);
+    }
+    t->loop = NULL;
+}
+
 static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
     memset(t, 0, sizeof(*t));
     t->index = index;
     t->limits = S.limits;
     rlimits_from(&t->rlimits, &S.limits);
+    int err;
     if (!loop) {
-        int err = uv_loop_init(&t->own_loop);
+        err = uv_loop_init(&t->own_loop);
         if (err) return err;
         loop = &t->own_loop;
     }
     t->loop = loop;
-    uv_timer_init(loop, &t->idle_timer);
+    if ((err = uv_timer_init(loop, &t->idle_timer))) goto fail;
     t->idle_timer.data = t;
-    uv_timer_start(&t->idle_timer, io_on_idle_timer, 1000, 1000);
+    if ((err = uv_timer_start(&t->idle_timer, io_on_idle_timer, 1000, 1000))) goto fail;
     uv_unref((uv_handle_t *)&t->idle_timer);
     if (index == 0) {
         if (S.nthreads == 0) {
-            uv_prepare_init(loop, &t->push_prepare);
+            if ((err = uv_prepare_init(loop, &t->push_prepare))) goto fail;
             t->push_prepare.data = t;
-            uv_prepare_start(&t->push_prepare, io_on_push_prepare);
+            if ((err = uv_prepare_start(&t->push_prepare, io_on_push_prepare))) goto fail;
         }
         return 0;
     }
-    uv_async_init(loop, &t->async, io_on_async);
+    if ((err = uv_async_init(loop, &t->async, io_on_async))) goto fail;
     t->async.data = t;
-    uv_prepare_init(loop, &t->prepare);
+    if ((err = uv_prepare_init(loop, &t->prepare))) goto fail;
     t->prepare.data = t;
-    uv_prepare_start(&t->prepare, io_on_prepare);
-    uv_check_init(loop, &t->check);
+    if ((err = uv_prepare_start(&t->prepare, io_on_prepare))) goto fail;
+    if ((err = uv_check_init(loop, &t->check))) goto fail;
     t->check.data = t;
-    uv_check_start(&t->check, io_on_check);
-    uv_timer_init(loop, &t->ovf_timer);
-    iol_chan_init(&t->from_exec, RING_CAPACITY, &t->wake, &t->async);
-    iol_chan_init(&t->to_exec, RING_CAPACITY, &S.exec_wake, &S.exec_async);
+    if ((err = uv_check_start(&t->check, io_on_check))) goto fail;
+    if ((err = uv_timer_init(loop, &t->ovf_timer))) goto fail;
+    if ((err = iol_chan_init(&t->from_exec, RING_CAPACITY, &t->wake, &t->async))) goto fail;
+    if ((err = iol_chan_init(&t->to_exec, RING_CAPACITY, &S.exec_wake, &S.exec_async))) {
+        iol_chan_destroy(&t->from_exec);
+        goto fail;
+    }
     return 0;
+fail:
+    thread_undo(t);
+    return err;
 }
 
 int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
@@ -873,22 +911,42 @@ int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
     S.hooks = *hooks;
     S.limits = *limits;
     S.threads = kl_calloc((size_t)nthreads + 1, sizeof(iol_thread_t));
+    int err = 0, inited = 0;
     if (nthreads > 0) {
-        uv_async_init(main_loop, &S.exec_async, exec_on_async);
-        uv_prepare_init(main_loop, &S.exec_prepare);
-        uv_prepare_start(&S.exec_prepare, exec_on_prepare);
-        uv_check_init(main_loop, &S.exec_check);
-        uv_check_start(&S.exec_check, exec_on_check);
-        uv_timer_init(main_loop, &S.exec_ovf_timer);
+        if ((err = uv_async_init(main_loop, &S.exec_async, exec_on_async))) goto fail;
+        if ((err = uv_prepare_init(main_loop, &S.exec_prepare))) goto fail;
+        if ((err = uv_prepare_start(&S.exec_prepare, exec_on_prepare))) goto fail;
+        if ((err = uv_check_init(main_loop, &S.exec_check))) goto fail;
+        if ((err = uv_check_start(&S.exec_check, exec_on_check))) goto fail;
+        if ((err = uv_timer_init(main_loop, &S.exec_ovf_timer))) goto fail;
     }
-    int err = thread_init(&S.threads[0], 0, main_loop);
-    if (err) return err;
+    if ((err = thread_init(&S.threads[0], 0, main_loop))) goto fail;
+    inited = 1;
     atomic_store(&S.threads[0].tid, (long)syscall(SYS_gettid));
     for (int i = 1; i <= nthreads; i++) {
-        err = thread_init(&S.threads[i], i, NULL);
-        if (err) return err;
+        if ((err = thread_init(&S.threads[i], i, NULL))) goto fail;
+        inited++;
     }
     return 0;
+fail:
+    /* Leave nothing half made: threads that were set up are taken down again,
+     * the failed one undid itself, and the executor's handles are closed (the
+     * main loop runs their close callbacks; S.threads stays allocated until
+     * then, reachable from S). */
+    kl_warning("Initialising the I/O threads: %s", uv_strerror(err));
+    for (int i = 0; i < inited; i++) {
+        iol_thread_t *t = &S.threads[i];
+        if (i > 0) {
+            iol_chan_destroy(&t->from_exec);
+            iol_chan_destroy(&t->to_exec);
+        }
+        thread_undo(t);
+    }
+    close_if_inited((uv_handle_t *)&S.exec_async);
+    close_if_inited((uv_handle_t *)&S.exec_prepare);
+    close_if_inited((uv_handle_t *)&S.exec_check);
+    close_if_inited((uv_handle_t *)&S.exec_ovf_timer);
+    return err;
 }
 
 int iol_start(void) {

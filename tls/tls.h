@@ -35,8 +35,8 @@ typedef struct tls_settings {
 } tls_settings_t;
 
 /* Thread: main, once, before any I/O thread starts. Registers the TLS type
- * with ioloop. */
-void tls_init(void);
+ * with ioloop. Returns 0, or -1 (logged) when OpenSSL cannot be set up. */
+int tls_init(void);
 void tls_shutdown(void);
 
 /* Build server and client contexts from s and make them current. On failure
@@ -47,7 +47,9 @@ bool tls_configured(void);
 
 /* Outgoing TLS connection over an already connected, non-blocking socket fd
  * on loop: verifies the peer against the CA and sends sni (may be NULL).
- * ready is called when the handshake completes or fails. Thread: loop's. */
+ * ready is called when the handshake completes or fails. Returns 0, or a UV
+ * error after which fd is closed and nothing of the connection stays on the
+ * loop once its close callbacks ran. Thread: loop's. */
 int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out);
 /* After a handshake: the peer certificate's subject ("" if none), whether
  * the session was resumed, the protocol version name. */
