@@ -43,6 +43,7 @@ enum {
 };
 
 #define RING_CAPACITY 4096
+#define EXEC_RING_BUDGET 64 /* messages taken from one I/O thread's ring per turn */
 #define BATCH_MAX_CMDS 1024
 #define BATCH_MAX_BYTES (256 * 1024)
 
@@ -88,6 +89,8 @@ static struct {
     uv_async_t exec_async;
     uv_prepare_t exec_prepare;
     uv_check_t exec_check;
+    uv_idle_t exec_idle; /* active while a ring has messages left after a turn */
+    int exec_rr;         /* ring the next turn starts with (0-based thread index) */
     uv_timer_t exec_ovf_timer;
     bool started;
 } S;
@@ -96,6 +99,7 @@ static void io_close(iol_client_t *c);
 static void io_unpend(iol_client_t *c);
 void iol__listener_set_loop(uv_loop_t *loop);
 static void io_on_ovf_timer(uv_timer_t *h);
+static void exec_on_idle(uv_idle_t *h);
 
 /* Run a batch on the executor. Returns false when the server parked it. */
 static bool exec_run(iol_client_t *c) {
@@ -779,27 +783,61 @@ static void io_thread_main(void *arg) {
 
 /* ---------------------------------------------------------------- executor side */
 
-static void exec_drain(void) {
-    for (int i = 1; i <= S.nthreads; i++) {
-        iol_thread_t *t = &S.threads[i];
-        iol_msg_t m[64];
-        uint32_t n;
-        while ((n = iol_chan_recv(&t->to_exec, m, 64)) > 0) {
-            for (uint32_t k = 0; k < n; k++) {
-                iol_client_t *c = m[k].ptr;
-                if (m[k].arg == MSG_DISPATCH) {
-                    if (exec_run(c)) iol_chan_send(&t->from_exec, c, MSG_RETURN);
-                } else if (m[k].arg == MSG_GONE) {
-                    if (c->exec_held) S.hooks.gone(c);
-                } else if (m[k].arg == MSG_EOF) {
-                    exec_peer_eof(c);
-                } else if (m[k].arg == MSG_CLOSED) {
-                    S.hooks.closed(c);
-                    iol_chan_send(&t->from_exec, c, MSG_FREE);
-                }
-            }
-        }
+/* One message from I/O thread t. Thread: executor. */
+static void exec_handle(iol_thread_t *t, const iol_msg_t *m) {
+    iol_client_t *c = m->ptr;
+    switch ((int)m->arg) {
+    case MSG_DISPATCH:
+        if (exec_run(c)) iol_chan_send(&t->from_exec, c, MSG_RETURN);
+        break;
+    case MSG_GONE:
+        if (c->exec_held) S.hooks.gone(c);
+        break;
+    case MSG_EOF:
+        exec_peer_eof(c);
+        break;
+    case MSG_CLOSED:
+        S.hooks.closed(c);
+        iol_chan_send(&t->from_exec, c, MSG_FREE);
+        break;
     }
+}
+
+static bool exec_inbound_empty(void) {
+    for (int i = 1; i <= S.nthreads; i++)
+        if (!iol_ring_spsc_empty(&S.threads[i].to_exec.ring)) return false;
+    return true;
+}
+
+/* One fair turn over the I/O threads' rings: each ring is visited once,
+ * round-robin from a start that rotates every turn, and gives at most
+ * EXEC_RING_BUDGET messages (each at most one batch to run), so a thread
+ * whose clients flood the executor cannot starve the others, nor the
+ * executor's own loop (timers, accepts, signals). Whatever is left keeps
+ * exec_idle active: the loop then polls without blocking and runs the next
+ * turn at once, with no wake-up needed from the producers.
+ * Thread: executor. */
+static void exec_turn(void) {
+    int n = S.nthreads;
+    int start = S.exec_rr;
+    S.exec_rr = start + 1 == n ? 0 : start + 1;
+    for (int k = 0; k < n; k++) {
+        iol_thread_t *t = &S.threads[1 + (start + k) % n];
+        iol_msg_t m[EXEC_RING_BUDGET];
+        uint32_t got = iol_chan_recv(&t->to_exec, m, EXEC_RING_BUDGET);
+        for (uint32_t i = 0; i < got; i++)
+            exec_handle(t, &m[i]);
+    }
+    if (!exec_inbound_empty()) {
+        if (!uv_is_active((uv_handle_t *)&S.exec_idle)) uv_idle_start(&S.exec_idle, exec_on_idle);
+    } else if (uv_is_active((uv_handle_t *)&S.exec_idle)) {
+        uv_idle_stop(&S.exec_idle);
+    }
+}
+
+static void exec_on_idle(uv_idle_t *h) {
+    (void)h;
+    exec_turn();
 }
 
 static void exec_flush_all(void) {
@@ -810,22 +848,21 @@ static void exec_flush_all(void) {
 }
 
 static void exec_on_async(uv_async_t *h) {
-    exec_drain();
+    (void)h;
+    exec_turn();
 }
 
-static bool exec_inbound_empty(void) {
-    for (int i = 1; i <= S.nthreads; i++)
-        if (!iol_ring_spsc_empty(&S.threads[i].to_exec.ring)) return false;
-    return true;
-}
-
+/* Before the main loop may block: send what the turns produced, then either
+ * sleep (announced, see ring.h) or, when a ring has messages, keep the loop
+ * from blocking so that the next turn takes them (exec_idle). */
 static void exec_on_prepare(uv_prepare_t *h) {
-    for (;;) {
-        exec_flush_all();
-        iol_wake_consumer_will_sleep(&S.exec_wake);
-        if (exec_inbound_empty()) break;
+    (void)h;
+    exec_flush_all();
+    if (uv_is_active((uv_handle_t *)&S.exec_idle)) return; /* polls without blocking */
+    iol_wake_consumer_will_sleep(&S.exec_wake);
+    if (!exec_inbound_empty()) {
         iol_wake_consumer_awake(&S.exec_wake);
-        exec_drain();
+        uv_idle_start(&S.exec_idle, exec_on_idle);
     }
 }
 
@@ -918,6 +955,7 @@ int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
         if ((err = uv_prepare_start(&S.exec_prepare, exec_on_prepare))) goto fail;
         if ((err = uv_check_init(main_loop, &S.exec_check))) goto fail;
         if ((err = uv_check_start(&S.exec_check, exec_on_check))) goto fail;
+        if ((err = uv_idle_init(main_loop, &S.exec_idle))) goto fail;
         if ((err = uv_timer_init(main_loop, &S.exec_ovf_timer))) goto fail;
     }
     if ((err = thread_init(&S.threads[0], 0, main_loop))) goto fail;
@@ -945,6 +983,7 @@ fail:
     close_if_inited((uv_handle_t *)&S.exec_async);
     close_if_inited((uv_handle_t *)&S.exec_prepare);
     close_if_inited((uv_handle_t *)&S.exec_check);
+    close_if_inited((uv_handle_t *)&S.exec_idle);
     close_if_inited((uv_handle_t *)&S.exec_ovf_timer);
     return err;
 }
@@ -1180,6 +1219,7 @@ void iol_shutdown(void) {
         uv_close((uv_handle_t *)&S.exec_async, NULL);
         uv_close((uv_handle_t *)&S.exec_prepare, NULL);
         uv_close((uv_handle_t *)&S.exec_check, NULL);
+        uv_close((uv_handle_t *)&S.exec_idle, NULL);
         uv_close((uv_handle_t *)&S.exec_ovf_timer, NULL);
         uv_close((uv_handle_t *)&S.threads[0].idle_timer, NULL);
     } else {
