@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 /* Messages from an I/O thread to the executor. */
-enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE, MSG_EOF };
+enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE, MSG_EOF, MSG_PUSHED };
 /* Messages from the executor to an I/O thread. */
 enum {
     MSG_ATTACH = 16,
@@ -40,6 +40,8 @@ enum {
     IOF_PUBSUB_CLASS = 1u << 9,  /* output limits of the pubsub class apply */
     IOF_PUSH_PENDING = 1u << 10, /* pushed output waits in out for the batched flush */
     IOF_EOF = 1u << 11,          /* the peer sends no more input: finish its work, then close */
+    IOF_PUSH_ACK = 1u << 12,     /* took push_xfer: answer PUSHED after the batched flush */
+    IOF_PUSH_OVER = 1u << 13,    /* single thread: pushes passed the hard limit, close at flush */
 };
 
 #define RING_CAPACITY 4096
@@ -60,7 +62,6 @@ struct iol_thread {
     uv_check_t check;
     iol_chan_t to_exec;    /* producer: this thread; consumer: executor */
     iol_chan_t from_exec;  /* producer: executor; consumer: this thread */
-    uv_timer_t ovf_timer;  /* retries overflowed sends without spinning */
     uv_timer_t idle_timer; /* gives idle clients' buffers back (1 Hz) */
     iol_limits_t limits;   /* this thread's copy */
     resp_limits_t rlimits;
@@ -91,21 +92,46 @@ static struct {
     uv_check_t exec_check;
     uv_idle_t exec_idle; /* active while a ring has messages left after a turn */
     int exec_rr;         /* ring the next turn starts with (0-based thread index) */
-    uv_timer_t exec_ovf_timer;
+    /* Clients with pushed output gathered this turn (or waiting for their
+     * previous hand-off to come back): handed over before the loop sleeps. */
+    iol_client_t **push_list;
+    uint32_t npush, push_cap;
     bool started;
 } S;
 
 static void io_close(iol_client_t *c);
 static void io_unpend(iol_client_t *c);
 void iol__listener_set_loop(uv_loop_t *loop);
-static void io_on_ovf_timer(uv_timer_t *h);
 static void exec_on_idle(uv_idle_t *h);
+
+static void exec_push_unlist(iol_client_t *c);
+static void exec_push_forget(iol_client_t *c);
+static void io_pend(iol_client_t *c);
+
+/* The output-limit class the server chose, as far as the executor's own
+ * checks (iol_client_push_reserve) are concerned. Thread: executor. */
+static void exec_note_class(iol_client_t *c) {
+    if (c->hand_flags & IOL_HAND_PUBSUB) c->exec_pubsub = true;
+    if (c->hand_flags & IOL_HAND_NORMAL) c->exec_pubsub = false;
+}
+
+/* Pushes gathered for c go before whatever c->reply holds: they were made
+ * earlier (while c was not held, or while its batch was parked). Thread:
+ * executor, holding c. */
+static void exec_fold_pushes(iol_client_t *c) {
+    if (!c->push_fill.head) return;
+    iol_reply_move(&c->push_fill, &c->reply);
+    iol_reply_move(&c->reply, &c->push_fill);
+    exec_push_unlist(c);
+}
 
 /* Run a batch on the executor. Returns false when the server parked it. */
 static bool exec_run(iol_client_t *c) {
     c->hand_flags = 0;
     c->exec_held = true;
+    exec_fold_pushes(c);
     bool done = S.hooks.dispatch(c);
+    exec_note_class(c);
     if (done) c->exec_held = false;
     return done;
 }
@@ -599,9 +625,17 @@ static void io_on_return(iol_client_t *c) {
     io_resume(c);
 }
 
-typedef struct push_msg {
-    iol_reply_t r;
-} push_msg_t;
+/* Remember c for the batched flush of pushed output. Thread: owner. */
+static void io_pend(iol_client_t *c) {
+    if (c->io_flags & IOF_PUSH_PENDING) return;
+    iol_thread_t *t = c->thread;
+    if (t->npend == t->pend_cap) {
+        t->pend_cap = t->pend_cap ? t->pend_cap * 2 : 64;
+        t->pend = kl_realloc(t->pend, t->pend_cap * sizeof(*t->pend));
+    }
+    t->pend[t->npend++] = c;
+    c->io_flags |= IOF_PUSH_PENDING;
+}
 
 /* Queue pushed output behind whatever c->out already holds (so it keeps its
  * place relative to the client's own replies) and remember the client for the
@@ -612,14 +646,7 @@ static void io_push(iol_client_t *c, iol_reply_t *r) {
         return;
     }
     iol_reply_move(&c->out, r);
-    if (c->io_flags & IOF_PUSH_PENDING) return;
-    iol_thread_t *t = c->thread;
-    if (t->npend == t->pend_cap) {
-        t->pend_cap = t->pend_cap ? t->pend_cap * 2 : 64;
-        t->pend = kl_realloc(t->pend, t->pend_cap * sizeof(*t->pend));
-    }
-    t->pend[t->npend++] = c;
-    c->io_flags |= IOF_PUSH_PENDING;
+    io_pend(c);
 }
 
 /* Write out every client with pushed output, then apply the output limits
@@ -631,8 +658,20 @@ static void io_flush_pushed(iol_thread_t *t) {
         iol_client_t *c = t->pend[--t->npend];
         c->io_flags &= ~IOF_PUSH_PENDING;
         if (c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED)) continue;
+        if (c->io_flags & IOF_PUSH_OVER) {
+            io_close(c); /* single thread: the executor found it over its limit */
+            continue;
+        }
         io_flush(c);
         if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
+        if ((c->io_flags & (IOF_PUSH_ACK | IOF_CLOSING)) == IOF_PUSH_ACK) {
+            /* After the write, so that obuf_bytes already counts what is
+             * left of these bytes when the executor stops counting them. A
+             * closing client gets no answer: the executor forgets its pushes
+             * at CLOSED. */
+            iol_chan_send(&t->to_exec, c, MSG_PUSHED);
+        }
+        c->io_flags &= ~IOF_PUSH_ACK;
     }
 }
 
@@ -647,7 +686,7 @@ static void io_unpend(iol_client_t *c) {
             break;
         }
     }
-    c->io_flags &= ~IOF_PUSH_PENDING;
+    c->io_flags &= ~(IOF_PUSH_PENDING | IOF_PUSH_ACK);
 }
 
 static void io_on_push_prepare(uv_prepare_t *h) {
@@ -684,13 +723,16 @@ static void io_drain(iol_thread_t *t) {
                  * point at c. */
                 S.hooks.free(c);
                 break;
-            case MSG_PUSH: {
-                push_msg_t *pm = m[i].ptr;
-                iol_client_t *target = *(iol_client_t **)(pm + 1);
-                io_push(target, &pm->r);
-                kl_free(pm);
+            case MSG_PUSH:
+                /* The executor handed push_xfer over: take it (a closing or
+                 * dead client drops it) and answer after the flush. */
+                if (!(c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) {
+                    c->io_flags |= IOF_PUSH_ACK;
+                    io_push(c, &c->push_xfer);
+                } else {
+                    iol_reply_free(&c->push_xfer);
+                }
                 break;
-            }
             case MSG_LIMITS: {
                 iol_limits_t *l = m[i].ptr;
                 t->limits = *l;
@@ -715,7 +757,9 @@ static void io_on_async(uv_async_t *h) {
 static void io_on_prepare(uv_prepare_t *h) {
     iol_thread_t *t = h->data;
     for (;;) {
-        if (iol_chan_flush(&t->to_exec)) uv_timer_start(&t->ovf_timer, io_on_ovf_timer, 1, 0);
+        /* Overflow left in to_exec is moved in when the executor, having
+         * made room, wakes this loop (iol_chan_recv). */
+        iol_chan_flush(&t->to_exec);
         iol_wake_consumer_will_sleep(&t->wake);
         if (iol_ring_spsc_empty(&t->from_exec.ring)) break;
         iol_wake_consumer_awake(&t->wake);
@@ -726,11 +770,6 @@ static void io_on_prepare(uv_prepare_t *h) {
 static void io_on_check(uv_check_t *h) {
     iol_thread_t *t = h->data;
     iol_wake_consumer_awake(&t->wake);
-}
-
-static void io_on_ovf_timer(uv_timer_t *h) {
-    /* Nothing to do: running an iteration makes prepare retry the flush. */
-    (void)h;
 }
 
 /* Clients idle for a while give their parse buffers back, so that thousands
@@ -767,7 +806,6 @@ static void io_stop_all(iol_thread_t *t) {
     uv_close((uv_handle_t *)&t->async, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
-    uv_close((uv_handle_t *)&t->ovf_timer, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->idle_timer, io_close_handle_cb);
 }
 
@@ -797,8 +835,15 @@ static void exec_handle(iol_thread_t *t, const iol_msg_t *m) {
         exec_peer_eof(c);
         break;
     case MSG_CLOSED:
+        exec_push_forget(c);
         S.hooks.closed(c);
         iol_chan_send(&t->from_exec, c, MSG_FREE);
+        break;
+    case MSG_PUSHED:
+        /* push_xfer is ours again; the gathered rest goes out at the next
+         * flush (c stayed on the push list while it waited). */
+        c->push_busy = false;
+        c->push_sent = 0;
         break;
     }
 }
@@ -840,11 +885,38 @@ static void exec_on_idle(uv_idle_t *h) {
     exec_turn();
 }
 
+/* Hand the pushes gathered this turn to the I/O threads: one MSG_PUSH per
+ * client, carrying its whole push_fill in push_xfer (no allocation). A client
+ * whose previous hand-off has not come back (MSG_PUSHED) keeps gathering and
+ * stays listed. Thread: executor. */
+static void exec_push_flush(void) {
+    uint32_t i = 0;
+    while (i < S.npush) {
+        iol_client_t *c = S.push_list[i];
+        if (c->push_busy) {
+            i++;
+            continue;
+        }
+        exec_push_unlist(c); /* moves the last entry to i */
+        if (c->push_fill.head) {
+            iol_reply_move(&c->push_xfer, &c->push_fill);
+            c->push_sent = c->push_xfer.bytes;
+            c->push_busy = true;
+            iol_chan_send(&c->thread->from_exec, c, MSG_PUSH);
+        }
+        if (c->push_close_after) {
+            c->push_close_after = false;
+            iol_chan_send(&c->thread->from_exec, c, MSG_KILL_AFTER);
+        }
+    }
+}
+
 static void exec_flush_all(void) {
-    bool ovf = false;
+    exec_push_flush();
+    /* A channel left with overflow is flushed again when its I/O thread has
+     * made room and wakes this loop (iol_chan_recv), not on a timer. */
     for (int i = 1; i <= S.nthreads; i++)
-        ovf |= iol_chan_flush(&S.threads[i].from_exec);
-    if (ovf) uv_timer_start(&S.exec_ovf_timer, io_on_ovf_timer, 1, 0);
+        iol_chan_flush(&S.threads[i].from_exec);
 }
 
 static void exec_on_async(uv_async_t *h) {
@@ -887,7 +959,6 @@ static void thread_undo(iol_thread_t *t) {
     close_if_inited((uv_handle_t *)&t->async);
     close_if_inited((uv_handle_t *)&t->prepare);
     close_if_inited((uv_handle_t *)&t->check);
-    close_if_inited((uv_handle_t *)&t->ovf_timer);
     if (t->loop == &t->own_loop) {
         uv_run(t->loop, UV_RUN_DEFAULT);
         uv_loop_close(t->loop);
@@ -927,9 +998,9 @@ static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
     if ((err = uv_check_init(loop, &t->check))) goto fail;
     t->check.data = t;
     if ((err = uv_check_start(&t->check, io_on_check))) goto fail;
-    if ((err = uv_timer_init(loop, &t->ovf_timer))) goto fail;
-    if ((err = iol_chan_init(&t->from_exec, RING_CAPACITY, &t->wake, &t->async))) goto fail;
-    if ((err = iol_chan_init(&t->to_exec, RING_CAPACITY, &S.exec_wake, &S.exec_async))) {
+    if ((err = iol_chan_init(&t->from_exec, RING_CAPACITY, &t->wake, &t->async, &S.exec_async)))
+        goto fail;
+    if ((err = iol_chan_init(&t->to_exec, RING_CAPACITY, &S.exec_wake, &S.exec_async, &t->async))) {
         iol_chan_destroy(&t->from_exec);
         goto fail;
     }
@@ -956,7 +1027,6 @@ int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
         if ((err = uv_check_init(main_loop, &S.exec_check))) goto fail;
         if ((err = uv_check_start(&S.exec_check, exec_on_check))) goto fail;
         if ((err = uv_idle_init(main_loop, &S.exec_idle))) goto fail;
-        if ((err = uv_timer_init(main_loop, &S.exec_ovf_timer))) goto fail;
     }
     if ((err = thread_init(&S.threads[0], 0, main_loop))) goto fail;
     inited = 1;
@@ -984,7 +1054,6 @@ fail:
     close_if_inited((uv_handle_t *)&S.exec_prepare);
     close_if_inited((uv_handle_t *)&S.exec_check);
     close_if_inited((uv_handle_t *)&S.exec_idle);
-    close_if_inited((uv_handle_t *)&S.exec_ovf_timer);
     return err;
 }
 
@@ -1068,6 +1137,7 @@ void iol__accepted(int fd, int kind, const char *peer, const char *local, int po
 void iol_client_kill(iol_client_t *c, bool after_reply) {
     if (iol_client_held(c)) {
         c->hand_flags |= after_reply ? IOL_HAND_CLOSE_AFTER_REPLY : IOL_HAND_CLOSE_NOW;
+        c->push_dead = true; /* nothing more is gathered for it */
         return;
     }
     if (!threaded()) {
@@ -1081,6 +1151,14 @@ void iol_client_kill(iol_client_t *c, bool after_reply) {
         }
         return;
     }
+    c->push_dead = true;
+    if (after_reply && c->push_fill.head) {
+        /* Gathered pushes are "queued" output: they go first, then the
+         * close (exec_push_flush). */
+        c->push_close_after = true;
+        return;
+    }
+    exec_push_forget(c);
     iol_chan_send(&c->thread->from_exec, c, after_reply ? MSG_KILL_AFTER : MSG_KILL);
 }
 
@@ -1090,6 +1168,8 @@ bool iol_client_held(const iol_client_t *c) {
 
 void iol_client_release(iol_client_t *c) {
     if (!c->exec_held) return;
+    exec_note_class(c);
+    exec_fold_pushes(c); /* what was pushed while parked precedes the rest */
     c->exec_held = false;
     if (!threaded()) {
         io_on_return(c);
@@ -1106,16 +1186,99 @@ void iol_client_push(iol_client_t *c, iol_reply_t *r) {
     iol_client_push_now(c, r);
 }
 
+/* Put c on the executor's push list (flushed in exec_push_flush). */
+static void exec_push_list(iol_client_t *c) {
+    if (c->push_idx) return;
+    if (S.npush == S.push_cap) {
+        S.push_cap = S.push_cap ? S.push_cap * 2 : 64;
+        S.push_list = kl_realloc(S.push_list, S.push_cap * sizeof(*S.push_list));
+    }
+    S.push_list[S.npush++] = c;
+    c->push_idx = S.npush;
+}
+
+static void exec_push_unlist(iol_client_t *c) {
+    if (!c->push_idx) return;
+    uint32_t i = c->push_idx - 1;
+    iol_client_t *last = S.push_list[--S.npush];
+    S.push_list[i] = last;
+    last->push_idx = i + 1;
+    c->push_idx = 0;
+}
+
+/* Drop what was gathered for c and take it off the push list (c is going
+ * away). push_xfer is left alone: while push_busy it belongs to the I/O
+ * thread, which drops it for a dead client. Thread: executor. */
+static void exec_push_forget(iol_client_t *c) {
+    iol_reply_free(&c->push_fill);
+    exec_push_unlist(c);
+    c->push_close_after = false;
+}
+
+/* Bytes of output queued for c that the executor can see: gathered, in
+ * flight to its I/O thread, and waiting there (obuf_bytes, as of the I/O
+ * thread's last write; the bytes of a hand-off count twice between that
+ * write and MSG_PUSHED, which errs towards closing early, never late).
+ * Thread: executor. */
+static size_t exec_push_queued(const iol_client_t *c) {
+    if (!threaded()) return io_out_pending(c);
+    return c->push_fill.bytes + (c->push_busy ? c->push_sent : 0) +
+           atomic_load_explicit(&c->obuf_bytes, memory_order_relaxed);
+}
+
+/* May n more bytes be pushed to c? No once c is being closed, or when they
+ * would take its queued output to the hard limit of its class: then c is
+ * killed here, at the producer, as Redis does (its checkClientOutputBuffer-
+ * Limits), instead of queueing more. Thread: executor. */
+static bool exec_push_admit(iol_client_t *c, size_t n) {
+    if (c->push_dead) return false;
+    if (!threaded() && (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) return false;
+    const iol_obuf_limit_t *l = c->exec_pubsub ? &S.limits.obuf_pubsub : &S.limits.obuf_normal;
+    if (!l->hard || exec_push_queued(c) + n < l->hard) return true;
+    c->push_dead = true;
+    kl_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+               (unsigned long long)c->id, c->peer);
+    atomic_fetch_add_explicit(&c->thread->st_obuf_kills, 1, memory_order_relaxed);
+    if (!threaded()) {
+        /* Closed at the batched flush, not under the caller's feet (a
+         * publish walks the subscriber lists). */
+        c->io_flags |= IOF_PUSH_OVER;
+        io_pend(c);
+        return false;
+    }
+    exec_push_forget(c);
+    /* MSG_KILL even for a parked client: its thread closes it and says GONE,
+     * which releases the parked batch, as when the peer disconnects. */
+    iol_chan_send(&c->thread->from_exec, c, MSG_KILL);
+    return false;
+}
+
 void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
+    if (!exec_push_admit(c, r->bytes)) {
+        iol_reply_free(r);
+        return;
+    }
     if (!threaded()) {
         io_push(c, r);
         return;
     }
-    push_msg_t *pm = kl_malloc(sizeof(*pm) + sizeof(iol_client_t *));
-    iol_reply_init(&pm->r);
-    iol_reply_move(&pm->r, r);
-    *(iol_client_t **)(pm + 1) = c;
-    iol_chan_send(&c->thread->from_exec, pm, MSG_PUSH);
+    iol_reply_move(&c->push_fill, r);
+    exec_push_list(c);
+}
+
+char *iol_client_push_reserve(iol_client_t *c, size_t n) {
+    if (!exec_push_admit(c, n)) return NULL;
+    return iol_reply_reserve(threaded() ? &c->push_fill : &c->out, n);
+}
+
+void iol_client_push_commit(iol_client_t *c, size_t n) {
+    if (!threaded()) {
+        iol_reply_commit(&c->out, n);
+        io_pend(c);
+        return;
+    }
+    iol_reply_commit(&c->push_fill, n);
+    exec_push_list(c);
 }
 
 /* Per-thread baselines for CONFIG RESETSTAT (executor-only memory). */
@@ -1170,6 +1333,7 @@ static void walk_close_cb(uv_handle_t *h, void *arg) {
 
 void iol_shutdown(void) {
     if (threaded()) {
+        exec_push_flush(); /* gathered pushes go out with the rest */
         for (int i = 1; i <= S.nthreads; i++) {
             iol_chan_send(&S.threads[i].from_exec, NULL, MSG_STOP);
             while (iol_chan_flush(&S.threads[i].from_exec))
@@ -1180,33 +1344,43 @@ void iol_shutdown(void) {
             if (S.started) uv_thread_join(&S.threads[i].thread);
         }
         /* The I/O threads are gone: the main thread owns everything now.
-         * Settle messages still queued towards the executor. */
+         * Settle what is still queued. Executor->thread messages first: a
+         * PUSH for a client precedes the CLOSED that the thread may have
+         * sent meanwhile, whose handling below frees the client. */
         for (int i = 1; i <= S.nthreads; i++) {
             iol_thread_t *t = &S.threads[i];
             iol_msg_t m;
-            while (iol_chan_recv(&t->to_exec, &m, 1)) {
+            while (iol_chan_recv(&t->from_exec, &m, 1)) {
                 iol_client_t *c = m.ptr;
-                if (m.arg == MSG_CLOSED) {
+                if (m.arg == MSG_PUSH) {
+                    iol_reply_free(&c->push_xfer);
+                } else if (m.arg == MSG_LIMITS) {
+                    kl_free(m.ptr);
+                } else if (m.arg == MSG_FREE) {
+                    S.hooks.free(c);
+                } else if (m.arg == MSG_ATTACH) {
+                    /* Never reached its thread: not on its client list. */
+                    close(c->fd);
+                    exec_push_forget(c);
                     S.hooks.closed(c);
                     S.hooks.free(c);
                 }
             }
-            /* Unprocessed executor->thread messages: free what they carry. */
-            while (iol_chan_recv(&t->from_exec, &m, 1)) {
-                if (m.arg == MSG_PUSH) {
-                    push_msg_t *pm = m.ptr;
-                    iol_reply_free(&pm->r);
-                    kl_free(pm);
-                } else if (m.arg == MSG_LIMITS) {
-                    kl_free(m.ptr);
-                } else if (m.arg == MSG_FREE) {
-                    S.hooks.free(m.ptr);
+            while (iol_chan_recv(&t->to_exec, &m, 1)) {
+                iol_client_t *c = m.ptr;
+                if (m.arg == MSG_CLOSED) {
+                    exec_push_forget(c);
+                    iol_reply_free(&c->push_xfer);
+                    S.hooks.closed(c);
+                    S.hooks.free(c);
                 }
             }
             while (t->clients) {
                 iol_client_t *c = t->clients;
                 t->clients = c->next;
                 if (!(c->io_flags & IOF_CONN_CLOSED)) io_free_parts(c);
+                exec_push_forget(c);
+                iol_reply_free(&c->push_xfer);
                 S.hooks.closed(c);
                 S.hooks.free(c);
             }
@@ -1220,7 +1394,6 @@ void iol_shutdown(void) {
         uv_close((uv_handle_t *)&S.exec_prepare, NULL);
         uv_close((uv_handle_t *)&S.exec_check, NULL);
         uv_close((uv_handle_t *)&S.exec_idle, NULL);
-        uv_close((uv_handle_t *)&S.exec_ovf_timer, NULL);
         uv_close((uv_handle_t *)&S.threads[0].idle_timer, NULL);
     } else {
         iol_thread_t *t = &S.threads[0];
@@ -1242,6 +1415,9 @@ void iol_shutdown(void) {
         kl_free(S.threads[i].pend);
     kl_free(stats_base);
     stats_base = NULL;
+    kl_free(S.push_list);
+    S.push_list = NULL;
+    S.npush = S.push_cap = 0;
     kl_free(S.threads);
     S.threads = NULL;
 }
