@@ -1,5 +1,6 @@
 /* TCP and Unix-socket connections: thin wrappers over uv_tcp_t / uv_pipe_t. */
 #include "conn.h"
+#include "iol_internal.h"
 
 #include "kl_alloc.h"
 
@@ -158,9 +159,6 @@ void conn_register_type(int kind, conn_factory_fn factory) {
 static void sock_failed_close_cb(uv_handle_t *h) {
     kl_free(h->data);
 }
-
-/* Create a plain socket connection; used directly and by layered types. */
-int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out);
 
 int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out) {
     conn_socket_t *c = kl_calloc(1, sizeof(*c));

@@ -2,6 +2,7 @@
 #include "iol.h"
 
 #include "chan.h"
+#include "iol_internal.h"
 #include "kl_alloc.h"
 #include "kl_log.h"
 
@@ -101,7 +102,6 @@ static struct {
 
 static void io_close(iol_client_t *c);
 static void io_unpend(iol_client_t *c);
-void iol__listener_set_loop(uv_loop_t *loop);
 static void exec_on_idle(uv_idle_t *h);
 
 static void exec_push_unlist(iol_client_t *c);
@@ -1091,9 +1091,6 @@ static iol_thread_t *pick_thread(void) {
     }
     return best;
 }
-
-/* Called by the listener with an accepted socket. Thread: executor (main). */
-void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
 
 void iol__accepted(int fd, int kind, const char *peer, const char *local, int port) {
     const char *reject = NULL;

@@ -3,6 +3,7 @@
  * thread that owns the client). Accepts are capped per loop iteration so a
  * connection storm cannot starve the executor. */
 #include "iol.h"
+#include "iol_internal.h"
 
 #include "kl_alloc.h"
 #include "kl_log.h"
@@ -21,8 +22,6 @@
 
 #define MAX_ACCEPTS_PER_CALL 1000
 
-void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
-
 struct iol_listener {
     uv_poll_t poll;
     int fd;
@@ -36,7 +35,6 @@ static iol_listener_t *listeners;
 static int tcp_keepalive_secs = 300;
 static uv_loop_t *listen_loop;
 
-void iol__listener_set_loop(uv_loop_t *loop);
 void iol__listener_set_loop(uv_loop_t *loop) {
     listen_loop = loop;
 }

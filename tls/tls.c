@@ -25,8 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out);
-
 /* ---------------------------------------------------------------- statistics */
 
 /* Relaxed counters: they publish nothing but themselves. */

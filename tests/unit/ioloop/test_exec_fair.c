@@ -16,6 +16,7 @@
  * program (no Criterion) so that the ThreadSanitizer build runs it too
  * (Criterion cannot start under TSan, see test_ring.c). */
 #include "iol.h"
+#include "iol_internal.h"
 #include "kl_log.h"
 
 #include <errno.h>
@@ -28,9 +29,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-/* What a listener calls for an accepted socket (ioloop internal). */
-void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
