@@ -9,9 +9,18 @@
 
 #ifndef KL_IOLOOP_INTERNAL
 #error "iol_internal.h is ioloop's own: include iol.h / conn.h instead"
+#ifdef KL_DEBUG_ASSERTS
+/* Debug builds only (see iothread.c): abort unless the calling thread owns
+ * c (its I/O thread; the main thread with io-threads 1), or is the executor.
+ * fn names the entry point in the message. Thread: any. */
+void iol__check_owner(const iol_client_t *c, const char *fn);
+void iol__check_executor(const char *fn);
+#endif
+
 #endif
 
 #include "conn.h"
+#include "iol.h"
 
 #include <uv.h>
 
@@ -29,5 +38,13 @@ void iol__listener_set_loop(uv_loop_t *loop);
  * conn_create_socket's worker for those kinds. Returns 0 or a UV error (fd
  * closed, nothing left on the loop). Thread: loop's. */
 int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out);
+
+#ifdef KL_DEBUG_ASSERTS
+/* Debug builds only (see iothread.c): abort unless the calling thread owns
+ * c (its I/O thread; the main thread with io-threads 1), or is the executor.
+ * fn names the entry point in the message. Thread: any. */
+void iol__check_owner(const iol_client_t *c, const char *fn);
+void iol__check_executor(const char *fn);
+#endif
 
 #endif

@@ -9,6 +9,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -100,6 +102,46 @@ static struct {
     bool started;
 } S;
 
+/* ---------------------------------------------------------------- owner checks
+ *
+ * Which iol thread the calling thread is: an I/O thread sets its own in
+ * io_thread_main, the main thread sets threads[0] (the owner of every client
+ * with io-threads 1) and marks itself the executor in iol_init. Debug builds
+ * (KL_DEBUG_ASSERTS: buildtype debug / debugoptimized; NDEBUG is never set
+ * here, so plain assert() would cost release builds too) check every I/O-side
+ * entry point against c->thread and every executor entry point against the
+ * executor flag; release builds compile the checks out. */
+static _Thread_local iol_thread_t *cur_thread;
+static _Thread_local bool cur_is_executor;
+
+#ifdef KL_DEBUG_ASSERTS
+void iol__check_owner(const iol_client_t *c, const char *fn) {
+    if (c->thread == cur_thread) return;
+    fprintf(stderr, "ioloop: %s on client id=%llu from a thread that does not own it\n", fn,
+            (unsigned long long)c->id);
+    abort();
+}
+
+void iol__check_executor(const char *fn) {
+    if (cur_is_executor) return;
+    fprintf(stderr, "ioloop: %s called off the executor thread\n", fn);
+    abort();
+}
+#define IOL_ASSERT_OWNER(c) iol__check_owner((c), __func__)
+#define IOL_ASSERT_EXECUTOR() iol__check_executor(__func__)
+#define IOL_ASSERT_THREAD(t)                                                                       \
+    do {                                                                                           \
+        if ((t) != cur_thread) {                                                                   \
+            fprintf(stderr, "ioloop: %s run off its I/O thread\n", __func__);                      \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+#else
+#define IOL_ASSERT_OWNER(c) ((void)0)
+#define IOL_ASSERT_EXECUTOR() ((void)0)
+#define IOL_ASSERT_THREAD(t) ((void)0)
+#endif
+
 static void io_close(iol_client_t *c);
 static void io_unpend(iol_client_t *c);
 static void exec_on_idle(uv_idle_t *h);
@@ -111,6 +153,7 @@ static void io_pend(iol_client_t *c);
 /* The output-limit class the server chose, as far as the executor's own
  * checks (iol_client_push_reserve) are concerned. Thread: executor. */
 static void exec_note_class(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     if (c->hand_flags & IOL_HAND_PUBSUB) c->exec_pubsub = true;
     if (c->hand_flags & IOL_HAND_NORMAL) c->exec_pubsub = false;
 }
@@ -119,6 +162,7 @@ static void exec_note_class(iol_client_t *c) {
  * earlier (while c was not held, or while its batch was parked). Thread:
  * executor, holding c. */
 static void exec_fold_pushes(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     if (!c->push_fill.head) return;
     iol_reply_move(&c->push_fill, &c->reply);
     iol_reply_move(&c->reply, &c->push_fill);
@@ -127,6 +171,7 @@ static void exec_fold_pushes(iol_client_t *c) {
 
 /* Run a batch on the executor. Returns false when the server parked it. */
 static bool exec_run(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     c->hand_flags = 0;
     c->exec_held = true;
     exec_fold_pushes(c);
@@ -148,6 +193,7 @@ static void io_eof_check(iol_client_t *c);
  * connection closes. A batch that is merely running is left alone: it comes
  * back and everything after it runs too. Thread: executor. */
 static void exec_peer_eof(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     if (!c->exec_held) return;
     c->hand_flags |= IOL_HAND_CLOSE_AFTER_REPLY;
     S.hooks.gone(c);
@@ -186,6 +232,7 @@ static size_t io_out_pending(const iol_client_t *c) {
 }
 
 static void io_after_write(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     atomic_store_explicit(&c->obuf_bytes, io_out_pending(c), memory_order_relaxed);
     if ((c->io_flags & IOF_CLOSE_AFTER_WRITE) && !c->writing && c->out.bytes == 0) {
         io_close(c);
@@ -194,6 +241,7 @@ static void io_after_write(iol_client_t *c) {
 
 static void io_on_write(conn_t *conn, int status, void *ctx) {
     iol_client_t *c = ctx;
+    IOL_ASSERT_OWNER(c);
     size_t n = c->writing;
     c->writing = 0;
     if (status < 0) {
@@ -212,6 +260,7 @@ static void io_on_write(conn_t *conn, int status, void *ctx) {
 
 /* Write as much of c->out as the connection takes. Thread: owner. */
 static void io_flush(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     while (!c->writing && c->out.bytes > 0 && !(c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED))) {
         uv_buf_t iov[64];
         unsigned n = 0;
@@ -247,6 +296,7 @@ static void io_flush(iol_client_t *c) {
 /* ---------------------------------------------------------------- input */
 
 static void io_stash(iol_client_t *c, const char *p, size_t n) {
+    IOL_ASSERT_OWNER(c);
     char *s = kl_malloc(c->stash_len + n);
     if (c->stash_len) memcpy(s, c->stash, c->stash_len);
     memcpy(s + c->stash_len, p, n);
@@ -261,6 +311,7 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
  * hard limit, or stayed over the soft limit for longer than allowed.
  * Returns true if it closed the client. Thread: owner. */
 static bool io_check_output_limits(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     const iol_obuf_limit_t *l = (c->io_flags & IOF_PUBSUB_CLASS) ? &c->thread->limits.obuf_pubsub
                                                                  : &c->thread->limits.obuf_normal;
     if (!l->hard && !l->soft) return false;
@@ -283,6 +334,7 @@ static bool io_check_output_limits(iol_client_t *c) {
 
 /* Bring the executor's results back into the I/O side. Thread: owner. */
 static void io_collect(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     iol_reply_move(&c->out, &c->reply);
     uint32_t hf = c->hand_flags;
     c->hand_flags = 0;
@@ -308,6 +360,7 @@ static void io_collect(iol_client_t *c) {
 /* Hand the filled batch to the executor. Returns true when c->filling is
  * free to take more commands. Thread: owner. */
 static bool io_dispatch(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) return false;
     bool again = (c->io_flags & IOF_BATCH_PENDING) != 0;
     if (!again && c->filling->ncmds == 0) return true;
@@ -350,6 +403,7 @@ static bool io_dispatch(iol_client_t *c) {
 }
 
 static void io_proto_error_reply(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     const char *err = resp_parser_error(&c->parser);
     kl_verbose("Protocol error (%s) from client: id=%llu addr=%s", err, (unsigned long long)c->id,
                c->peer);
@@ -362,6 +416,7 @@ static void io_proto_error_reply(iol_client_t *c) {
 
 /* Parse len bytes of input, handing batches over as they fill. Thread: owner. */
 static void io_feed(iol_client_t *c, const char *data, size_t len) {
+    IOL_ASSERT_OWNER(c);
     size_t off = 0;
     while (off < len && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE | IOF_PROTO_ERR))) {
         size_t used = 0;
@@ -397,6 +452,7 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
 /* Continue with input held back (stash, parsed commands, a protocol error
  * waiting for earlier replies). Thread: owner. */
 static void io_resume(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_CLOSING | IOF_IN_FLIGHT)) return;
     if (c->stash) {
         char *s = c->stash;
@@ -420,6 +476,7 @@ static void io_resume(iol_client_t *c) {
 /* Tell whoever runs c's in-flight batch that the peer sent EOF (see
  * exec_peer_eof). Thread: owner. */
 static void io_eof_notify(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (threaded())
         iol_chan_send(&c->thread->to_exec, c, MSG_EOF);
     else
@@ -430,6 +487,7 @@ static void io_eof_notify(iol_client_t *c) {
  * and came back, write the remaining replies and close (IOF_CLOSE_AFTER_WRITE
  * closes when the output queue is empty). Thread: owner. */
 static void io_eof_check(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if ((c->io_flags & (IOF_EOF | IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) != IOF_EOF) return;
     if (c->stash || (c->io_flags & (IOF_IN_FLIGHT | IOF_BATCH_PENDING)) || c->filling->ncmds)
         return;
@@ -448,6 +506,7 @@ static void io_eof_check(iol_client_t *c) {
  * then is the connection closed. Reading stops; a peer that vanished for good
  * is noticed when a write fails. Thread: owner. */
 static void io_on_eof(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_EOF | IOF_CLOSING)) return;
     kl_verbose("Client closed connection id=%llu addr=%s", (unsigned long long)c->id, c->peer);
     c->io_flags |= IOF_EOF;
@@ -464,6 +523,7 @@ static void io_on_eof(iol_client_t *c) {
 
 static void io_on_read(conn_t *conn, ssize_t nread, const char *buf) {
     iol_client_t *c = conn->data;
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_CLOSING) return;
     if (nread == UV_EOF) {
         io_on_eof(c);
@@ -489,6 +549,7 @@ static void io_on_read(conn_t *conn, ssize_t nread, const char *buf) {
 }
 
 static void io_update_reading(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED) || !(c->io_flags & IOF_READY)) return;
     bool want = !c->stash && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE | IOF_EOF)) &&
                 io_out_pending(c) <= c->thread->limits.out_high_water;
@@ -523,6 +584,7 @@ static void list_remove(iol_client_t *c) {
 }
 
 static void io_free_parts(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     resp_parser_free(&c->parser);
     resp_batch_free(&c->batches[0]);
     resp_batch_free(&c->batches[1]);
@@ -537,6 +599,7 @@ static void io_free_parts(iol_client_t *c) {
 /* The connection is closed and the executor does not hold the batch:
  * release the I/O side and tell the executor. */
 static void io_finish_close(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     iol_thread_t *t = c->thread;
     io_free_parts(c);
     if (t->stopping) return; /* stays listed: iol_shutdown takes it from here */
@@ -553,12 +616,14 @@ static void io_finish_close(iol_client_t *c) {
 
 static void io_on_conn_closed(conn_t *conn) {
     iol_client_t *c = conn->data;
+    IOL_ASSERT_OWNER(c);
     c->conn = NULL;
     if (c->io_flags & IOF_IN_FLIGHT) return; /* finished when the batch returns */
     io_finish_close(c);
 }
 
 static void io_close(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_CLOSING) return;
     io_unpend(c);
     c->io_flags |= IOF_CLOSING;
@@ -580,6 +645,7 @@ static void io_close(iol_client_t *c) {
 
 static void io_on_ready(conn_t *conn, int status) {
     iol_client_t *c = conn->data;
+    IOL_ASSERT_OWNER(c);
     if (conn->kind == CONN_KIND_TLS)
         atomic_fetch_add_explicit(status < 0 ? &c->thread->st_handshake_failures
                                              : &c->thread->st_handshakes,
@@ -595,6 +661,7 @@ static void io_on_ready(conn_t *conn, int status) {
 
 /* Attach a freshly accepted client to this thread's loop. Thread: owner. */
 static void io_attach(iol_thread_t *t, iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     c->prev = NULL;
     c->next = t->clients;
     if (t->clients) t->clients->prev = c;
@@ -614,6 +681,7 @@ static void io_attach(iol_thread_t *t, iol_client_t *c) {
 /* ---------------------------------------------------------------- I/O thread side */
 
 static void io_on_return(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     c->io_flags &= ~IOF_IN_FLIGHT;
     if (c->io_flags & IOF_CLOSING) {
         resp_batch_reset(c->exec_batch);
@@ -627,6 +695,7 @@ static void io_on_return(iol_client_t *c) {
 
 /* Remember c for the batched flush of pushed output. Thread: owner. */
 static void io_pend(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_PUSH_PENDING) return;
     iol_thread_t *t = c->thread;
     if (t->npend == t->pend_cap) {
@@ -641,6 +710,7 @@ static void io_pend(iol_client_t *c) {
  * place relative to the client's own replies) and remember the client for the
  * batched flush. Thread: owner. */
 static void io_push(iol_client_t *c, iol_reply_t *r) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED)) {
         iol_reply_free(r);
         return;
@@ -652,6 +722,7 @@ static void io_push(iol_client_t *c, iol_reply_t *r) {
 /* Write out every client with pushed output, then apply the output limits
  * (a subscriber that does not read is closed here). Thread: owner. */
 static void io_flush_pushed(iol_thread_t *t) {
+    IOL_ASSERT_THREAD(t);
     /* io_close may run inside (limits, write errors) and unlinks the closed
      * client from pend: walk from the end so removals never skip a client. */
     while (t->npend) {
@@ -678,6 +749,7 @@ static void io_flush_pushed(iol_thread_t *t) {
 /* A client being closed leaves the pending-flush list (it may be freed before
  * the next flush). Thread: owner. */
 static void io_unpend(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (!(c->io_flags & IOF_PUSH_PENDING)) return;
     iol_thread_t *t = c->thread;
     for (uint32_t i = 0; i < t->npend; i++) {
@@ -697,6 +769,7 @@ static void io_on_push_prepare(uv_prepare_t *h) {
 static void io_stop_all(iol_thread_t *t);
 
 static void io_drain(iol_thread_t *t) {
+    IOL_ASSERT_THREAD(t);
     iol_msg_t m[64];
     uint32_t n;
     while ((n = iol_chan_recv(&t->from_exec, m, 64)) > 0) {
@@ -811,6 +884,7 @@ static void io_stop_all(iol_thread_t *t) {
 
 static void io_thread_main(void *arg) {
     iol_thread_t *t = arg;
+    cur_thread = t;
     atomic_store_explicit(&t->tid, (long)syscall(SYS_gettid), memory_order_relaxed);
     char name[16];
     snprintf(name, sizeof(name), "io_thd_%d", t->index);
@@ -823,6 +897,7 @@ static void io_thread_main(void *arg) {
 
 /* One message from I/O thread t. Thread: executor. */
 static void exec_handle(iol_thread_t *t, const iol_msg_t *m) {
+    IOL_ASSERT_EXECUTOR();
     iol_client_t *c = m->ptr;
     switch ((int)m->arg) {
     case MSG_DISPATCH:
@@ -863,6 +938,7 @@ static bool exec_inbound_empty(void) {
  * turn at once, with no wake-up needed from the producers.
  * Thread: executor. */
 static void exec_turn(void) {
+    IOL_ASSERT_EXECUTOR();
     int n = S.nthreads;
     int start = S.exec_rr;
     S.exec_rr = start + 1 == n ? 0 : start + 1;
@@ -890,6 +966,7 @@ static void exec_on_idle(uv_idle_t *h) {
  * whose previous hand-off has not come back (MSG_PUSHED) keeps gathering and
  * stays listed. Thread: executor. */
 static void exec_push_flush(void) {
+    IOL_ASSERT_EXECUTOR();
     uint32_t i = 0;
     while (i < S.npush) {
         iol_client_t *c = S.push_list[i];
@@ -1020,6 +1097,8 @@ int iol_init(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
     S.limits = *limits;
     S.threads = kl_calloc((size_t)nthreads + 1, sizeof(iol_thread_t));
     int err = 0, inited = 0;
+    cur_thread = &S.threads[0];
+    cur_is_executor = true;
     if (nthreads > 0) {
         if ((err = uv_async_init(main_loop, &S.exec_async, exec_on_async))) goto fail;
         if ((err = uv_prepare_init(main_loop, &S.exec_prepare))) goto fail;
@@ -1067,6 +1146,7 @@ int iol_start(void) {
 }
 
 void iol_set_limits(const iol_limits_t *limits) {
+    IOL_ASSERT_EXECUTOR();
     S.limits = *limits;
     rlimits_from(&S.threads[0].rlimits, limits);
     S.threads[0].limits = *limits;
@@ -1093,6 +1173,7 @@ static iol_thread_t *pick_thread(void) {
 }
 
 void iol__accepted(int fd, int kind, const char *peer, const char *local, int port) {
+    IOL_ASSERT_EXECUTOR();
     const char *reject = NULL;
     iol_client_t *c = S.hooks.accept(fd, kind, peer, local, port, &reject);
     if (!c) {
@@ -1132,6 +1213,7 @@ void iol__accepted(int fd, int kind, const char *peer, const char *local, int po
 }
 
 void iol_client_kill(iol_client_t *c, bool after_reply) {
+    IOL_ASSERT_EXECUTOR();
     if (iol_client_held(c)) {
         c->hand_flags |= after_reply ? IOL_HAND_CLOSE_AFTER_REPLY : IOL_HAND_CLOSE_NOW;
         c->push_dead = true; /* nothing more is gathered for it */
@@ -1160,10 +1242,12 @@ void iol_client_kill(iol_client_t *c, bool after_reply) {
 }
 
 bool iol_client_held(const iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     return c->exec_held;
 }
 
 void iol_client_release(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     if (!c->exec_held) return;
     exec_note_class(c);
     exec_fold_pushes(c); /* what was pushed while parked precedes the rest */
@@ -1176,6 +1260,7 @@ void iol_client_release(iol_client_t *c) {
 }
 
 void iol_client_push(iol_client_t *c, iol_reply_t *r) {
+    IOL_ASSERT_EXECUTOR();
     if (iol_client_held(c)) {
         iol_reply_move(&c->reply, r);
         return;
@@ -1185,6 +1270,7 @@ void iol_client_push(iol_client_t *c, iol_reply_t *r) {
 
 /* Put c on the executor's push list (flushed in exec_push_flush). */
 static void exec_push_list(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     if (c->push_idx) return;
     if (S.npush == S.push_cap) {
         S.push_cap = S.push_cap ? S.push_cap * 2 : 64;
@@ -1195,6 +1281,7 @@ static void exec_push_list(iol_client_t *c) {
 }
 
 static void exec_push_unlist(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     if (!c->push_idx) return;
     uint32_t i = c->push_idx - 1;
     iol_client_t *last = S.push_list[--S.npush];
@@ -1207,6 +1294,7 @@ static void exec_push_unlist(iol_client_t *c) {
  * away). push_xfer is left alone: while push_busy it belongs to the I/O
  * thread, which drops it for a dead client. Thread: executor. */
 static void exec_push_forget(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     iol_reply_free(&c->push_fill);
     exec_push_unlist(c);
     c->push_close_after = false;
@@ -1228,6 +1316,7 @@ static size_t exec_push_queued(const iol_client_t *c) {
  * killed here, at the producer, as Redis does (its checkClientOutputBuffer-
  * Limits), instead of queueing more. Thread: executor. */
 static bool exec_push_admit(iol_client_t *c, size_t n) {
+    IOL_ASSERT_EXECUTOR();
     if (c->push_dead) return false;
     if (!threaded() && (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) return false;
     const iol_obuf_limit_t *l = c->exec_pubsub ? &S.limits.obuf_pubsub : &S.limits.obuf_normal;
@@ -1251,6 +1340,7 @@ static bool exec_push_admit(iol_client_t *c, size_t n) {
 }
 
 void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
+    IOL_ASSERT_EXECUTOR();
     if (!exec_push_admit(c, r->bytes)) {
         iol_reply_free(r);
         return;
@@ -1264,11 +1354,13 @@ void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
 }
 
 char *iol_client_push_reserve(iol_client_t *c, size_t n) {
+    IOL_ASSERT_EXECUTOR();
     if (!exec_push_admit(c, n)) return NULL;
     return iol_reply_reserve(threaded() ? &c->push_fill : &c->out, n);
 }
 
 void iol_client_push_commit(iol_client_t *c, size_t n) {
+    IOL_ASSERT_EXECUTOR();
     if (!threaded()) {
         iol_reply_commit(&c->out, n);
         io_pend(c);
@@ -1346,6 +1438,7 @@ void iol_shutdown(void) {
          * sent meanwhile, whose handling below frees the client. */
         for (int i = 1; i <= S.nthreads; i++) {
             iol_thread_t *t = &S.threads[i];
+            cur_thread = t; /* we are its I/O thread now, for the owner checks */
             iol_msg_t m;
             while (iol_chan_recv(&t->from_exec, &m, 1)) {
                 iol_client_t *c = m.ptr;
@@ -1387,6 +1480,7 @@ void iol_shutdown(void) {
             iol_chan_destroy(&t->to_exec);
             iol_chan_destroy(&t->from_exec);
         }
+        cur_thread = &S.threads[0];
         uv_close((uv_handle_t *)&S.exec_async, NULL);
         uv_close((uv_handle_t *)&S.exec_prepare, NULL);
         uv_close((uv_handle_t *)&S.exec_check, NULL);
