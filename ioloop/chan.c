@@ -7,12 +7,15 @@ struct iol_ovf {
     iol_msg_t msg;
 };
 
-int iol_chan_init(iol_chan_t *ch, uint32_t capacity, iol_wake_t *wake, uv_async_t *async) {
+int iol_chan_init(iol_chan_t *ch, uint32_t capacity, iol_wake_t *wake, uv_async_t *async,
+                  uv_async_t *producer_async) {
     ch->ovf_head = ch->ovf_tail = NULL;
     ch->ovf_count = 0;
     ch->need_signal = false;
     ch->wake = wake;
     ch->async = async;
+    iol_wake_init(&ch->room);
+    ch->producer_async = producer_async;
     return iol_ring_init(&ch->ring, capacity);
 }
 
@@ -59,10 +62,31 @@ void iol_chan_send(iol_chan_t *ch, void *ptr, uint64_t arg) {
 }
 
 bool iol_chan_flush(iol_chan_t *ch) {
-    if (ch->ovf_head) ovf_drain(ch);
+    if (ch->ovf_head) {
+        ovf_drain(ch);
+        if (ch->ovf_head) {
+            /* The ring is full: announce that we wait for room (the waiter
+             * here is the producer, so it plays the "consumer" role of the
+             * wake protocol), then look again: either this re-check sees the
+             * room a concurrent pop made, or that pop sees the flag and wakes
+             * our loop (iol_chan_recv). */
+            iol_wake_consumer_will_sleep(&ch->room);
+            ovf_drain(ch);
+            if (!ch->ovf_head) iol_wake_consumer_awake(&ch->room);
+        }
+    }
     if (ch->need_signal) {
         ch->need_signal = false;
         if (iol_wake_producer_should_signal(ch->wake)) uv_async_send(ch->async);
     }
     return ch->ovf_head != NULL;
+}
+
+uint32_t iol_chan_recv(iol_chan_t *ch, iol_msg_t *out, uint32_t max) {
+    uint32_t n = iol_ring_spsc_pop_n(&ch->ring, out, max);
+    /* We made room (the pop's release store of head): a producer waiting for
+     * it is woken. The fence inside pairs with the one after the producer's
+     * announcement (see iol_chan_flush and ring.h). */
+    if (n && iol_wake_producer_should_signal(&ch->room)) uv_async_send(ch->producer_async);
+    return n;
 }

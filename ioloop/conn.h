@@ -61,8 +61,10 @@ struct conn {
 };
 
 /* Wrap an accepted, non-blocking socket in a connection of the given kind on
- * loop. Returns 0 or a negative UV error (the fd is closed on error).
- * Thread: the loop's thread. */
+ * loop. Returns 0 or a negative UV error; on error the fd is closed and a
+ * handle that was already registered with the loop is closed through it
+ * (uv_close, freed in its close callback), so nothing is left behind once the
+ * loop ran its close callbacks. Thread: the loop's thread. */
 int conn_create_socket(uv_loop_t *loop, int fd, int kind, conn_t **out);
 
 static inline int conn_accept(conn_t *c, conn_ready_fn ready) {

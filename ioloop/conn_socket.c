@@ -1,5 +1,6 @@
 /* TCP and Unix-socket connections: thin wrappers over uv_tcp_t / uv_pipe_t. */
 #include "conn.h"
+#include "iol_internal.h"
 
 #include "kl_alloc.h"
 
@@ -155,28 +156,34 @@ void conn_register_type(int kind, conn_factory_fn factory) {
     factories[kind] = factory;
 }
 
-/* Create a plain socket connection; used directly and by layered types. */
-int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out);
+static void sock_failed_close_cb(uv_handle_t *h) {
+    kl_free(h->data);
+}
 
 int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out) {
     conn_socket_t *c = kl_calloc(1, sizeof(*c));
-    int err;
-    if (kind == CONN_KIND_UNIX) {
-        err = uv_pipe_init(loop, &c->h.pipe, 0);
-        if (!err) err = uv_pipe_open(&c->h.pipe, fd);
-        c->base.ops = &socket_ops;
-    } else {
-        err = uv_tcp_init(loop, &c->h.tcp);
-        if (!err) err = uv_tcp_open(&c->h.tcp, fd);
-        if (!err) uv_tcp_nodelay(&c->h.tcp, 1);
-        c->base.ops = &socket_ops;
-    }
+    int err =
+        kind == CONN_KIND_UNIX ? uv_pipe_init(loop, &c->h.pipe, 0) : uv_tcp_init(loop, &c->h.tcp);
     if (err) {
+        /* Never registered with the loop: plain free. */
         close(fd);
         kl_free(c);
         return err;
     }
     c->h.stream.data = c;
+    err = kind == CONN_KIND_UNIX ? uv_pipe_open(&c->h.pipe, fd) : uv_tcp_open(&c->h.tcp, fd);
+    if (err) {
+        /* The handle is on the loop's handle list: it must be closed through
+         * the loop, and freed only in the close callback. It did not take the
+         * fd, so the fd is closed here (unless another handle of this loop
+         * watches it: UV_EEXIST, a caller's bug that closing would spread). */
+        if (err != UV_EEXIST) close(fd);
+        uv_close((uv_handle_t *)&c->h.stream, sock_failed_close_cb);
+        return err;
+    }
+    /* Best effort: the listener already set TCP_NODELAY on accepted sockets. */
+    if (kind != CONN_KIND_UNIX) (void)uv_tcp_nodelay(&c->h.tcp, 1);
+    c->base.ops = &socket_ops;
     c->base.loop = loop;
     c->base.kind = (uint8_t)kind;
     c->base.fd = fd;
@@ -186,7 +193,7 @@ int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out) {
 
 int conn_create_socket(uv_loop_t *loop, int fd, int kind, conn_t **out) {
     if (kind != CONN_KIND_TCP && kind != CONN_KIND_UNIX) {
-        if (!factories[kind]) {
+        if (kind < 0 || kind > CONN_KIND_TLS || !factories[kind]) {
             close(fd);
             return UV_EINVAL;
         }

@@ -111,12 +111,25 @@ void iol_set_tcp_keepalive(int seconds);
  * what is queued when after_reply). Safe until the executor's closed hook ran. */
 void iol_client_kill(iol_client_t *c, bool after_reply);
 /* Thread: executor. Deliver bytes to a client that the executor does not
- * hold right now (pub/sub, MONITOR). The chain is moved. */
+ * hold right now (pub/sub, MONITOR); into c->reply when it does. The chain is
+ * moved (or freed, when the push is dropped: see iol_client_push_reserve). */
 void iol_client_push(iol_client_t *c, iol_reply_t *r);
 /* Thread: executor. Deliver bytes to c's I/O thread even while the executor
  * holds c: only for a parked batch whose earlier replies already went out this
- * way (nothing waits in c->reply), so the bytes keep their order. */
+ * way (nothing waits in c->reply), so the bytes keep their order. The chain
+ * is moved, or freed when the push is dropped. */
 void iol_client_push_now(iol_client_t *c, iol_reply_t *r);
+/* Thread: executor. Room for n bytes of pushed output at the end of what
+ * goes to c's I/O thread (as iol_client_push_now, without an allocation per
+ * message: pushes are gathered per turn). Write them, then call
+ * iol_client_push_commit(c, n). Returns NULL when the push is dropped: c is
+ * being closed, or n more bytes would take the output queued for c (gathered,
+ * in flight to its thread, and waiting there to be written) to its
+ * client-output-buffer-limit hard limit (pubsub class for subscribers, else
+ * normal), in which case c is killed now, as Redis does, instead of queueing
+ * more. */
+char *iol_client_push_reserve(iol_client_t *c, size_t n);
+void iol_client_push_commit(iol_client_t *c, size_t n);
 /* Thread: executor. Is the executor holding c's batch (running or parked)? */
 bool iol_client_held(const iol_client_t *c);
 /* Thread: executor. Hand a parked batch back to the client's I/O thread. */

@@ -1,11 +1,18 @@
-/* ioloop's internals: the client structure and what the files of ioloop/
- * share, including the glue between the I/O threads (iothread.c) and
- * outbound links (link.c). Only ioloop/ and its tests include this header (the layering test
- * refuses it anywhere else).
+/* ioloop's internals: the client structure, what its files (iothread.c,
+ * listener.c, conn_socket.c, client.c, mainloop.c, link.c) call in each other,
+ * and what its tests reach for. Only ioloop/ and the tests include this
+ * header; their meson targets define KL_IOLOOP_INTERNAL, anyone else gets a
+ * compile error (and the layering test refuses it outside ioloop/). Every
+ * prototype lives here once, so the compiler checks each definition and each
+ * call against the same declaration.
  *
  * Thread: see each field and ioloop/THREADING.md. */
 #ifndef IOL_INTERNAL_H
 #define IOL_INTERNAL_H
+
+#ifndef KL_IOLOOP_INTERNAL
+#error "iol_internal.h is ioloop's own: include iol.h / conn.h instead"
+#endif
 
 #include "conn.h"
 #include "iol.h"
@@ -14,10 +21,15 @@
 #include <stdint.h>
 #include <uv.h>
 
-/* Ownership assertions: on in debug builds (meson defines KL_DEBUG_ASSERTS
- * for buildtype debug and debugoptimized), compiled out otherwise so the
- * release build pays nothing. */
+/* Ownership checks, in debug builds only (meson defines KL_DEBUG_ASSERTS for
+ * buildtype debug and debugoptimized); the release build pays nothing.
+ * iol__check_owner: abort unless the calling thread owns c (its I/O thread;
+ * the main thread with io-threads 1). iol__check_executor: abort unless the
+ * caller is the executor. fn names the entry point in the message.
+ * IOL_ASSERT: a plain assertion under the same switch. Thread: any. */
 #ifdef KL_DEBUG_ASSERTS
+void iol__check_owner(const iol_client_t *c, const char *fn);
+void iol__check_executor(const char *fn);
 #define IOL_ASSERT(x) assert(x)
 #else
 #define IOL_ASSERT(x) ((void)0)
@@ -57,6 +69,19 @@ struct iol_client {
     uint32_t hand_flags;
     /* Executor-only: the executor runs or parks this client's batch. */
     bool exec_held;
+    /* Executor-only: pushed output (pub/sub messages, MONITOR lines, replies
+     * of a parked batch) for a client the executor does not hold, gathered
+     * during a turn and handed over once per turn (see THREADING.md). */
+    bool exec_pubsub;      /* pubsub output-limit class (from the hand flags) */
+    bool push_busy;        /* push_xfer is with the I/O thread until PUSHED */
+    bool push_dead;        /* killed (over its limit or on request): drop pushes */
+    bool push_close_after; /* send KILL_AFTER right after the pending pushes */
+    uint32_t push_idx;     /* 1 + position in the executor's push list, 0: not listed */
+    size_t push_sent;      /* bytes of the hand-off in flight (while push_busy) */
+    iol_reply_t push_fill; /* gathered, not handed over yet */
+    /* Pushed output handed over: owned by the executor while !push_busy,
+     * else by the I/O thread (MSG_PUSH hands it over, MSG_PUSHED back). */
+    iol_reply_t push_xfer;
 
     /* Written by the I/O thread, read by anyone (CLIENT LIST, MEMORY, timeouts):
      * relaxed atomics, each a number for display or a limit; they publish
@@ -71,6 +96,21 @@ struct iol_client {
     _Atomic uint8_t events;    /* IOL_EV_READ | IOL_EV_WRITE: what the connection waits for */
     _Atomic uint64_t net_in, net_out;
 };
+
+/* listener.c -> iothread.c: a socket the listener accepted (non-blocking,
+ * options set). Registers the client with the server (accept hook) and
+ * hands it to an I/O thread, or closes fd when the server refuses it.
+ * Thread: executor (main). */
+void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
+
+/* iothread.c -> listener.c: the loop that listeners watch (the main loop).
+ * Thread: main, from iol_init, before any listener exists. */
+void iol__listener_set_loop(uv_loop_t *loop);
+
+/* conn_socket.c: a plain TCP or Unix connection over an accepted socket;
+ * conn_create_socket's worker for those kinds. Returns 0 or a UV error (fd
+ * closed, nothing left on the loop). Thread: loop's. */
+int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out);
 
 /* iol_init on a loop of the caller's instead of libuv's default loop (tests
  * that own their loop); iol__main_loop is the loop in use, which the main

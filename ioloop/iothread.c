@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 /* Messages from an I/O thread to the executor. */
-enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE };
+enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE, MSG_EOF, MSG_PUSHED };
 /* Messages from the executor to an I/O thread. */
 enum {
     MSG_ATTACH = 16,
@@ -42,10 +43,14 @@ enum {
     IOF_BATCH_PENDING = 1u << 8, /* exec_batch is partly run: dispatch it again first */
     IOF_PUBSUB_CLASS = 1u << 9,  /* output limits of the pubsub class apply */
     IOF_PUSH_PENDING = 1u << 10, /* pushed output waits in out for the batched flush */
-    IOF_HTTP = 1u << 11,         /* input had a "POST" or "Host:" command (with IOF_PROTO_ERR) */
+    IOF_EOF = 1u << 11,          /* the peer sends no more input: finish its work, then close */
+    IOF_PUSH_ACK = 1u << 12,     /* took push_xfer: answer PUSHED after the batched flush */
+    IOF_PUSH_OVER = 1u << 13,    /* single thread: pushes passed the hard limit, close at flush */
+    IOF_HTTP = 1u << 14,         /* input had a "POST" or "Host:" command (with IOF_PROTO_ERR) */
 };
 
 #define RING_CAPACITY 4096
+#define EXEC_RING_BUDGET 64 /* messages taken from one I/O thread's ring per turn */
 #define BATCH_MAX_CMDS 1024
 #define BATCH_MAX_BYTES (256 * 1024)
 
@@ -62,7 +67,6 @@ struct iol_thread {
     uv_check_t check;
     iol_chan_t to_exec;    /* producer: this thread; consumer: executor */
     iol_chan_t from_exec;  /* producer: executor; consumer: this thread */
-    uv_timer_t ovf_timer;  /* retries overflowed sends without spinning */
     uv_timer_t idle_timer; /* gives idle clients' buffers back (1 Hz) */
     iol_limits_t limits;   /* this thread's copy */
     resp_limits_t rlimits;
@@ -91,26 +95,111 @@ static struct {
     uv_async_t exec_async;
     uv_prepare_t exec_prepare;
     uv_check_t exec_check;
-    uv_timer_t exec_ovf_timer;
+    uv_idle_t exec_idle; /* active while a ring has messages left after a turn */
+    int exec_rr;         /* ring the next turn starts with (0-based thread index) */
+    /* Clients with pushed output gathered this turn (or waiting for their
+     * previous hand-off to come back): handed over before the loop sleeps. */
+    iol_client_t **push_list;
+    uint32_t npush, push_cap;
     bool started;
 } S;
 
+/* ---------------------------------------------------------------- owner checks
+ *
+ * Which iol thread the calling thread is: an I/O thread sets its own in
+ * io_thread_main, the main thread sets threads[0] (the owner of every client
+ * with io-threads 1) and marks itself the executor in iol_init. Debug builds
+ * (KL_DEBUG_ASSERTS: buildtype debug / debugoptimized; NDEBUG is never set
+ * here, so plain assert() would cost release builds too) check every I/O-side
+ * entry point against c->thread and every executor entry point against the
+ * executor flag; release builds compile the checks out. */
+static _Thread_local iol_thread_t *cur_thread;
+static _Thread_local bool cur_is_executor;
+
+#ifdef KL_DEBUG_ASSERTS
+void iol__check_owner(const iol_client_t *c, const char *fn) {
+    if (c->thread == cur_thread) return;
+    fprintf(stderr, "ioloop: %s on client id=%llu from a thread that does not own it\n", fn,
+            (unsigned long long)c->id);
+    abort();
+}
+
+void iol__check_executor(const char *fn) {
+    if (cur_is_executor) return;
+    fprintf(stderr, "ioloop: %s called off the executor thread\n", fn);
+    abort();
+}
+#define IOL_ASSERT_OWNER(c) iol__check_owner((c), __func__)
+#define IOL_ASSERT_EXECUTOR() iol__check_executor(__func__)
+#define IOL_ASSERT_THREAD(t)                                                                       \
+    do {                                                                                           \
+        if ((t) != cur_thread) {                                                                   \
+            fprintf(stderr, "ioloop: %s run off its I/O thread\n", __func__);                      \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+#else
+#define IOL_ASSERT_OWNER(c) ((void)0)
+#define IOL_ASSERT_EXECUTOR() ((void)0)
+#define IOL_ASSERT_THREAD(t) ((void)0)
+#endif
+
 static void io_close(iol_client_t *c);
 static void io_unpend(iol_client_t *c);
-void iol__listener_set_loop(uv_loop_t *loop);
-static void io_on_ovf_timer(uv_timer_t *h);
+static void exec_on_idle(uv_idle_t *h);
+
+static void exec_push_unlist(iol_client_t *c);
+static void exec_push_forget(iol_client_t *c);
+static void io_pend(iol_client_t *c);
+
+/* The output-limit class the server chose, as far as the executor's own
+ * checks (iol_client_push_reserve) are concerned. Thread: executor. */
+static void exec_note_class(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    if (c->hand_flags & IOL_HAND_PUBSUB) c->exec_pubsub = true;
+    if (c->hand_flags & IOL_HAND_NORMAL) c->exec_pubsub = false;
+}
+
+/* Pushes gathered for c go before whatever c->reply holds: they were made
+ * earlier (while c was not held, or while its batch was parked). Thread:
+ * executor, holding c. */
+static void exec_fold_pushes(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    if (!c->push_fill.head) return;
+    iol_reply_move(&c->push_fill, &c->reply);
+    iol_reply_move(&c->reply, &c->push_fill);
+    exec_push_unlist(c);
+}
 
 /* Run a batch on the executor. Returns false when the server parked it. */
 static bool exec_run(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
     c->hand_flags = 0;
     c->exec_held = true;
+    exec_fold_pushes(c);
     bool done = S.hooks.dispatch(c);
+    exec_note_class(c);
     if (done) c->exec_held = false;
     return done;
 }
 static void io_flush(iol_client_t *c);
 static void io_resume(iol_client_t *c);
 static void io_update_reading(iol_client_t *c);
+static void io_eof_notify(iol_client_t *c);
+static void io_eof_check(iol_client_t *c);
+
+/* The peer of c sent EOF while the executor holds c's batch: if the batch is
+ * parked (blocking command, CLIENT PAUSE) stop waiting, as Redis frees a
+ * blocked client that reaches EOF. The replies already produced (the earlier
+ * commands' replies went out with iol_client_push_now) are written before the
+ * connection closes. A batch that is merely running is left alone: it comes
+ * back and everything after it runs too. Thread: executor. */
+static void exec_peer_eof(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    if (!c->exec_held) return;
+    c->hand_flags |= IOL_HAND_CLOSE_AFTER_REPLY;
+    S.hooks.gone(c);
+}
 
 static inline bool threaded(void) {
     return S.nthreads > 0;
@@ -177,6 +266,7 @@ static void io_publish_qbuf(iol_client_t *c) {
 }
 
 static void io_after_write(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     atomic_store_explicit(&c->obuf_bytes, io_out_pending(c), memory_order_relaxed);
     io_publish_rbuf(c);
     io_publish_events(c);
@@ -187,6 +277,7 @@ static void io_after_write(iol_client_t *c) {
 
 static void io_on_write(conn_t *conn, int status, void *ctx) {
     iol_client_t *c = ctx;
+    IOL_ASSERT_OWNER(c);
     size_t n = c->writing;
     c->writing = 0;
     if (status < 0) {
@@ -205,6 +296,7 @@ static void io_on_write(conn_t *conn, int status, void *ctx) {
 
 /* Write as much of c->out as the connection takes. Thread: owner. */
 static void io_flush(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     while (!c->writing && c->out.bytes > 0 && !(c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED))) {
         uv_buf_t iov[64];
         unsigned n = 0;
@@ -240,6 +332,7 @@ static void io_flush(iol_client_t *c) {
 /* ---------------------------------------------------------------- input */
 
 static void io_stash(iol_client_t *c, const char *p, size_t n) {
+    IOL_ASSERT_OWNER(c);
     char *s = kl_malloc(c->stash_len + n);
     if (c->stash_len) memcpy(s, c->stash, c->stash_len);
     memcpy(s + c->stash_len, p, n);
@@ -253,6 +346,7 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
  * hard limit, or stayed over the soft limit for longer than allowed.
  * Returns true if it closed the client. Thread: owner. */
 static bool io_check_output_limits(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     const iol_obuf_limit_t *l = (c->io_flags & IOF_PUBSUB_CLASS) ? &c->thread->limits.obuf_pubsub
                                                                  : &c->thread->limits.obuf_normal;
     if (!l->hard && !l->soft) return false;
@@ -275,6 +369,7 @@ static bool io_check_output_limits(iol_client_t *c) {
 
 /* Bring the executor's results back into the I/O side. Thread: owner. */
 static void io_collect(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     /* After an HTTP header nothing more is said to the client: Redis closes
      * it before writing the replies of the commands that came with it. */
     if (c->io_flags & IOF_HTTP)
@@ -306,6 +401,7 @@ static void io_collect(iol_client_t *c) {
 /* Hand the filled batch to the executor. Returns true when c->filling is
  * free to take more commands. Thread: owner. */
 static bool io_dispatch(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_IN_FLIGHT | IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) return false;
     bool again = (c->io_flags & IOF_BATCH_PENDING) != 0;
     if (!again && c->filling->ncmds == 0) return true;
@@ -324,7 +420,8 @@ static bool io_dispatch(iol_client_t *c) {
         for (;;) {
             if (!exec_run(c)) {
                 c->io_flags |= IOF_IN_FLIGHT; /* parked: iol_client_release ends it */
-                return true;
+                if (c->io_flags & IOF_EOF) io_eof_notify(c);
+                return !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE));
             }
             io_collect(c);
             /* A batch cut short for output back-pressure goes on at once if
@@ -340,6 +437,9 @@ static bool io_dispatch(iol_client_t *c) {
     }
     c->io_flags |= IOF_IN_FLIGHT;
     iol_chan_send(&c->thread->to_exec, c, MSG_DISPATCH);
+    /* After EOF every batch is followed by MSG_EOF: should it park, the
+     * executor must not wait for a client that will never read its answer. */
+    if (c->io_flags & IOF_EOF) io_eof_notify(c);
     return !again;
 }
 
@@ -365,6 +465,7 @@ static void io_http_abort(iol_client_t *c) {
 }
 
 static void io_proto_error_reply(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_HTTP) {
         io_http_abort(c);
         return;
@@ -381,6 +482,7 @@ static void io_proto_error_reply(iol_client_t *c) {
 
 /* Parse len bytes of input, handing batches over as they fill. Thread: owner. */
 static void io_feed(iol_client_t *c, const char *data, size_t len) {
+    IOL_ASSERT_OWNER(c);
     size_t off = 0;
     while (off < len && !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE | IOF_PROTO_ERR))) {
         size_t used = 0;
@@ -424,6 +526,7 @@ static void io_feed(iol_client_t *c, const char *data, size_t len) {
 /* Continue with input held back (stash, parsed commands, a protocol error
  * waiting for earlier replies). Thread: owner. */
 static void io_resume(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_CLOSING | IOF_IN_FLIGHT)) return;
     if (c->stash) {
         char *s = c->stash;
@@ -441,17 +544,67 @@ static void io_resume(iol_client_t *c) {
             io_proto_error_reply(c);
     }
     io_update_reading(c);
+    io_eof_check(c);
+}
+
+/* Tell whoever runs c's in-flight batch that the peer sent EOF (see
+ * exec_peer_eof). Thread: owner. */
+static void io_eof_notify(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    if (threaded())
+        iol_chan_send(&c->thread->to_exec, c, MSG_EOF);
+    else
+        exec_peer_eof(c);
+}
+
+/* After EOF: once every byte the peer sent was parsed and every batch ran
+ * and came back, write the remaining replies and close (IOF_CLOSE_AFTER_WRITE
+ * closes when the output queue is empty). Thread: owner. */
+static void io_eof_check(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    if ((c->io_flags & (IOF_EOF | IOF_CLOSING | IOF_CLOSE_AFTER_WRITE)) != IOF_EOF) return;
+    if (c->stash || (c->io_flags & (IOF_IN_FLIGHT | IOF_BATCH_PENDING)) || c->filling->ncmds)
+        return;
+    /* A command cut short by EOF is dropped, as Redis drops it. */
+    if (c->io_flags & IOF_PROTO_ERR) {
+        io_proto_error_reply(c); /* the error goes out, then the close */
+        return;
+    }
+    c->io_flags |= IOF_CLOSE_AFTER_WRITE;
+    io_flush(c);
+}
+
+/* The peer sent EOF (TCP FIN, or TLS close_notify): it sends no more input
+ * but may still read. Unlike an error, this loses nothing: the stash and the
+ * filling batch are still parsed and run, every reply is written, and only
+ * then is the connection closed. Reading stops; a peer that vanished for good
+ * is noticed when a write fails. Thread: owner. */
+static void io_on_eof(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    if (c->io_flags & (IOF_EOF | IOF_CLOSING)) return;
+    kl_verbose("Client closed connection id=%llu addr=%s", (unsigned long long)c->id, c->peer);
+    c->io_flags |= IOF_EOF;
+    if (c->io_flags & IOF_READING) {
+        conn_read_stop(c->conn);
+        c->io_flags &= ~IOF_READING;
+    }
+    if (c->io_flags & IOF_IN_FLIGHT) {
+        io_eof_notify(c);
+        if (c->io_flags & IOF_CLOSING) return;
+    }
+    io_resume(c);
 }
 
 static void io_on_read(conn_t *conn, ssize_t nread, const char *buf) {
     iol_client_t *c = conn->data;
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_CLOSING) return;
+    if (nread == UV_EOF) {
+        io_on_eof(c);
+        return;
+    }
     if (nread < 0) {
-        if (nread != UV_EOF)
-            kl_verbose("Reading from client: %s", uv_strerror((int)nread));
-        else
-            kl_verbose("Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
-                       c->peer);
+        kl_verbose("Reading from client: %s", uv_strerror((int)nread));
         io_close(c);
         return;
     }
@@ -470,13 +623,22 @@ static void io_on_read(conn_t *conn, ssize_t nread, const char *buf) {
 }
 
 static void io_update_reading(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED) || !(c->io_flags & IOF_READY)) return;
-    bool want = !c->stash && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE)) &&
+    bool want = !c->stash && !(c->io_flags & (IOF_PROTO_ERR | IOF_CLOSE_AFTER_WRITE | IOF_EOF)) &&
                 io_out_pending(c) <= c->thread->limits.out_high_water;
     /* While a batch is in flight keep reading only into the second batch;
      * io_feed stashes (and we stop) once that one is full. */
     if (want && !(c->io_flags & IOF_READING)) {
-        if (conn_read_start(c->conn, io_on_read) == 0) c->io_flags |= IOF_READING;
+        int err = conn_read_start(c->conn, io_on_read);
+        if (err) {
+            /* A client we can no longer read from would wait forever. */
+            kl_warning("Cannot read from client id=%llu addr=%s: %s", (unsigned long long)c->id,
+                       c->peer, uv_strerror(err));
+            io_close(c);
+            return;
+        }
+        c->io_flags |= IOF_READING;
     } else if (!want && (c->io_flags & IOF_READING)) {
         conn_read_stop(c->conn);
         c->io_flags &= ~IOF_READING;
@@ -497,6 +659,7 @@ static void list_remove(iol_client_t *c) {
 }
 
 static void io_free_parts(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     resp_parser_free(&c->parser);
     resp_batch_free(&c->batches[0]);
     resp_batch_free(&c->batches[1]);
@@ -511,6 +674,7 @@ static void io_free_parts(iol_client_t *c) {
 /* The connection is closed and the executor does not hold the batch:
  * release the I/O side and tell the executor. */
 static void io_finish_close(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     iol_thread_t *t = c->thread;
     io_free_parts(c);
     if (t->stopping) return; /* stays listed: iol_shutdown takes it from here */
@@ -527,12 +691,14 @@ static void io_finish_close(iol_client_t *c) {
 
 static void io_on_conn_closed(conn_t *conn) {
     iol_client_t *c = conn->data;
+    IOL_ASSERT_OWNER(c);
     c->conn = NULL;
     if (c->io_flags & IOF_IN_FLIGHT) return; /* finished when the batch returns */
     io_finish_close(c);
 }
 
 static void io_close(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_CLOSING) return;
     io_unpend(c);
     c->io_flags |= IOF_CLOSING;
@@ -555,6 +721,7 @@ static void io_close(iol_client_t *c) {
 
 static void io_on_ready(conn_t *conn, int status) {
     iol_client_t *c = conn->data;
+    IOL_ASSERT_OWNER(c);
     if (conn->kind == CONN_KIND_TLS)
         atomic_fetch_add_explicit(status < 0 ? &c->thread->st_handshake_failures
                                              : &c->thread->st_handshakes,
@@ -570,6 +737,7 @@ static void io_on_ready(conn_t *conn, int status) {
 
 /* Attach a freshly accepted client to this thread's loop. Thread: owner. */
 static void io_attach(iol_thread_t *t, iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     c->prev = NULL;
     c->next = t->clients;
     if (t->clients) t->clients->prev = c;
@@ -589,6 +757,7 @@ static void io_attach(iol_thread_t *t, iol_client_t *c) {
 /* ---------------------------------------------------------------- I/O thread side */
 
 static void io_on_return(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     c->io_flags &= ~IOF_IN_FLIGHT;
     if (c->io_flags & IOF_CLOSING) {
         resp_batch_reset(c->exec_batch);
@@ -600,19 +769,9 @@ static void io_on_return(iol_client_t *c) {
     io_resume(c);
 }
 
-typedef struct push_msg {
-    iol_reply_t r;
-} push_msg_t;
-
-/* Queue pushed output behind whatever c->out already holds (so it keeps its
- * place relative to the client's own replies) and remember the client for the
- * batched flush. Thread: owner. */
-static void io_push(iol_client_t *c, iol_reply_t *r) {
-    if (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED)) {
-        iol_reply_free(r);
-        return;
-    }
-    iol_reply_move(&c->out, r);
+/* Remember c for the batched flush of pushed output. Thread: owner. */
+static void io_pend(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_PUSH_PENDING) return;
     iol_thread_t *t = c->thread;
     if (t->npend == t->pend_cap) {
@@ -623,23 +782,50 @@ static void io_push(iol_client_t *c, iol_reply_t *r) {
     c->io_flags |= IOF_PUSH_PENDING;
 }
 
+/* Queue pushed output behind whatever c->out already holds (so it keeps its
+ * place relative to the client's own replies) and remember the client for the
+ * batched flush. Thread: owner. */
+static void io_push(iol_client_t *c, iol_reply_t *r) {
+    IOL_ASSERT_OWNER(c);
+    if (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED)) {
+        iol_reply_free(r);
+        return;
+    }
+    iol_reply_move(&c->out, r);
+    io_pend(c);
+}
+
 /* Write out every client with pushed output, then apply the output limits
  * (a subscriber that does not read is closed here). Thread: owner. */
 static void io_flush_pushed(iol_thread_t *t) {
+    IOL_ASSERT_THREAD(t);
     /* io_close may run inside (limits, write errors) and unlinks the closed
      * client from pend: walk from the end so removals never skip a client. */
     while (t->npend) {
         iol_client_t *c = t->pend[--t->npend];
         c->io_flags &= ~IOF_PUSH_PENDING;
         if (c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED)) continue;
+        if (c->io_flags & IOF_PUSH_OVER) {
+            io_close(c); /* single thread: the executor found it over its limit */
+            continue;
+        }
         io_flush(c);
         if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
+        if ((c->io_flags & (IOF_PUSH_ACK | IOF_CLOSING)) == IOF_PUSH_ACK) {
+            /* After the write, so that obuf_bytes already counts what is
+             * left of these bytes when the executor stops counting them. A
+             * closing client gets no answer: the executor forgets its pushes
+             * at CLOSED. */
+            iol_chan_send(&t->to_exec, c, MSG_PUSHED);
+        }
+        c->io_flags &= ~IOF_PUSH_ACK;
     }
 }
 
 /* A client being closed leaves the pending-flush list (it may be freed before
  * the next flush). Thread: owner. */
 static void io_unpend(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
     if (!(c->io_flags & IOF_PUSH_PENDING)) return;
     iol_thread_t *t = c->thread;
     for (uint32_t i = 0; i < t->npend; i++) {
@@ -648,7 +834,7 @@ static void io_unpend(iol_client_t *c) {
             break;
         }
     }
-    c->io_flags &= ~IOF_PUSH_PENDING;
+    c->io_flags &= ~(IOF_PUSH_PENDING | IOF_PUSH_ACK);
 }
 
 static void io_on_push_prepare(uv_prepare_t *h) {
@@ -659,6 +845,7 @@ static void io_on_push_prepare(uv_prepare_t *h) {
 static void io_stop_all(iol_thread_t *t);
 
 static void io_drain(iol_thread_t *t) {
+    IOL_ASSERT_THREAD(t);
     iol_msg_t m[64];
     uint32_t n;
     while ((n = iol_chan_recv(&t->from_exec, m, 64)) > 0) {
@@ -685,13 +872,16 @@ static void io_drain(iol_thread_t *t) {
                  * point at c. */
                 S.hooks.free(c);
                 break;
-            case MSG_PUSH: {
-                push_msg_t *pm = m[i].ptr;
-                iol_client_t *target = *(iol_client_t **)(pm + 1);
-                io_push(target, &pm->r);
-                kl_free(pm);
+            case MSG_PUSH:
+                /* The executor handed push_xfer over: take it (a closing or
+                 * dead client drops it) and answer after the flush. */
+                if (!(c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) {
+                    c->io_flags |= IOF_PUSH_ACK;
+                    io_push(c, &c->push_xfer);
+                } else {
+                    iol_reply_free(&c->push_xfer);
+                }
                 break;
-            }
             case MSG_LIMITS: {
                 iol_limits_t *l = m[i].ptr;
                 t->limits = *l;
@@ -719,7 +909,9 @@ static void io_on_async(uv_async_t *h) {
 static void io_on_prepare(uv_prepare_t *h) {
     iol_thread_t *t = h->data;
     for (;;) {
-        if (iol_chan_flush(&t->to_exec)) uv_timer_start(&t->ovf_timer, io_on_ovf_timer, 1, 0);
+        /* Overflow left in to_exec is moved in when the executor, having
+         * made room, wakes this loop (iol_chan_recv). */
+        iol_chan_flush(&t->to_exec);
         iol_wake_consumer_will_sleep(&t->wake);
         if (iol_ring_spsc_empty(&t->from_exec.ring)) break;
         iol_wake_consumer_awake(&t->wake);
@@ -730,11 +922,6 @@ static void io_on_prepare(uv_prepare_t *h) {
 static void io_on_check(uv_check_t *h) {
     iol_thread_t *t = h->data;
     iol_wake_consumer_awake(&t->wake);
-}
-
-static void io_on_ovf_timer(uv_timer_t *h) {
-    /* Nothing to do: running an iteration makes prepare retry the flush. */
-    (void)h;
 }
 
 /* Clients idle for a while give their parse buffers back, so that thousands
@@ -778,12 +965,12 @@ static void io_stop_all(iol_thread_t *t) {
     uv_close((uv_handle_t *)&t->async, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
-    uv_close((uv_handle_t *)&t->ovf_timer, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->idle_timer, io_close_handle_cb);
 }
 
 static void io_thread_main(void *arg) {
     iol_thread_t *t = arg;
+    cur_thread = t;
     atomic_store_explicit(&t->tid, (long)syscall(SYS_gettid), memory_order_relaxed);
     char name[16];
     snprintf(name, sizeof(name), "io_thd_%d", t->index);
@@ -794,38 +981,35 @@ static void io_thread_main(void *arg) {
 
 /* ---------------------------------------------------------------- executor side */
 
-static void exec_drain(void) {
-    for (int i = 1; i <= S.nthreads; i++) {
-        iol_thread_t *t = &S.threads[i];
-        iol_msg_t m[64];
-        uint32_t n;
-        while ((n = iol_chan_recv(&t->to_exec, m, 64)) > 0) {
-            for (uint32_t k = 0; k < n; k++) {
-                iol_client_t *c = m[k].ptr;
-                if (m[k].arg == MSG_DISPATCH) {
-                    if (exec_run(c)) iol_chan_send(&t->from_exec, c, MSG_RETURN);
-                } else if (m[k].arg == MSG_GONE) {
-                    if (c->exec_held) S.hooks.gone(c);
-                } else if (m[k].arg == MSG_CLOSED) {
-                    S.hooks.closed(c);
-                    iol_chan_send(&t->from_exec, c, MSG_FREE);
-                } else if (m[k].arg >= IOL__MSG_LINK_FIRST) {
-                    iol__link_exec_msg(m[k].ptr, m[k].arg);
-                }
-            }
-        }
+/* One message from I/O thread t. Thread: executor. */
+static void exec_handle(iol_thread_t *t, const iol_msg_t *m) {
+    IOL_ASSERT_EXECUTOR();
+    iol_client_t *c = m->ptr;
+    switch ((int)m->arg) {
+    case MSG_DISPATCH:
+        if (exec_run(c)) iol_chan_send(&t->from_exec, c, MSG_RETURN);
+        break;
+    case MSG_GONE:
+        if (c->exec_held) S.hooks.gone(c);
+        break;
+    case MSG_EOF:
+        exec_peer_eof(c);
+        break;
+    case MSG_CLOSED:
+        exec_push_forget(c);
+        S.hooks.closed(c);
+        iol_chan_send(&t->from_exec, c, MSG_FREE);
+        break;
+    case MSG_PUSHED:
+        /* push_xfer is ours again; the gathered rest goes out at the next
+         * flush (c stayed on the push list while it waited). */
+        c->push_busy = false;
+        c->push_sent = 0;
+        break;
+    default:
+        if (m->arg >= IOL__MSG_LINK_FIRST) iol__link_exec_msg(m->ptr, m->arg);
+        break;
     }
-}
-
-static void exec_flush_all(void) {
-    bool ovf = false;
-    for (int i = 1; i <= S.nthreads; i++)
-        ovf |= iol_chan_flush(&S.threads[i].from_exec);
-    if (ovf) uv_timer_start(&S.exec_ovf_timer, io_on_ovf_timer, 1, 0);
-}
-
-static void exec_on_async(uv_async_t *h) {
-    exec_drain();
 }
 
 static bool exec_inbound_empty(void) {
@@ -834,13 +1018,89 @@ static bool exec_inbound_empty(void) {
     return true;
 }
 
+/* One fair turn over the I/O threads' rings: each ring is visited once,
+ * round-robin from a start that rotates every turn, and gives at most
+ * EXEC_RING_BUDGET messages (each at most one batch to run), so a thread
+ * whose clients flood the executor cannot starve the others, nor the
+ * executor's own loop (timers, accepts, signals). Whatever is left keeps
+ * exec_idle active: the loop then polls without blocking and runs the next
+ * turn at once, with no wake-up needed from the producers.
+ * Thread: executor. */
+static void exec_turn(void) {
+    IOL_ASSERT_EXECUTOR();
+    int n = S.nthreads;
+    int start = S.exec_rr;
+    S.exec_rr = start + 1 == n ? 0 : start + 1;
+    for (int k = 0; k < n; k++) {
+        iol_thread_t *t = &S.threads[1 + (start + k) % n];
+        iol_msg_t m[EXEC_RING_BUDGET];
+        uint32_t got = iol_chan_recv(&t->to_exec, m, EXEC_RING_BUDGET);
+        for (uint32_t i = 0; i < got; i++)
+            exec_handle(t, &m[i]);
+    }
+    if (!exec_inbound_empty()) {
+        if (!uv_is_active((uv_handle_t *)&S.exec_idle)) uv_idle_start(&S.exec_idle, exec_on_idle);
+    } else if (uv_is_active((uv_handle_t *)&S.exec_idle)) {
+        uv_idle_stop(&S.exec_idle);
+    }
+}
+
+static void exec_on_idle(uv_idle_t *h) {
+    (void)h;
+    exec_turn();
+}
+
+/* Hand the pushes gathered this turn to the I/O threads: one MSG_PUSH per
+ * client, carrying its whole push_fill in push_xfer (no allocation). A client
+ * whose previous hand-off has not come back (MSG_PUSHED) keeps gathering and
+ * stays listed. Thread: executor. */
+static void exec_push_flush(void) {
+    IOL_ASSERT_EXECUTOR();
+    uint32_t i = 0;
+    while (i < S.npush) {
+        iol_client_t *c = S.push_list[i];
+        if (c->push_busy) {
+            i++;
+            continue;
+        }
+        exec_push_unlist(c); /* moves the last entry to i */
+        if (c->push_fill.head) {
+            iol_reply_move(&c->push_xfer, &c->push_fill);
+            c->push_sent = c->push_xfer.bytes;
+            c->push_busy = true;
+            iol_chan_send(&c->thread->from_exec, c, MSG_PUSH);
+        }
+        if (c->push_close_after) {
+            c->push_close_after = false;
+            iol_chan_send(&c->thread->from_exec, c, MSG_KILL_AFTER);
+        }
+    }
+}
+
+static void exec_flush_all(void) {
+    exec_push_flush();
+    /* A channel left with overflow is flushed again when its I/O thread has
+     * made room and wakes this loop (iol_chan_recv), not on a timer. */
+    for (int i = 1; i <= S.nthreads; i++)
+        iol_chan_flush(&S.threads[i].from_exec);
+}
+
+static void exec_on_async(uv_async_t *h) {
+    (void)h;
+    exec_turn();
+}
+
+/* Before the main loop may block: send what the turns produced, then either
+ * sleep (announced, see ring.h) or, when a ring has messages, keep the loop
+ * from blocking so that the next turn takes them (exec_idle). */
 static void exec_on_prepare(uv_prepare_t *h) {
-    for (;;) {
-        exec_flush_all();
-        iol_wake_consumer_will_sleep(&S.exec_wake);
-        if (exec_inbound_empty()) break;
+    (void)h;
+    exec_flush_all();
+    if (uv_is_active((uv_handle_t *)&S.exec_idle)) return; /* polls without blocking */
+    iol_wake_consumer_will_sleep(&S.exec_wake);
+    if (!exec_inbound_empty()) {
         iol_wake_consumer_awake(&S.exec_wake);
-        exec_drain();
+        uv_idle_start(&S.exec_idle, exec_on_idle);
     }
 }
 
@@ -850,41 +1110,70 @@ static void exec_on_check(uv_check_t *h) {
 
 /* ---------------------------------------------------------------- public */
 
+/* Close h if an init call registered it with its loop (a failed init leaves
+ * the zeroed handle unregistered: loop stays NULL). */
+static void close_if_inited(uv_handle_t *h) {
+    if (h->loop && !uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Undo a thread_init that failed half-way: close every handle it made and,
+ * for a loop of its own, run the close callbacks and close the loop. Thread:
+ * main, before iol_start. */
+static void thread_undo(iol_thread_t *t) {
+    close_if_inited((uv_handle_t *)&t->idle_timer);
+    close_if_inited((uv_handle_t *)&t->push_prepare);
+    close_if_inited((uv_handle_t *)&t->async);
+    close_if_inited((uv_handle_t *)&t->prepare);
+    close_if_inited((uv_handle_t *)&t->check);
+    if (t->loop == &t->own_loop) {
+        uv_run(t->loop, UV_RUN_DEFAULT);
+        uv_loop_close(t->loop);
+    }
+    t->loop = NULL;
+}
+
 static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
     memset(t, 0, sizeof(*t));
     t->index = index;
     t->limits = S.limits;
     rlimits_from(&t->rlimits, &S.limits);
+    int err;
     if (!loop) {
-        int err = uv_loop_init(&t->own_loop);
+        err = uv_loop_init(&t->own_loop);
         if (err) return err;
         loop = &t->own_loop;
     }
     t->loop = loop;
-    uv_timer_init(loop, &t->idle_timer);
+    if ((err = uv_timer_init(loop, &t->idle_timer))) goto fail;
     t->idle_timer.data = t;
-    uv_timer_start(&t->idle_timer, io_on_idle_timer, 1000, 1000);
+    if ((err = uv_timer_start(&t->idle_timer, io_on_idle_timer, 1000, 1000))) goto fail;
     uv_unref((uv_handle_t *)&t->idle_timer);
     if (index == 0) {
         if (S.nthreads == 0) {
-            uv_prepare_init(loop, &t->push_prepare);
+            if ((err = uv_prepare_init(loop, &t->push_prepare))) goto fail;
             t->push_prepare.data = t;
-            uv_prepare_start(&t->push_prepare, io_on_push_prepare);
+            if ((err = uv_prepare_start(&t->push_prepare, io_on_push_prepare))) goto fail;
         }
         return 0;
     }
-    uv_async_init(loop, &t->async, io_on_async);
+    if ((err = uv_async_init(loop, &t->async, io_on_async))) goto fail;
     t->async.data = t;
-    uv_prepare_init(loop, &t->prepare);
+    if ((err = uv_prepare_init(loop, &t->prepare))) goto fail;
     t->prepare.data = t;
-    uv_prepare_start(&t->prepare, io_on_prepare);
-    uv_check_init(loop, &t->check);
+    if ((err = uv_prepare_start(&t->prepare, io_on_prepare))) goto fail;
+    if ((err = uv_check_init(loop, &t->check))) goto fail;
     t->check.data = t;
-    uv_check_start(&t->check, io_on_check);
-    uv_timer_init(loop, &t->ovf_timer);
-    iol_chan_init(&t->from_exec, RING_CAPACITY, &t->wake, &t->async);
-    iol_chan_init(&t->to_exec, RING_CAPACITY, &S.exec_wake, &S.exec_async);
+    if ((err = uv_check_start(&t->check, io_on_check))) goto fail;
+    if ((err = iol_chan_init(&t->from_exec, RING_CAPACITY, &t->wake, &t->async, &S.exec_async)))
+        goto fail;
+    if ((err = iol_chan_init(&t->to_exec, RING_CAPACITY, &S.exec_wake, &S.exec_async, &t->async))) {
+        iol_chan_destroy(&t->from_exec);
+        goto fail;
+    }
     return 0;
+fail:
+    thread_undo(t);
+    return err;
 }
 
 int iol_init(int nthreads, const iol_hooks_t *hooks, const iol_limits_t *limits) {
@@ -904,22 +1193,44 @@ int iol__init_loop(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
     S.hooks = *hooks;
     S.limits = *limits;
     S.threads = kl_calloc((size_t)nthreads + 1, sizeof(iol_thread_t));
+    int err = 0, inited = 0;
+    cur_thread = &S.threads[0];
+    cur_is_executor = true;
     if (nthreads > 0) {
-        uv_async_init(main_loop, &S.exec_async, exec_on_async);
-        uv_prepare_init(main_loop, &S.exec_prepare);
-        uv_prepare_start(&S.exec_prepare, exec_on_prepare);
-        uv_check_init(main_loop, &S.exec_check);
-        uv_check_start(&S.exec_check, exec_on_check);
-        uv_timer_init(main_loop, &S.exec_ovf_timer);
+        if ((err = uv_async_init(main_loop, &S.exec_async, exec_on_async))) goto fail;
+        if ((err = uv_prepare_init(main_loop, &S.exec_prepare))) goto fail;
+        if ((err = uv_prepare_start(&S.exec_prepare, exec_on_prepare))) goto fail;
+        if ((err = uv_check_init(main_loop, &S.exec_check))) goto fail;
+        if ((err = uv_check_start(&S.exec_check, exec_on_check))) goto fail;
+        if ((err = uv_idle_init(main_loop, &S.exec_idle))) goto fail;
     }
-    int err = thread_init(&S.threads[0], 0, main_loop);
-    if (err) return err;
+    if ((err = thread_init(&S.threads[0], 0, main_loop))) goto fail;
+    inited = 1;
     atomic_store(&S.threads[0].tid, (long)syscall(SYS_gettid));
     for (int i = 1; i <= nthreads; i++) {
-        err = thread_init(&S.threads[i], i, NULL);
-        if (err) return err;
+        if ((err = thread_init(&S.threads[i], i, NULL))) goto fail;
+        inited++;
     }
     return 0;
+fail:
+    /* Leave nothing half made: threads that were set up are taken down again,
+     * the failed one undid itself, and the executor's handles are closed (the
+     * main loop runs their close callbacks; S.threads stays allocated until
+     * then, reachable from S). */
+    kl_warning("Initialising the I/O threads: %s", uv_strerror(err));
+    for (int i = 0; i < inited; i++) {
+        iol_thread_t *t = &S.threads[i];
+        if (i > 0) {
+            iol_chan_destroy(&t->from_exec);
+            iol_chan_destroy(&t->to_exec);
+        }
+        thread_undo(t);
+    }
+    close_if_inited((uv_handle_t *)&S.exec_async);
+    close_if_inited((uv_handle_t *)&S.exec_prepare);
+    close_if_inited((uv_handle_t *)&S.exec_check);
+    close_if_inited((uv_handle_t *)&S.exec_idle);
+    return err;
 }
 
 int iol_start(void) {
@@ -932,6 +1243,7 @@ int iol_start(void) {
 }
 
 void iol_set_limits(const iol_limits_t *limits) {
+    IOL_ASSERT_EXECUTOR();
     S.limits = *limits;
     rlimits_from(&S.threads[0].rlimits, limits);
     S.threads[0].limits = *limits;
@@ -957,10 +1269,8 @@ static iol_thread_t *pick_thread(void) {
     return best;
 }
 
-/* Called by the listener with an accepted socket. Thread: executor (main). */
-void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
-
 void iol__accepted(int fd, int kind, const char *peer, const char *local, int port) {
+    IOL_ASSERT_EXECUTOR();
     const char *reject = NULL;
     iol_client_t *c = S.hooks.accept(fd, kind, peer, local, port, &reject);
     if (!c) {
@@ -1000,8 +1310,14 @@ void iol__accepted(int fd, int kind, const char *peer, const char *local, int po
 }
 
 void iol_client_kill(iol_client_t *c, bool after_reply) {
+    if (!c->thread) { /* detached (iol.h): its maker sees the flags */
+        c->hand_flags |= after_reply ? IOL_HAND_CLOSE_AFTER_REPLY : IOL_HAND_CLOSE_NOW;
+        return;
+    }
+    IOL_ASSERT_EXECUTOR();
     if (iol_client_held(c)) {
         c->hand_flags |= after_reply ? IOL_HAND_CLOSE_AFTER_REPLY : IOL_HAND_CLOSE_NOW;
+        c->push_dead = true; /* nothing more is gathered for it */
         return;
     }
     if (!threaded()) {
@@ -1015,17 +1331,32 @@ void iol_client_kill(iol_client_t *c, bool after_reply) {
         }
         return;
     }
+    c->push_dead = true;
+    if (after_reply && c->push_fill.head) {
+        /* Gathered pushes are "queued" output: they go first, then the
+         * close (exec_push_flush). */
+        c->push_close_after = true;
+        return;
+    }
+    exec_push_forget(c);
     iol_chan_send(&c->thread->from_exec, c, after_reply ? MSG_KILL_AFTER : MSG_KILL);
 }
 
 bool iol_client_held(const iol_client_t *c) {
+    if (c->thread) IOL_ASSERT_EXECUTOR(); /* a detached client is its maker's */
     return c->exec_held;
 }
 
 void iol_client_release(iol_client_t *c) {
+    if (!c->thread) { /* detached (iol.h): the batch's owner takes it back */
+        c->exec_held = false;
+        return;
+    }
+    IOL_ASSERT_EXECUTOR();
     if (!c->exec_held) return;
+    exec_note_class(c);
+    exec_fold_pushes(c); /* what was pushed while parked precedes the rest */
     c->exec_held = false;
-    if (!c->thread) return; /* detached (iol.h): the batch's owner takes it back */
     if (!threaded()) {
         io_on_return(c);
         return;
@@ -1034,11 +1365,82 @@ void iol_client_release(iol_client_t *c) {
 }
 
 void iol_client_push(iol_client_t *c, iol_reply_t *r) {
-    if (iol_client_held(c)) {
+    if (!c->thread || iol_client_held(c)) { /* held, or detached (iol.h) */
         iol_reply_move(&c->reply, r);
         return;
     }
     iol_client_push_now(c, r);
+}
+
+/* Put c on the executor's push list (flushed in exec_push_flush). */
+static void exec_push_list(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    if (c->push_idx) return;
+    if (S.npush == S.push_cap) {
+        S.push_cap = S.push_cap ? S.push_cap * 2 : 64;
+        S.push_list = kl_realloc(S.push_list, S.push_cap * sizeof(*S.push_list));
+    }
+    S.push_list[S.npush++] = c;
+    c->push_idx = S.npush;
+}
+
+static void exec_push_unlist(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    if (!c->push_idx) return;
+    uint32_t i = c->push_idx - 1;
+    iol_client_t *last = S.push_list[--S.npush];
+    S.push_list[i] = last;
+    last->push_idx = i + 1;
+    c->push_idx = 0;
+}
+
+/* Drop what was gathered for c and take it off the push list (c is going
+ * away). push_xfer is left alone: while push_busy it belongs to the I/O
+ * thread, which drops it for a dead client. Thread: executor. */
+static void exec_push_forget(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    iol_reply_free(&c->push_fill);
+    exec_push_unlist(c);
+    c->push_close_after = false;
+}
+
+/* Bytes of output queued for c that the executor can see: gathered, in
+ * flight to its I/O thread, and waiting there (obuf_bytes, as of the I/O
+ * thread's last write; the bytes of a hand-off count twice between that
+ * write and MSG_PUSHED, which errs towards closing early, never late).
+ * Thread: executor. */
+static size_t exec_push_queued(const iol_client_t *c) {
+    if (!threaded()) return io_out_pending(c);
+    return c->push_fill.bytes + (c->push_busy ? c->push_sent : 0) +
+           atomic_load_explicit(&c->obuf_bytes, memory_order_relaxed);
+}
+
+/* May n more bytes be pushed to c? No once c is being closed, or when they
+ * would take its queued output to the hard limit of its class: then c is
+ * killed here, at the producer, as Redis does (its checkClientOutputBuffer-
+ * Limits), instead of queueing more. Thread: executor. */
+static bool exec_push_admit(iol_client_t *c, size_t n) {
+    IOL_ASSERT_EXECUTOR();
+    if (c->push_dead) return false;
+    if (!threaded() && (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) return false;
+    const iol_obuf_limit_t *l = c->exec_pubsub ? &S.limits.obuf_pubsub : &S.limits.obuf_normal;
+    if (!l->hard || exec_push_queued(c) + n < l->hard) return true;
+    c->push_dead = true;
+    kl_warning("Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+               (unsigned long long)c->id, c->peer);
+    atomic_fetch_add_explicit(&c->thread->st_obuf_kills, 1, memory_order_relaxed);
+    if (!threaded()) {
+        /* Closed at the batched flush, not under the caller's feet (a
+         * publish walks the subscriber lists). */
+        c->io_flags |= IOF_PUSH_OVER;
+        io_pend(c);
+        return false;
+    }
+    exec_push_forget(c);
+    /* MSG_KILL even for a parked client: its thread closes it and says GONE,
+     * which releases the parked batch, as when the peer disconnects. */
+    iol_chan_send(&c->thread->from_exec, c, MSG_KILL);
+    return false;
 }
 
 void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
@@ -1046,15 +1448,39 @@ void iol_client_push_now(iol_client_t *c, iol_reply_t *r) {
         iol_reply_move(&c->reply, r);
         return;
     }
+    IOL_ASSERT_EXECUTOR();
+    if (!exec_push_admit(c, r->bytes)) {
+        iol_reply_free(r);
+        return;
+    }
     if (!threaded()) {
         io_push(c, r);
         return;
     }
-    push_msg_t *pm = kl_malloc(sizeof(*pm) + sizeof(iol_client_t *));
-    iol_reply_init(&pm->r);
-    iol_reply_move(&pm->r, r);
-    *(iol_client_t **)(pm + 1) = c;
-    iol_chan_send(&c->thread->from_exec, pm, MSG_PUSH);
+    iol_reply_move(&c->push_fill, r);
+    exec_push_list(c);
+}
+
+char *iol_client_push_reserve(iol_client_t *c, size_t n) {
+    if (!c->thread) return iol_reply_reserve(&c->reply, n); /* detached (iol.h) */
+    IOL_ASSERT_EXECUTOR();
+    if (!exec_push_admit(c, n)) return NULL;
+    return iol_reply_reserve(threaded() ? &c->push_fill : &c->out, n);
+}
+
+void iol_client_push_commit(iol_client_t *c, size_t n) {
+    if (!c->thread) { /* detached (iol.h) */
+        iol_reply_commit(&c->reply, n);
+        return;
+    }
+    IOL_ASSERT_EXECUTOR();
+    if (!threaded()) {
+        iol_reply_commit(&c->out, n);
+        io_pend(c);
+        return;
+    }
+    iol_reply_commit(&c->push_fill, n);
+    exec_push_list(c);
 }
 
 /* Per-thread baselines for CONFIG RESETSTAT (executor-only memory). */
@@ -1131,6 +1557,7 @@ static void walk_close_cb(uv_handle_t *h, void *arg) {
 void iol_shutdown(void) {
     iol__links_shutdown_begin();
     if (threaded()) {
+        exec_push_flush(); /* gathered pushes go out with the rest */
         for (int i = 1; i <= S.nthreads; i++) {
             iol_chan_send(&S.threads[i].from_exec, NULL, MSG_STOP);
             while (iol_chan_flush(&S.threads[i].from_exec))
@@ -1141,29 +1568,38 @@ void iol_shutdown(void) {
             if (S.started) uv_thread_join(&S.threads[i].thread);
         }
         /* The I/O threads are gone: the main thread owns everything now.
-         * Settle messages still queued towards the executor. */
+         * Settle what is still queued. Executor->thread messages first: a
+         * PUSH for a client precedes the CLOSED that the thread may have
+         * sent meanwhile, whose handling below frees the client. */
         for (int i = 1; i <= S.nthreads; i++) {
             iol_thread_t *t = &S.threads[i];
+            cur_thread = t; /* we are its I/O thread now, for the owner checks */
             iol_msg_t m;
-            while (iol_chan_recv(&t->to_exec, &m, 1)) {
+            while (iol_chan_recv(&t->from_exec, &m, 1)) {
                 iol_client_t *c = m.ptr;
-                if (m.arg == MSG_CLOSED) {
+                if (m.arg == MSG_PUSH) {
+                    iol_reply_free(&c->push_xfer);
+                } else if (m.arg == MSG_LIMITS) {
+                    kl_free(m.ptr);
+                } else if (m.arg == MSG_FREE) {
+                    S.hooks.free(c);
+                } else if (m.arg == MSG_ATTACH) {
+                    /* Never reached its thread: not on its client list. */
+                    close(c->fd);
+                    exec_push_forget(c);
                     S.hooks.closed(c);
                     S.hooks.free(c);
                 } else if (m.arg >= IOL__MSG_LINK_FIRST) {
                     iol__link_settle_msg(m.ptr, m.arg);
                 }
             }
-            /* Unprocessed executor->thread messages: free what they carry. */
-            while (iol_chan_recv(&t->from_exec, &m, 1)) {
-                if (m.arg == MSG_PUSH) {
-                    push_msg_t *pm = m.ptr;
-                    iol_reply_free(&pm->r);
-                    kl_free(pm);
-                } else if (m.arg == MSG_LIMITS) {
-                    kl_free(m.ptr);
-                } else if (m.arg == MSG_FREE) {
-                    S.hooks.free(m.ptr);
+            while (iol_chan_recv(&t->to_exec, &m, 1)) {
+                iol_client_t *c = m.ptr;
+                if (m.arg == MSG_CLOSED) {
+                    exec_push_forget(c);
+                    iol_reply_free(&c->push_xfer);
+                    S.hooks.closed(c);
+                    S.hooks.free(c);
                 } else if (m.arg >= IOL__MSG_LINK_FIRST) {
                     iol__link_settle_msg(m.ptr, m.arg);
                 }
@@ -1172,6 +1608,8 @@ void iol_shutdown(void) {
                 iol_client_t *c = t->clients;
                 t->clients = c->next;
                 if (!(c->io_flags & IOF_CONN_CLOSED)) io_free_parts(c);
+                exec_push_forget(c);
+                iol_reply_free(&c->push_xfer);
                 S.hooks.closed(c);
                 S.hooks.free(c);
             }
@@ -1181,10 +1619,11 @@ void iol_shutdown(void) {
             iol_chan_destroy(&t->to_exec);
             iol_chan_destroy(&t->from_exec);
         }
+        cur_thread = &S.threads[0];
         uv_close((uv_handle_t *)&S.exec_async, NULL);
         uv_close((uv_handle_t *)&S.exec_prepare, NULL);
         uv_close((uv_handle_t *)&S.exec_check, NULL);
-        uv_close((uv_handle_t *)&S.exec_ovf_timer, NULL);
+        uv_close((uv_handle_t *)&S.exec_idle, NULL);
         uv_close((uv_handle_t *)&S.threads[0].idle_timer, NULL);
     } else {
         iol_thread_t *t = &S.threads[0];
@@ -1208,6 +1647,9 @@ void iol_shutdown(void) {
         kl_free(S.threads[i].pend);
     kl_free(stats_base);
     stats_base = NULL;
+    kl_free(S.push_list);
+    S.push_list = NULL;
+    S.npush = S.push_cap = 0;
     kl_free(S.threads);
     S.threads = NULL;
 }

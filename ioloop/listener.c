@@ -21,8 +21,6 @@
 
 #define MAX_ACCEPTS_PER_CALL 1000
 
-void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
-
 struct iol_listener {
     uv_poll_t poll;
     int fd;
@@ -36,7 +34,6 @@ static iol_listener_t *listeners;
 static int tcp_keepalive_secs = 300;
 static uv_loop_t *listen_loop;
 
-void iol__listener_set_loop(uv_loop_t *loop);
 void iol__listener_set_loop(uv_loop_t *loop) {
     listen_loop = loop;
 }
@@ -110,6 +107,8 @@ static void on_listen_readable(uv_poll_t *h, int status, int events) {
     }
 }
 
+static void on_listener_closed(uv_handle_t *h);
+
 static int listener_add(int fd, int kind, int port, const char *path, iol_listener_t **out) {
     iol_listener_t *l = kl_calloc(1, sizeof(*l));
     l->fd = fd;
@@ -117,13 +116,18 @@ static int listener_add(int fd, int kind, int port, const char *path, iol_listen
     l->port = port;
     l->path = path ? kl_strdup(path) : NULL;
     int err = uv_poll_init_socket(listen_loop, &l->poll, fd);
-    if (!err) {
-        l->poll.data = l;
-        err = uv_poll_start(&l->poll, UV_READABLE, on_listen_readable);
-    }
     if (err) {
+        /* Never registered with the loop: plain free. */
         kl_free(l->path);
         kl_free(l);
+        return err;
+    }
+    l->poll.data = l;
+    err = uv_poll_start(&l->poll, UV_READABLE, on_listen_readable);
+    if (err) {
+        /* On the loop's handle list now: freed by the close callback. The
+         * caller closes the fd (a poll handle does not own it). */
+        uv_close((uv_handle_t *)&l->poll, on_listener_closed);
         return err;
     }
     l->next = listeners;
@@ -236,9 +240,12 @@ int iol_listener_port(const iol_listener_t *l) {
 
 void iol_listener_pause(bool paused) {
     for (iol_listener_t *l = listeners; l; l = l->next) {
-        if (paused)
+        if (paused) {
             uv_poll_stop(&l->poll);
-        else
-            uv_poll_start(&l->poll, UV_READABLE, on_listen_readable);
+        } else {
+            int err = uv_poll_start(&l->poll, UV_READABLE, on_listen_readable);
+            if (err)
+                kl_warning("Cannot resume accepting on port %d: %s", l->port, uv_strerror(err));
+        }
     }
 }

@@ -471,7 +471,7 @@ int main(int argc, char **argv) {
         }
     }
 
-    tls_init();
+    if (tls_init() != 0) exit(1);
     tls_set_handshake_timeout_ms((uint64_t)g_cfg.tls_handshake_timeout);
     if (tls_wanted()) {
         tls_settings_t ts;

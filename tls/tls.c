@@ -25,8 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int conn__socket_open(uv_loop_t *loop, int fd, int kind, conn_t **out);
-
 /* ---------------------------------------------------------------- statistics */
 
 /* Relaxed counters: they publish nothing but themselves. */
@@ -785,7 +783,11 @@ static void hs_timeout(uv_timer_t *h) {
 }
 
 static void start_handshake(tls_conn_t *c) {
-    uv_read_start((uv_stream_t *)&c->tcp, tls_alloc, tls_on_read);
+    int err = uv_read_start((uv_stream_t *)&c->tcp, tls_alloc, tls_on_read);
+    if (err) {
+        tls_fail(c, &st_other, uv_strerror(err)); /* reports through on_ready */
+        return;
+    }
     if (c->client_side) do_handshake(c);
 }
 
@@ -812,15 +814,27 @@ static void deferred_run(uv_idle_t *h) {
     }
 }
 
+/* Arm the handshake deadline. Returns 0 or a UV error (nothing armed). */
+static int hs_timer_start(tls_conn_t *c) {
+    uv_timer_t *h = kl_malloc(sizeof(*h));
+    int err = uv_timer_init(c->base.loop, h);
+    if (err) {
+        kl_free(h); /* never registered with the loop */
+        snprintf(c->err, sizeof(c->err), "handshake timer: %s", uv_strerror(err));
+        return err;
+    }
+    h->data = c;
+    c->hs_timer = h;
+    c->pending_closes++;
+    return uv_timer_start(h, hs_timeout, atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed),
+                          0);
+}
+
 static int tls_accept(conn_t *base, conn_ready_fn ready) {
     tls_conn_t *c = (tls_conn_t *)base;
+    int err = hs_timer_start(c);
+    if (err) return err; /* the owner closes the connection */
     c->on_ready = ready;
-    c->hs_timer = kl_malloc(sizeof(uv_timer_t));
-    uv_timer_init(base->loop, c->hs_timer);
-    c->hs_timer->data = c;
-    c->pending_closes++;
-    uv_timer_start(c->hs_timer, hs_timeout,
-                   atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
     /* Cap the handshakes started per loop tick so established clients keep
      * their latency during a connection storm; the rest start next tick (their
      * ClientHello waits in the socket buffer meanwhile). */
@@ -836,8 +850,14 @@ static int tls_accept(conn_t *base, conn_ready_fn ready) {
         return 0;
     }
     if (!t->idle) {
-        t->idle = kl_malloc(sizeof(uv_idle_t));
-        uv_idle_init(base->loop, t->idle);
+        uv_idle_t *idle = kl_malloc(sizeof(*idle));
+        err = uv_idle_init(base->loop, idle);
+        if (err) {
+            kl_free(idle); /* never registered with the loop */
+            snprintf(c->err, sizeof(c->err), "handshake queue: %s", uv_strerror(err));
+            return err; /* the owner closes the connection (and the hs timer) */
+        }
+        t->idle = idle;
     }
     c->deferred = true;
     if (t->deferred_tail)
@@ -877,11 +897,17 @@ static int tls_read_start(conn_t *base, conn_read_fn fn) {
     c->app_reading = true;
     if (c->state != TS_OPEN) return 0;
     if (c->held_len && !c->resume_timer) {
-        c->resume_timer = kl_malloc(sizeof(uv_timer_t));
-        uv_timer_init(base->loop, c->resume_timer);
-        c->resume_timer->data = c;
+        uv_timer_t *h = kl_malloc(sizeof(*h));
+        int err = uv_timer_init(base->loop, h);
+        if (err) {
+            kl_free(h); /* never registered with the loop */
+            snprintf(c->err, sizeof(c->err), "read resume timer: %s", uv_strerror(err));
+            return err;
+        }
+        h->data = c;
+        c->resume_timer = h;
         c->pending_closes++;
-        uv_timer_start(c->resume_timer, resume_held, 0, 0);
+        uv_timer_start(h, resume_held, 0, 0);
     }
     /* The socket is still read from the handshake on: that counts as started. */
     int err = uv_read_start((uv_stream_t *)&c->tcp, tls_alloc, tls_on_read);
@@ -1013,7 +1039,14 @@ static const conn_ops_t tls_ops = {
     .last_error = tls_last_error,
 };
 
-/* ctx NULL: the thread's current server or client context. */
+static void failed_tcp_closed(uv_handle_t *h) {
+    kl_free(h->data);
+}
+
+/* A new TLS connection over fd with ctx, or (NULL) the thread's current server
+ * or client context. On failure the fd is closed (by us, or by closing the
+ * handle that took it), nothing is left on the loop once the close callbacks
+ * ran, and *err says why. */
 static tls_conn_t *tls_conn_new(uv_loop_t *loop, int fd, bool client_side, SSL_CTX *ctx, int *err) {
     tls_thread_t *t = thread_state();
     if (!ctx) {
@@ -1021,27 +1054,50 @@ static tls_conn_t *tls_conn_new(uv_loop_t *loop, int fd, bool client_side, SSL_C
         ctx = client_side ? t->client : t->server;
     }
     if (!ctx) {
+        close(fd);
         *err = UV_EINVAL;
         return NULL;
     }
     tls_conn_t *c = kl_calloc(1, sizeof(*c));
     int e = uv_tcp_init(loop, &c->tcp);
-    if (!e) e = uv_tcp_open(&c->tcp, fd);
     if (e) {
+        /* Never registered with the loop: plain free. */
+        close(fd);
         kl_free(c);
         *err = e;
         return NULL;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
     c->tcp.data = c;
+    e = uv_tcp_open(&c->tcp, fd);
+    if (e) {
+        /* The handle is on the loop's list: close it through the loop and free
+         * it in the callback. It did not take the fd (see conn__socket_open
+         * for UV_EEXIST). */
+        if (e != UV_EEXIST) close(fd);
+        uv_close((uv_handle_t *)&c->tcp, failed_tcp_closed);
+        *err = e;
+        return NULL;
+    }
+    c->ssl = SSL_new(ctx);
+    BIO *bio = c->ssl ? BIO_new(bio_method) : NULL;
+    if (!bio) {
+        char why[256];
+        ssl_errstr(why, sizeof(why));
+        kl_warning("Error creating a TLS connection: %s", why);
+        SSL_free(c->ssl); /* NULL-safe */
+        /* The handle owns the fd now: closing the handle closes it. */
+        uv_close((uv_handle_t *)&c->tcp, failed_tcp_closed);
+        *err = UV_ENOMEM;
+        return NULL;
+    }
+    /* Best effort: the listener already set TCP_NODELAY on accepted sockets. */
+    (void)uv_tcp_nodelay(&c->tcp, 1);
     c->base.ops = &tls_ops;
     c->base.loop = loop;
     c->base.kind = CONN_KIND_TLS;
     c->base.fd = fd;
     c->client_side = client_side;
     c->pending_closes = 1;
-    c->ssl = SSL_new(ctx);
-    BIO *bio = BIO_new(bio_method);
     BIO_set_data(bio, c);
     SSL_set_bio(c->ssl, bio, bio);
     if (client_side)
@@ -1055,20 +1111,17 @@ static tls_conn_t *tls_conn_new(uv_loop_t *loop, int fd, bool client_side, SSL_C
 static int tls_factory(uv_loop_t *loop, int fd, conn_t **out) {
     int err = 0;
     tls_conn_t *c = tls_conn_new(loop, fd, false, NULL, &err);
-    if (!c) {
-        close(fd);
-        return err;
-    }
+    if (!c) return err; /* fd closed */
     *out = &c->base;
     return 0;
 }
 
 /* Client side: send sni (if any), check the certificate against
  * verify_name (an IP address or a DNS name; NULL: the chain only), start the
- * handshake timer and the handshake. */
-static void client_start(tls_conn_t *c, const char *sni, const char *verify_name,
-                         conn_ready_fn ready) {
-    uv_loop_t *loop = c->base.loop;
+ * handshake timer and the handshake. Returns 0, or an error after closing c
+ * (and its socket with it). */
+static int client_start(tls_conn_t *c, const char *sni, const char *verify_name,
+                        conn_ready_fn ready) {
     if (sni && sni[0]) SSL_set_tlsext_host_name(c->ssl, sni);
     if (verify_name && verify_name[0]) {
         X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
@@ -1077,24 +1130,25 @@ static void client_start(tls_conn_t *c, const char *sni, const char *verify_name
             SSL_set1_host(c->ssl, verify_name);
         }
     }
+    int err = hs_timer_start(c);
+    if (err) {
+        tls_close(&c->base, NULL); /* closes the socket; frees c in the callbacks */
+        return err;
+    }
     c->on_ready = ready;
-    c->hs_timer = kl_malloc(sizeof(uv_timer_t));
-    uv_timer_init(loop, c->hs_timer);
-    c->hs_timer->data = c;
-    c->pending_closes++;
-    uv_timer_start(c->hs_timer, hs_timeout,
-                   atomic_load_explicit(&hs_timeout_ms, memory_order_relaxed), 0);
     start_handshake(c);
+    return 0;
 }
 
 int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out) {
     int err = 0;
     tls_conn_t *c = tls_conn_new(loop, fd, true, NULL, &err);
-    if (!c) return err;
+    if (!c) return err; /* fd closed */
     /* Verify the peer against the name we asked for: IP or DNS name. */
     *out = &c->base;
-    client_start(c, sni, sni, ready);
-    return 0;
+    err = client_start(c, sni, sni, ready);
+    if (err) *out = NULL;
+    return err;
 }
 
 /* ---------------------------------------------------------------- links */
@@ -1123,18 +1177,16 @@ static int link_connect(void *ctx, uv_loop_t *loop, int fd, const char *sni,
                         const char *verify_name, void *data, conn_ready_fn ready, conn_t **out) {
     int err = 0;
     tls_conn_t *c = tls_conn_new(loop, fd, true, ctx, &err);
-    if (!c) {
-        close(fd);
-        return err;
-    }
+    if (!c) return err; /* fd closed */
     c->base.data = data;
     *out = &c->base;
     /* RFC 6066: a server name is a DNS name, never an address literal. */
     unsigned char addr[sizeof(struct in6_addr)];
     if (sni && (inet_pton(AF_INET, sni, addr) == 1 || inet_pton(AF_INET6, sni, addr) == 1))
         sni = NULL;
-    client_start(c, sni, verify_name, ready);
-    return 0;
+    err = client_start(c, sni, verify_name, ready);
+    if (err) *out = NULL;
+    return err;
 }
 
 void tls_link_security(tls_client_ctx_t *ctx, iol_link_security_t *sec) {
@@ -1174,15 +1226,22 @@ void tls_set_handshakes_per_tick(unsigned n) {
     hs_per_tick = n ? n : 1;
 }
 
-void tls_init(void) {
-    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
-    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "keyloom");
+int tls_init(void) {
+    if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL) !=
+            1 ||
+        !(bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "keyloom"))) {
+        char why[256];
+        ssl_errstr(why, sizeof(why));
+        kl_warning("Failed to initialise OpenSSL: %s", why);
+        return -1;
+    }
     BIO_meth_set_write(bio_method, bio_write_cb);
     BIO_meth_set_read(bio_method, bio_read_cb);
     BIO_meth_set_ctrl(bio_method, bio_ctrl_cb);
     BIO_meth_set_create(bio_method, bio_create_cb);
     BIO_meth_set_destroy(bio_method, bio_destroy_cb);
     conn_register_type(CONN_KIND_TLS, tls_factory);
+    return 0;
 }
 
 void tls_shutdown(void) {

@@ -36,8 +36,8 @@ typedef struct tls_settings {
 } tls_settings_t;
 
 /* Thread: main, once, before any I/O thread starts. Registers the TLS type
- * with ioloop. */
-void tls_init(void);
+ * with ioloop. Returns 0, or -1 (logged) when OpenSSL cannot be set up. */
+int tls_init(void);
 void tls_shutdown(void);
 
 /* Build server and client contexts from s and make them current. On failure

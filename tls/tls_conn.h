@@ -14,7 +14,9 @@
 
 /* Outgoing TLS connection over an already connected, non-blocking socket fd
  * on loop: verifies the peer against the CA and sends sni (may be NULL).
- * ready is called when the handshake completes or fails. Thread: loop's. */
+ * ready is called when the handshake completes or fails. Returns 0, or a UV
+ * error after which fd is closed and nothing of the connection stays on the
+ * loop once its close callbacks ran. Thread: loop's. */
 int tls_conn_connect(uv_loop_t *loop, int fd, const char *sni, conn_ready_fn ready, conn_t **out);
 /* After a handshake: the peer certificate's subject ("" if none), whether
  * the session was resumed, the protocol version name. */

@@ -282,6 +282,20 @@ void exec_client_push(client_t *c, iol_reply_t *r) {
         iol_client_push(c->io, r);
 }
 
+/* exec_client_push for n bytes at p, copied straight into what goes to c's
+ * I/O thread (no allocation per push); dropped when c is being closed or is
+ * over its output-buffer hard limit (iol_client_push_reserve kills it). */
+void exec_client_push_bytes(client_t *c, const char *p, size_t n) {
+    if (iol_client_held(c->io) && !(c->flags & (CF_BLOCKED | CF_PAUSED))) {
+        iol_reply_append(c->reply, p, n);
+        return;
+    }
+    char *dst = iol_client_push_reserve(c->io, n);
+    if (!dst) return;
+    memcpy(dst, p, n);
+    iol_client_push_commit(c->io, n);
+}
+
 /* CLIENT REPLY SKIP mutes exactly the command after it. */
 static void after_command_flags(client_t *c) {
     if (c->flags & CF_REPLY_SKIP) c->flags &= ~CF_REPLY_SKIP;
@@ -425,13 +439,8 @@ static void feed_monitors(client_t *c) {
             kl_buf_append_repr(&b, c->argv[i].ptr, c->argv[i].len);
     }
     kl_buf_append(&b, "\r\n", 2);
-    for (size_t i = 0; i < nmonitors; i++) {
-        client_t *m = monitors[i];
-        iol_reply_t r;
-        iol_reply_init(&r);
-        iol_reply_append(&r, b.p, b.len);
-        exec_client_push(m, &r);
-    }
+    for (size_t i = 0; i < nmonitors; i++)
+        exec_client_push_bytes(monitors[i], b.p, b.len);
     kl_buf_free(&b);
 }
 

@@ -26,6 +26,8 @@ void exec_unpause(void);
 bool exec_paused_clients(void);
 /* Out-of-band delivery (pub/sub, MONITOR) that keeps reply order. */
 void exec_client_push(client_t *c, iol_reply_t *r);
+/* The same for n bytes at p (copied, no allocation per push). */
+void exec_client_push_bytes(client_t *c, const char *p, size_t n);
 /* MONITOR */
 void exec_monitor_add(client_t *c);
 void exec_monitor_remove(client_t *c);

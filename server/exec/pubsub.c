@@ -20,8 +20,11 @@
  *    appended to S's hand-off reply chain, after the replies of the commands
  *    S already ran and before those of the commands it runs next: the chain
  *    goes to the I/O thread as a whole, in order;
- *  - otherwise they go out with iol_client_push() (MSG_PUSH on the from_exec
- *    channel of S's I/O thread). That channel is FIFO (ring plus an overflow
+ *  - otherwise they go out with iol_client_push_reserve/commit: gathered
+ *    for S during the executor's turn and handed over once per turn (one
+ *    MSG_PUSH on the from_exec channel of S's I/O thread; pushes gathered
+ *    before S's next batch runs or its parked batch is released are put in
+ *    front of that batch's replies instead). That channel is FIFO (ring plus an overflow
  *    list that is drained before the ring takes anything new) and is the
  *    same one that carried the MSG_RETURN of every batch of S the executor
  *    finished before: exec_drain sends RETURN right after running the batch
@@ -44,10 +47,13 @@
  * The tables are therefore walked without safe iterators (debug builds
  * assert that nothing changes them meanwhile).
  *
- * Pushed messages are built in one exactly sized reply block: a subscriber
- * that does not read keeps only its payload bytes queued (no per-message
- * 1 KB blocks), and the pubsub class of client-output-buffer-limit, enforced
- * by the I/O thread on every push, disconnects it at the limit.
+ * Pushed messages are rendered straight into S's gathered push output
+ * (blocks of up to 16 KB shared by consecutive messages: no allocation per
+ * message). The pubsub class of client-output-buffer-limit is enforced at
+ * the producer: a message that would take the output queued for S to the
+ * hard limit kills S instead of being queued (iol_client_push_reserve), so a
+ * subscriber that does not read costs at most its limit however fast the
+ * publishers go; its I/O thread enforces the soft limit after each write.
  *
  * Thread: executor (every function here). */
 #include "pubsub.h"
@@ -305,24 +311,19 @@ static void deliver(client_t *s, const ps_msg_t *m, const char *pat, size_t patl
      * QUIT's reply or to a killed client. */
     if (s->flags & (CF_CLOSE_AFTER_REPLY | CF_CLOSE_ASAP)) return;
     size_t n = msg_size(m, pat, patlen);
-    if (iol_client_held(s->io) && !(s->flags & (CF_BLOCKED | CF_PAUSED)) && n <= IOL_RBLOCK_MAX) {
+    if (iol_client_held(s->io) && !(s->flags & (CF_BLOCKED | CF_PAUSED))) {
         char *p = iol_reply_reserve(s->reply, n);
         msg_write(p, s->resp, m, pat, patlen);
         iol_reply_commit(s->reply, n);
         return;
     }
-    /* One block of exactly n bytes (replybuf's block layout is public). */
-    iol_rblock_t *b = kl_malloc(sizeof(*b) + n);
-    b->next = NULL;
-    b->size = (uint32_t)n;
-    b->used = (uint32_t)n;
-    msg_write(b->data, s->resp, m, pat, patlen);
-    iol_reply_t r;
-    r.head = r.tail = b;
-    r.bytes = n;
-    r.blocks = sizeof(*b) + n;
-    /* A held client gets the chain appended to its hand-off area. */
-    exec_client_push(s, &r);
+    /* Gathered for S's I/O thread; NULL when S is being closed or this
+     * message would take it to its output-buffer hard limit (then S is
+     * killed there and the message dropped). */
+    char *p = iol_client_push_reserve(s->io, n);
+    if (!p) return;
+    msg_write(p, s->resp, m, pat, patlen);
+    iol_client_push_commit(s->io, n);
 }
 
 static long long deliver_list(const ps_list_t *l, const ps_msg_t *m, const char *pat,

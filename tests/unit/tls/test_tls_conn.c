@@ -20,7 +20,9 @@
 #include "tls_conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -78,7 +80,7 @@ static void setup(void) {
         cr_assert_eq(system("sh '" KL_GEN_CERTS "' '" KL_TLS_TEST_DIR "' >/dev/null"), 0,
                      "utils/gen-test-certs.sh failed");
     }
-    tls_init();
+    cr_assert_eq(tls_init(), 0);
     cr_assert_eq(uv_loop_init(&loop), 0);
     uv_timer_init(&loop, &tick);
     uv_timer_start(&tick, tick_cb, 5, 5);
@@ -575,8 +577,11 @@ Test(tls_conn, handshake_timeout) {
     srv.name = "server";
     cr_assert_eq(conn_create_socket(&loop, sfd, CONN_KIND_TLS, &srv.c), 0);
     srv.c->data = &srv;
-    cr_assert_eq(conn_accept(srv.c, on_ready), 0);
+    /* The timer counts from the loop's cached time, which is as old as the
+     * set-up above (certificates loaded under load take a while). */
+    uv_update_time(&loop);
     uint64_t t0 = now_ms();
+    cr_assert_eq(conn_accept(srv.c, on_ready), 0);
     RUN_UNTIL(srv.ready, 5000);
     uint64_t took = now_ms() - t0;
     cr_assert_lt(srv.status, 0);
@@ -709,6 +714,132 @@ Test(tls_conn, configure_error_keeps_old_contexts) {
     free(err);
     /* The old contexts still make working connections. */
     int sfd, cfd;
+    make_pair(&sfd, &cfd, 0);
+    side_t srv = {.read_on_ready = true}, cli = {.read_on_ready = true};
+    start_pair(&srv, &cli, sfd, cfd, "127.0.0.1");
+    RUN_UNTIL(srv.ready && cli.ready, 5000);
+    cr_assert_eq(cli.status, 0, "client handshake: %s", conn_last_error(cli.c));
+    cr_assert_eq(srv.status, 0, "server handshake: %s", conn_last_error(srv.c));
+    close_both(&srv, &cli);
+    loop_finish();
+}
+
+/* ---- failure paths ------------------------------------------------------- */
+
+/* A descriptor number that cannot be open: above RLIMIT_NOFILE (a number
+ * just closed could be reused at once by the test runner's own threads). */
+static int closed_fd(void) {
+    int fd = 1 << 24;
+    cr_assert_eq(fcntl(fd, F_GETFD), -1);
+    return fd;
+}
+
+static bool fd_is_open(int fd) {
+    return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
+
+/* uv_tcp_open fails (EBADF) after uv_tcp_init registered the handle: the
+ * error is reported, nothing is returned, and the handle leaves the loop
+ * through uv_close (loop_finish proves the loop closes; under ASan a handle
+ * freed while still listed is a use-after-free). Both the server side and
+ * tls_conn_connect. */
+Test(tls_conn, tcp_open_failure_closes_handle) {
+    tls_settings_t st = default_settings();
+    configure(&st);
+    conn_t *c = NULL;
+    int rc = conn_create_socket(&loop, closed_fd(), CONN_KIND_TLS, &c);
+    cr_assert_eq(rc, UV_EBADF, "got %d (%s)", rc, uv_strerror(rc));
+    cr_assert_null(c);
+    rc = tls_conn_connect(&loop, closed_fd(), "127.0.0.1", on_ready, &c);
+    cr_assert_eq(rc, UV_EBADF, "got %d (%s)", rc, uv_strerror(rc));
+    cr_assert_null(c);
+    loop_finish();
+}
+
+/* No context yet (TLS never configured): refused, fd closed. */
+Test(tls_conn, unconfigured_refuses_and_closes_fd) {
+    int sfd, cfd;
+    make_pair(&sfd, &cfd, 0);
+    conn_t *c = NULL;
+    cr_assert_eq(conn_create_socket(&loop, sfd, CONN_KIND_TLS, &c), UV_EINVAL);
+    cr_assert_null(c);
+    cr_assert_not(fd_is_open(sfd));
+    close(cfd);
+    loop_finish();
+}
+
+/* OpenSSL's allocator, failing on demand: SSL_new / BIO_new return NULL. */
+static bool fail_allocs;
+
+static void *failing_malloc(size_t n, const char *file, int line) {
+    (void)file;
+    (void)line;
+    return fail_allocs ? NULL : malloc(n);
+}
+
+static void *failing_realloc(void *p, size_t n, const char *file, int line) {
+    (void)file;
+    (void)line;
+    return fail_allocs ? NULL : realloc(p, n);
+}
+
+static void plain_free(void *p, const char *file, int line) {
+    (void)file;
+    (void)line;
+    free(p);
+}
+
+/* The allocator can only be replaced before OpenSSL allocates anything, so
+ * it is installed when the process starts (every test process of Criterion
+ * runs the constructors), and the suite checks that it took. */
+static int failing_alloc_installed;
+
+__attribute__((constructor)) static void install_failing_alloc(void) {
+    failing_alloc_installed = CRYPTO_set_mem_functions(failing_malloc, failing_realloc, plain_free);
+}
+
+static void setup_failing_alloc(void) {
+    cr_assert_eq(failing_alloc_installed, 1,
+                 "OpenSSL allocated before the test could replace its allocator");
+    setup();
+}
+
+TestSuite(tls_conn_oom, .init = setup_failing_alloc, .fini = teardown, .timeout = 60);
+
+/* SSL_new fails after the socket was taken by the handle: the connection is
+ * refused with an error, the handle (and with it the fd) is closed through the
+ * loop, the peer sees the close, and a later connection works. */
+Test(tls_conn_oom, ssl_new_failure_closes_handle_and_fd) {
+    tls_settings_t st = default_settings();
+    configure(&st);
+    int sfd, cfd;
+    make_pair(&sfd, &cfd, 0);
+    conn_t *c = NULL;
+    fail_allocs = true;
+    int rc = conn_create_socket(&loop, sfd, CONN_KIND_TLS, &c);
+    fail_allocs = false;
+    cr_assert_eq(rc, UV_ENOMEM, "got %d (%s)", rc, uv_strerror(rc));
+    cr_assert_null(c);
+    for (int i = 0; i < 10; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_not(fd_is_open(sfd), "the socket was not closed");
+    char ch;
+    cr_assert_eq(read(cfd, &ch, 1), 0, "the peer did not see the close");
+    close(cfd);
+
+    fail_allocs = true;
+    make_pair(&sfd, &cfd, 0);
+    rc = tls_conn_connect(&loop, cfd, "127.0.0.1", on_ready, &c);
+    fail_allocs = false;
+    cr_assert_eq(rc, UV_ENOMEM, "got %d (%s)", rc, uv_strerror(rc));
+    cr_assert_null(c);
+    for (int i = 0; i < 10; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_not(fd_is_open(cfd), "the socket was not closed");
+    cr_assert_eq(read(sfd, &ch, 1), 0, "the peer did not see the close");
+    close(sfd);
+
+    /* The loop and the TLS state are fine afterwards. */
     make_pair(&sfd, &cfd, 0);
     side_t srv = {.read_on_ready = true}, cli = {.read_on_ready = true};
     start_pair(&srv, &cli, sfd, cfd, "127.0.0.1");
