@@ -97,15 +97,17 @@ struct iol_client {
     _Atomic uint64_t net_in, net_out;
 };
 
-/* listener.c -> iothread.c: a socket the listener accepted (non-blocking,
- * options set). Registers the client with the server (accept hook) and
- * hands it to an I/O thread, or closes fd when the server refuses it.
- * Thread: executor (main). */
+/* iothread.c: a socket a listener accepted (non-blocking, options set).
+ * Registers the client with the server (accept hook) and hands it to an I/O
+ * thread, or closes fd when the server refuses it. Thread: executor (main). */
 void iol__accepted(int fd, int kind, const char *peer, const char *local, int port);
 
-/* iothread.c -> listener.c: the loop that listeners watch (the main loop).
- * Thread: main, from iol_init, before any listener exists. */
-void iol__listener_set_loop(uv_loop_t *loop);
+/* iothread.c -> listener.c: the loop that listeners watch (the main loop) and
+ * what to do with an accepted socket (iol__accepted): the listener takes the
+ * callback and calls nothing of iothread.c itself. Thread: main, from
+ * iol_init, before any listener exists. */
+typedef void (*iol__accept_fn)(int fd, int kind, const char *peer, const char *local, int port);
+void iol__listener_set_loop(uv_loop_t *loop, iol__accept_fn accepted);
 
 /* conn_socket.c: a plain TCP or Unix connection over an accepted socket;
  * conn_create_socket's worker for those kinds. Returns 0 or a UV error (fd

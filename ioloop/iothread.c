@@ -1188,7 +1188,7 @@ int iol__init_loop(uv_loop_t *main_loop, int nthreads, const iol_hooks_t *hooks,
                    const iol_limits_t *limits) {
     memset(&S, 0, sizeof(S));
     S.main_loop = main_loop;
-    iol__listener_set_loop(main_loop);
+    iol__listener_set_loop(main_loop, iol__accepted);
     S.nthreads = nthreads;
     S.hooks = *hooks;
     S.limits = *limits;

@@ -34,8 +34,11 @@ static iol_listener_t *listeners;
 static int tcp_keepalive_secs = 300;
 static uv_loop_t *listen_loop;
 
-void iol__listener_set_loop(uv_loop_t *loop) {
+static iol__accept_fn on_accept;
+
+void iol__listener_set_loop(uv_loop_t *loop, iol__accept_fn accepted) {
     listen_loop = loop;
+    on_accept = accepted;
 }
 
 void iol_set_tcp_keepalive(int seconds) {
@@ -103,7 +106,7 @@ static void on_listen_readable(uv_poll_t *h, int status, int events) {
             if (tcp_keepalive_secs > 0) set_keepalive(fd, tcp_keepalive_secs);
         }
         kl_verbose("Accepted %s", peer);
-        iol__accepted(fd, l->kind, peer, local, l->port);
+        on_accept(fd, l->kind, peer, local, l->port);
     }
 }
 
