@@ -53,14 +53,18 @@ static void on_miss(kdb_t *db, const char *key, size_t klen) {
     rec('?', db, key, klen);
 }
 
-/* The events since the last call as "kind:key" words. */
+/* The events since the last call as "kind:key" words (cut at 1 KB: only the
+ * short sequences are compared). */
 static const char *take(void) {
     static char buf[1024];
     size_t off = 0;
     buf[0] = '\0';
-    for (int i = 0; i < nevents; i++)
-        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%c:%s", i ? " " : "",
-                                events[i].kind, events[i].key);
+    for (int i = 0; i < nevents && off < sizeof(buf) - 1; i++) {
+        int n = snprintf(buf + off, sizeof(buf) - off, "%s%c:%s", i ? " " : "", events[i].kind,
+                         events[i].key);
+        if (n < 0) break;
+        off += (size_t)n;
+    }
     nevents = 0;
     return buf;
 }
