@@ -19,3 +19,12 @@ else
 fi
 ninja -C build-fuzz >/dev/null
 meson test -C build-fuzz --print-errorlogs --suite fuzz
+
+# ThreadSanitizer smoke run (CI's bounded subset of ./utils/run-sanitizers.sh
+# tsan): the ring stress program and the integration tests where clients move
+# between the executor and the I/O threads (connections, half-close, pub/sub
+# pushes, blocking, MULTI), TLS with io-threads 4. The full TSan run is
+# documented in the README.
+if [ "${KEYLOOM_SKIP_TSAN_SMOKE:-0}" != 1 ]; then
+  ./utils/run-sanitizers.sh tsan-smoke
+fi
