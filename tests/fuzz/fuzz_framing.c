@@ -209,8 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* The request parser's query limit counts what a command holds while it
      * is partly received, which depends on the reads (as in Redis). */
     if (a.error != b.error) {
-        const char *why = a.error ? a.why : b.why;
-        CHECK(f.kind == IOL_FRAMING_RESP_REQUESTS && strstr(why, "command larger than"));
+        const char *err = a.error ? a.why : b.why;
+        CHECK(f.kind == IOL_FRAMING_RESP_REQUESTS && strstr(err, "command larger than"));
         return 0;
     }
     if (!a.error) {
