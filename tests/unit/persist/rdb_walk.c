@@ -2,13 +2,16 @@
  * redis-server write) and prints one line per item:
  *   header <9 bytes> | aux <k> <v> | select <db> | resize <n> <nexp> |
  *   expire_ms <t> | string <k> <v> | eof | crc <computed> <stored>
- * Keys and values are printed with bytes outside 0x21..0x7e as \xHH. Exits 1
+ * Keys and values are printed with bytes outside 0x21..0x7e as \xHH. A string
+ * pair's line ends with "same" or "differs": whether rdb_put_string (with
+ * compression) re-encodes the value to the very bytes of the file. Exits 1
  * on anything it cannot decode (printing "error <what> <rc> at <offset>"). */
 #include "crc64.h"
 #include "kl_alloc.h"
 #include "rdb_codec.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@ static int pair(rdb_reader_t *r, const char *tag, const char *what) {
     size_t kn, vn;
     int rc = rdb_get_string(r, &k, &kn);
     if (rc) return fail(what, rc, r);
+    size_t vstart = r->pos;
     rc = rdb_get_string(r, &v, &vn);
     if (rc) {
         kl_free(k);
@@ -41,7 +45,11 @@ static int pair(rdb_reader_t *r, const char *tag, const char *what) {
     put_bytes(k, kn);
     putchar(' ');
     put_bytes(v, vn);
-    putchar('\n');
+    rdb_buf_t w = {0};
+    rdb_put_string(&w, v, vn, true);
+    bool same = w.len == r->pos - vstart && memcmp(w.b, r->p + vstart, w.len) == 0;
+    rdb_buf_free(&w);
+    printf(" %s\n", same ? "same" : "differs");
     kl_free(k);
     kl_free(v);
     return 0;
