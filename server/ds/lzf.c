@@ -104,3 +104,108 @@ size_t kl_lzf_decompress(const unsigned char *in, size_t n, unsigned char *out, 
     }
     return op;
 }
+
+/* ---- liblzf's own choice of matches ------------------------------------------- */
+
+/* liblzf 3.6 as Redis builds it: a 2^16-slot table hashed from 3 bytes
+ * (VERY_FAST), one candidate per slot, position 0 never used as a match
+ * source, the two positions before the end of each match re-indexed, and the
+ * same conservative room checks. Reimplemented from that description over
+ * indices instead of pointers. */
+#define LIBLZF_HLOG 16
+#define LIBLZF_HSIZE (1u << LIBLZF_HLOG)
+
+static inline unsigned liblzf_idx(unsigned h) {
+    return ((h >> (3 * 8 - LIBLZF_HLOG)) - h * 5) & (LIBLZF_HSIZE - 1);
+}
+
+/* See lzf.h. Thread: any (the table is thread-local). */
+size_t kl_lzf_compress_liblzf(const unsigned char *in, size_t n, unsigned char *out, size_t cap) {
+    static _Thread_local uint32_t htab[LIBLZF_HSIZE]; /* position, 0 = none */
+    if (n < 3 || cap == 0 || n > UINT32_MAX) {
+        /* Nothing to match: a literal run (liblzf's output for 1..2 bytes). */
+        if (n == 0 || cap == 0 || n >= 3) return 0;
+        if (1 + 3 > cap) return 0; /* liblzf: op + 3 > out_end at the tail */
+        out[0] = (unsigned char)(n - 1);
+        memcpy(out + 1, in, n);
+        return 1 + n;
+    }
+    memset(htab, 0, sizeof htab);
+    size_t ip = 0, op = 1; /* out[op - lit - 1] is the open run's header */
+    size_t lit = 0;
+    unsigned hval = (unsigned)in[0] << 8 | in[1];
+    while (ip + 2 < n) {
+        hval = (hval << 8) | in[ip + 2];
+        unsigned slot = liblzf_idx(hval);
+        size_t ref = htab[slot];
+        htab[slot] = (uint32_t)ip;
+        size_t off = ip - ref - 1;
+        if (ref > 0 && off < LZF_MAX_OFF && in[ref + 2] == in[ip + 2] && in[ref] == in[ip] &&
+            in[ref + 1] == in[ip + 1]) {
+            size_t len = 2;
+            size_t maxlen = n - ip - len;
+            if (maxlen > LZF_MAX_REF) maxlen = LZF_MAX_REF;
+            if (op + 3 + 1 >= cap && op - (lit == 0) + 3 + 1 >= cap) return 0;
+            out[op - lit - 1] = (unsigned char)(lit - 1); /* close the run */
+            op -= (lit == 0);                             /* an empty run is dropped */
+            bool more = true;
+            if (maxlen > 16) { /* liblzf's unrolled first 16 steps skip the maxlen test */
+                for (int i = 0; i < 16; i++) {
+                    len++;
+                    if (in[ref + len] != in[ip + len]) {
+                        more = false;
+                        break;
+                    }
+                }
+            }
+            if (more) {
+                do
+                    len++;
+                while (len < maxlen && in[ref + len] == in[ip + len]);
+            }
+            len -= 2;
+            ip++;
+            if (len < 7) {
+                out[op++] = (unsigned char)((off >> 8) + (len << 5));
+            } else {
+                out[op++] = (unsigned char)((off >> 8) + (7u << 5));
+                out[op++] = (unsigned char)(len - 7);
+            }
+            out[op++] = (unsigned char)off;
+            lit = 0;
+            op++; /* open a run */
+            ip += len + 1;
+            if (ip + 2 >= n) break;
+            ip -= 2;
+            hval = (unsigned)in[ip] << 8 | in[ip + 1];
+            hval = (hval << 8) | in[ip + 2];
+            htab[liblzf_idx(hval)] = (uint32_t)ip;
+            ip++;
+            hval = (hval << 8) | in[ip + 2];
+            htab[liblzf_idx(hval)] = (uint32_t)ip;
+            ip++;
+        } else {
+            if (op >= cap) return 0;
+            lit++;
+            out[op++] = in[ip++];
+            if (lit == LZF_MAX_LIT) {
+                out[op - lit - 1] = (unsigned char)(lit - 1);
+                lit = 0;
+                op++;
+            }
+        }
+    }
+    if (op + 3 > cap) return 0;
+    while (ip < n) {
+        lit++;
+        out[op++] = in[ip++];
+        if (lit == LZF_MAX_LIT) {
+            out[op - lit - 1] = (unsigned char)(lit - 1);
+            lit = 0;
+            op++;
+        }
+    }
+    out[op - lit - 1] = (unsigned char)(lit - 1);
+    op -= (lit == 0);
+    return op;
+}

@@ -15,4 +15,11 @@ size_t kl_lzf_compress(const unsigned char *in, size_t n, unsigned char *out, si
  * whatever the input. Thread: any. */
 size_t kl_lzf_decompress(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
 
+/* LZF-compress in[0..n) into out[0..cap) choosing exactly the matches
+ * liblzf 3.6 (as built by Redis) chooses, so that the bytes equal those of
+ * Redis's lzf_compress: RDB strings are then byte-identical to Redis's. Same
+ * return convention as kl_lzf_compress, and liblzf's room checks, so that
+ * "does not fit" is decided as Redis decides it. Thread: any. */
+size_t kl_lzf_compress_liblzf(const unsigned char *in, size_t n, unsigned char *out, size_t cap);
+
 #endif

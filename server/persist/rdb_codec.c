@@ -123,7 +123,7 @@ void rdb_put_string(rdb_buf_t *w, const void *s, size_t n, bool compress) {
         /* At least 4 bytes saved, or not worth it (rdbSaveLzfStringObject). */
         size_t cap = n - 4;
         unsigned char *out = kl_malloc(cap);
-        size_t clen = kl_lzf_compress(s, n, out, cap);
+        size_t clen = kl_lzf_compress_liblzf(s, n, out, cap);
         if (clen) {
             rdb_put_u8(w, (RDB_ENCVAL << 6) | RDB_ENC_LZF);
             rdb_put_len(w, clen);

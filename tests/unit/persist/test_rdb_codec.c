@@ -431,3 +431,43 @@ Test(rdb_const, redis_7_0_values) {
     cr_assert_eq(RDB_OPCODE_SELECTDB, 254);
     cr_assert_eq(RDB_OPCODE_EOF, 255);
 }
+
+/* ---- liblzf's match choice ------------------------------------------------------- */
+
+/* Round trips through the decompressor for inputs of every shape, each into an
+ * output buffer of exactly cap bytes (ASan sees any write past it), for every
+ * cap from 0 to a fitting one: below the needed room the answer is 0. */
+Test(lzf_liblzf, roundtrip_every_cap) {
+    unsigned x = 7;
+    for (int iter = 0; iter < 300; iter++) {
+        size_t n = 1 + (size_t)(iter * 37 % 700);
+        unsigned char *in = malloc(n);
+        int shape = iter % 4;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            in[i] = shape == 0   ? (unsigned char)(x >> 16)
+                    : shape == 1 ? (unsigned char)('a' + (x >> 16) % 3)
+                    : shape == 2 ? (unsigned char)"hello world "[i % 12]
+                                 : (unsigned char)(i < n / 2 ? 'z' : (x >> 16));
+        }
+        size_t fit = 0;
+        for (size_t cap = 0; cap <= n + n / 16 + 8; cap++) {
+            unsigned char *out = malloc(cap ? cap : 1);
+            size_t c = kl_lzf_compress_liblzf(in, n, out, cap);
+            if (c) {
+                cr_assert_leq(c, cap);
+                unsigned char *back = malloc(n);
+                cr_assert_eq(kl_lzf_decompress(out, c, back, n), n, "iter %d cap %zu", iter, cap);
+                cr_assert_eq(memcmp(back, in, n), 0);
+                free(back);
+                if (!fit) fit = cap;
+            } else {
+                cr_assert_eq(fit, 0, "iter %d: fits in %zu but not in %zu", iter, fit, cap);
+            }
+            free(out);
+            if (fit && cap > fit + 4) break;
+        }
+        cr_assert_neq(fit, 0, "iter %d n %zu never fits", iter, n);
+        free(in);
+    }
+}

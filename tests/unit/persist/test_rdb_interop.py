@@ -30,6 +30,38 @@ VALUES = {
 }
 
 
+def _lcg_text(n, alphabet, seed):
+    x, out = seed, []
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+        out.append(alphabet[(x >> 16) % len(alphabet)])
+    return "".join(out)
+
+
+# Values that exercise liblzf's choices: long runs (back references capped at
+# 264 bytes), offsets near 8 KB, 32-byte literal runs, and strings at the edge
+# of "saves 4 bytes" that Redis stores raw or compressed. Every one must be
+# re-encoded by keyloom to Redis's very bytes.
+_WORDS = ["alpha", "beta", "gamma", "delta", "kappa", "omega", "zeta", "sigma"]
+LZF_VALUES = {
+    "lzf_run": "a" * 1000,
+    "lzf_words": "".join(_WORDS[int(c)] for c in _lcg_text(4000, "01234567", 7)),
+    "lzf_far": _lcg_text(8200, "abcdefghijklmnopqrstuvwxyz", 3) * 2,
+    "lzf_lits": _lcg_text(100, "abcdefghijklmnopqrstuvwxyz0123456789", 5) * 3,
+    "lzf_21": "abcabcabcabcabcabcabc",
+    "lzf_edge1": _lcg_text(30, "abcdefghij", 11) + "abcdef",
+    "lzf_edge2": _lcg_text(24, "abcdefghij", 13) + "abcdefgh" * 2,
+    "lzf_edge3": _lcg_text(40, "abcdefghijklmnop", 17) + "abcd" * 3,
+    "lzf_tail": "xyz" * 7 + "q",
+}
+# Around the edge: a 24-byte prefix and a 4-byte chunk repeated 1..6 times.
+# Some of these Redis compresses and some it stores raw (checked below).
+for _i in range(36):
+    LZF_VALUES[f"edge{_i}"] = (_lcg_text(24, "abcdefghij", 100 + _i)
+                               + _lcg_text(4, "abcdefghij", 200 + _i) * (1 + _i % 6))
+VALUES.update(LZF_VALUES)
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
@@ -99,17 +131,19 @@ def test_walk_redis_dump():
             reencoded[parts[1]] = parts[3]
     expect = {k: v.replace(" ", "\\x20") for k, v in VALUES.items()}
     assert got == expect
-    # Our writer reproduces redis-server's bytes for every value it does not
-    # LZF-compress (integer encodings and raw strings included).
+    # Our writer reproduces redis-server's bytes for every value: integer
+    # encodings, raw strings, and LZF (liblzf's own choice of matches).
     for k in VALUES:
-        if k != "long":
-            assert reencoded[k] == "same", k
+        assert reencoded[k] == "same", k
     # The encodings really are the ones the test means to cover.
     assert b"\x05int16\xc1\x39\x30" in data
     assert b"\x04int8\xc0\xf9" in data
     assert b"\x05int32\xc2\x00\x00\x00\x80" in data
     assert b"\x06bigint\x0d1234567890123" in data
     assert b"\x04long\xc3" in data
+    edge = [bytes([len(k)]) + k.encode() for k in LZF_VALUES if k.startswith("edge")]
+    lzf_edge = sum(1 for e in edge if data[data.index(e) + len(e)] == 0xC3)
+    assert 0 < lzf_edge < len(edge), lzf_edge  # both decisions occur
     assert b"\x09short_rep\x14" + b"x" * 20 in data
     assert lines[-2] == "eof"
     crc = lines[-1].split(" ")
