@@ -18,6 +18,10 @@ void iol_client_delete(iol_client_t *c) {
     kl_free(c);
 }
 
+size_t iol_client_io_size(void) {
+    return UDATA_OFFSET;
+}
+
 void *iol_client_udata(iol_client_t *c) {
     return (char *)c + UDATA_OFFSET;
 }

@@ -170,6 +170,9 @@ iol_client_t *iol_client_new(size_t udata_size);
 void iol_client_delete(iol_client_t *c);
 /* The server's part of c, and back. Thread: any holder of c. */
 void *iol_client_udata(iol_client_t *c);
+/* Bytes of the I/O part that precede the server's part (CLIENT LIST
+ * tot-mem counts the whole allocation). Thread: any. */
+size_t iol_client_io_size(void);
 
 /* Set by the accept hook only (before ioloop publishes the client). */
 void iol_client_set_id(iol_client_t *c, uint64_t id);

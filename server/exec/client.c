@@ -29,5 +29,6 @@ client_qbuf_t client_qbuf(const client_t *c) {
 size_t client_memory(const client_t *c) {
     client_qbuf_t q = client_qbuf(c);
     size_t obuf = iol_client_obuf_bytes(c->io);
-    return sizeof(*c) + q.qbuf + q.room + q.argv + obuf + multi_queued_mem(c);
+    return iol_client_io_size() + sizeof(*c) + q.qbuf + q.room + q.argv + obuf +
+           multi_queued_mem(c);
 }

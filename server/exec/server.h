@@ -50,8 +50,4 @@ typedef struct kl_server {
 
 extern kl_server_t g_srv;
 
-static inline int64_t srv_mstime(void) {
-    return g_kv.mstime;
-}
-
 #endif
