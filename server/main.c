@@ -487,7 +487,7 @@ int main(int argc, char **argv) {
     if (kl_alloc_set_background_thread(g_cfg.jemalloc_bg_thread) != 0 && g_cfg.jemalloc_bg_thread)
         kl_warning("Could not start jemalloc's background thread: freed memory returns to the "
                    "OS only as the program allocates");
-    types_register();
+
     exec_register_kv_hooks();
     db_init(g_cfg.databases);
     if (lazyfree_start() != 0) {

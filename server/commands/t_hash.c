@@ -26,6 +26,7 @@
 #include "object.h"
 #include "reply.h"
 #include "server.h"
+#include "types.h"
 #include "commands.h"
 
 #include <ctype.h>
@@ -39,80 +40,6 @@
 
 _Static_assert(sizeof(void *) == 8, "hash values are tagged 64-bit pointers");
 
-/* ---------------------------------------------------------------- values */
-
-/* A hashtable value is one 64-bit word stored in the dict entry:
- *  - low bit 1: the value itself, inline. Bits 1..3 of the low byte hold the
- *    length (0..7), bytes 1..7 of the word the value bytes (byte i at bits
- *    8i..8i+7). Counters, flags and short strings never allocate.
- *  - low bit 0: a pointer (allocator alignment keeps the bit clear) to a
- *    length-prefixed block: one byte of length below 255, else 255 and a
- *    64-bit length; then the bytes (no NUL, nothing else).
- * The dict frees a non-NULL value word through hv_free (val_free), which
- * ignores inline words. */
-#define HV_INLINE_MAX 7
-
-static uint64_t hv_make(const char *p, size_t len) {
-    if (len <= HV_INLINE_MAX) {
-        uint64_t w = ((uint64_t)len << 1) | 1u;
-        for (size_t i = 0; i < len; i++)
-            w |= (uint64_t)(unsigned char)p[i] << (8 * (i + 1));
-        return w;
-    }
-    unsigned char *m;
-    if (len < 255) {
-        m = kl_malloc(1 + len);
-        m[0] = (unsigned char)len;
-        memcpy(m + 1, p, len);
-    } else {
-        uint64_t l = len;
-        m = kl_malloc(9 + len);
-        m[0] = 255;
-        memcpy(m + 1, &l, sizeof(l));
-        memcpy(m + 9, p, len);
-    }
-    return (uint64_t)(uintptr_t)m;
-}
-
-/* The value's bytes: inline values are decoded into buf (>= 8 bytes). */
-static const char *hv_get(uint64_t w, char *buf, size_t *len) {
-    if (w & 1u) {
-        size_t n = (size_t)(w >> 1) & 7u;
-        for (size_t i = 0; i < n; i++)
-            buf[i] = (char)(unsigned char)(w >> (8 * (i + 1)));
-        *len = n;
-        return buf;
-    }
-    const unsigned char *m = (const unsigned char *)(uintptr_t)w;
-    if (m[0] < 255) {
-        *len = m[0];
-        return (const char *)m + 1;
-    }
-    uint64_t l;
-    memcpy(&l, m + 1, sizeof(l));
-    *len = (size_t)l;
-    return (const char *)m + 9;
-}
-
-static void hv_free(void *ptr) {
-    if ((uintptr_t)ptr & 1u) return;
-    kl_free(ptr);
-}
-
-static uint64_t hv_dup(uint64_t w) {
-    if (w & 1u) return w;
-    char buf[8];
-    size_t len;
-    const char *p = hv_get(w, buf, &len);
-    return hv_make(p, len);
-}
-
-static size_t hv_mem(uint64_t w) {
-    return (w & 1u) ? 0 : kl_alloc_size((void *)(uintptr_t)w);
-}
-
-static const dict_type_t hash_dict_type = {hv_free};
-
 /* Field or value bytes handed out by the lookups and the iterator. p points
  * into the hash or into buf (integers of a listpack, inline values), so an
  * hstr_t must not be copied and is valid until the hash is modified. */
@@ -123,7 +50,7 @@ typedef struct hstr {
 } hstr_t;
 
 static void ht_value(const dict_entry_t *e, hstr_t *out) {
-    out->p = hv_get(dict_entry_get_u64(e), out->buf, &out->len);
+    out->p = hval_get(dict_entry_get_u64(e), out->buf, &out->len);
 }
 
 static void lp_value(const unsigned char *p, hstr_t *out) {
@@ -182,7 +109,7 @@ static bool hash_exists(kobj_t *o, const char *f, size_t flen) {
 static void hash_convert(kobj_t *o) {
     if (o->enc != ENC_LISTPACK) return;
     unsigned char *lp = hash_lp(o);
-    dict_t *d = dict_create(&hash_dict_type);
+    dict_t *d = dict_create(&kv_hash_dict_type);
     unsigned char *fp = lp_first(lp);
     while (fp) {
         unsigned char *vp = lp_next(lp, fp);
@@ -190,7 +117,7 @@ static void hash_convert(kobj_t *o) {
         lp_value(fp, &f);
         lp_value(vp, &v);
         dict_entry_t *e = dict_add_or_find(d, f.p, f.len, NULL);
-        dict_entry_set_u64(e, hv_make(v.p, v.len));
+        dict_entry_set_u64(e, hval_make(v.p, v.len));
         fp = lp_next(lp, vp);
     }
     lp_free(lp);
@@ -239,8 +166,8 @@ static int hash_set(kobj_t *o, const char *f, size_t flen, const char *v, size_t
     }
     int existed;
     dict_entry_t *e = dict_add_or_find(hash_dict(o), f, flen, &existed);
-    if (existed) hv_free(dict_entry_val(e));
-    dict_entry_set_u64(e, hv_make(v, vlen));
+    if (existed) hval_free(dict_entry_val(e));
+    dict_entry_set_u64(e, hval_make(v, vlen));
     return existed;
 }
 
@@ -304,61 +231,6 @@ static void hi_value(const hash_iter_t *it, hstr_t *out) {
 
 static void hi_done(hash_iter_t *it) {
     if (it->o->enc != ENC_LISTPACK) dict_iter_done(&it->di);
-}
-
-/* ---------------------------------------------------------------- type hooks */
-
-static void hash_free_payload(int enc, void *p) {
-    if (enc == ENC_LISTPACK)
-        lp_free(p);
-    else
-        dict_release(p);
-}
-
-static void *hash_dup_payload(int enc, const void *p) {
-    if (enc == ENC_LISTPACK) return lp_dup(p);
-    dict_t *src = (dict_t *)p, *dst = dict_create(&hash_dict_type);
-    dict_iter_t it;
-    dict_iter_init(&it, src, 0);
-    dict_entry_t *e;
-    while ((e = dict_iter_next(&it)) != NULL) {
-        dict_entry_t *n = dict_add_or_find(dst, dict_entry_key(e), dict_entry_klen(e), NULL);
-        dict_entry_set_u64(n, hv_dup(dict_entry_get_u64(e)));
-    }
-    dict_iter_done(&it);
-    return dst;
-}
-
-/* Bytes owned by the payload. For a hashtable the out-of-line values are
- * estimated from the first few entries (as MEMORY USAGE samples), so the cost
- * stays O(1) for huge hashes. */
-#define HASH_MEM_SAMPLES 32
-static size_t hash_mem_payload(int enc, const void *p) {
-    if (enc == ENC_LISTPACK) return lp_alloc_size(p);
-    dict_t *d = (dict_t *)p;
-    size_t n = dict_mem_usage(d), size = dict_size(d), seen = 0, vbytes = 0;
-    if (size == 0) return n;
-    dict_iter_t it;
-    dict_iter_init(&it, d, 0);
-    dict_entry_t *e;
-    while (seen < HASH_MEM_SAMPLES && (e = dict_iter_next(&it)) != NULL) {
-        vbytes += hv_mem(dict_entry_get_u64(e));
-        seen++;
-    }
-    dict_iter_done(&it);
-    return n + (seen ? vbytes * size / seen : 0);
-}
-
-static const obj_type_ops_t hash_ops = {
-    .free = hash_free_payload,
-    .dup = hash_dup_payload,
-    .mem = hash_mem_payload,
-};
-
-/* Registers the hash type's free/dup/mem hooks with object.c.
- * Thread: main, at start-up (types_register). */
-void t_hash_register(void) {
-    obj_register_type(OBJ_HASH, &hash_ops);
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -30,30 +30,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- type hooks */
-
-static void list_free(int enc, void *p) {
-    (void)enc;
-    ql_free(p);
-}
-
-static void *list_dup(int enc, const void *p) {
-    (void)enc;
-    return ql_dup(p);
-}
-
-static size_t list_mem(int enc, const void *p) {
-    (void)enc;
-    return ql_mem_usage(p);
-}
-
-static const obj_type_ops_t list_ops = {.free = list_free, .dup = list_dup, .mem = list_mem};
-
-/* Register the list type's hooks with object.c. Thread: main, at start-up. */
-void t_list_register(void) {
-    obj_register_type(OBJ_LIST, &list_ops);
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 static kobj_t *list_new(void) {

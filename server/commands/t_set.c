@@ -30,6 +30,7 @@
 #include "propagate.h"
 #include "reply.h"
 #include "server.h"
+#include "types.h"
 #include "commands.h"
 
 #include <ctype.h>
@@ -42,7 +43,6 @@
 /* ---------------------------------------------------------------- set type */
 
 /* Members are the dict keys; entries carry no value word (keys_only). */
-static const dict_type_t set_dict_type = {.val_free = NULL, .keys_only = 1};
 
 /* Redis's SPOP strategy switch: with count pops from a set of size, when
  * (size - count) * SPOP_MOVE_MUL <= count it is cheaper to rebuild the set
@@ -84,7 +84,7 @@ static kobj_t *set_new_intset(void) {
 }
 
 static kobj_t *set_new_ht(void) {
-    return obj_new(OBJ_SET, ENC_HASHTABLE, dict_create(&set_dict_type));
+    return obj_new(OBJ_SET, ENC_HASHTABLE, dict_create(&kv_set_dict_type));
 }
 
 /* Redis's setTypeCreate: an intset when the first member is an integer. */
@@ -100,7 +100,7 @@ static size_t set_size(const kobj_t *o) {
 /* Rewrite an intset as a hashtable (members as decimal strings). */
 static void set_convert_ht(kobj_t *o) {
     intset_t *is = o->v.p;
-    dict_t *d = dict_create(&set_dict_type);
+    dict_t *d = dict_create(&kv_set_dict_type);
     uint32_t n = intset_len(is);
     char buf[KL_LLSTR_SIZE];
     for (uint32_t i = 0; i < n; i++) {
@@ -231,44 +231,6 @@ static void reply_members(client_t *c, const kobj_t *o) {
     while (set_iter_next(&it, &e))
         reply_elem(c, &e);
     set_iter_done(&it);
-}
-
-/* ---------------------------------------------------------------- type hooks */
-
-static void set_free_hook(int enc, void *p) {
-    if (enc == ENC_INTSET)
-        intset_free(p);
-    else
-        dict_release(p);
-}
-
-static void *set_dup_hook(int enc, const void *p) {
-    if (enc == ENC_INTSET) return intset_dup(p);
-    dict_t *src = (dict_t *)p, *d = dict_create(&set_dict_type);
-    dict_iter_t it;
-    dict_entry_t *de;
-    dict_iter_init(&it, src, 0);
-    while ((de = dict_iter_next(&it)) != NULL)
-        dict_add_or_find(d, dict_entry_key(de), dict_entry_klen(de), NULL);
-    dict_iter_done(&it);
-    return d;
-}
-
-static size_t set_mem_hook(int enc, const void *p) {
-    if (enc == ENC_INTSET) return intset_alloc_size(p);
-    return dict_mem_usage(p);
-}
-
-static const obj_type_ops_t set_type_ops = {
-    .free = set_free_hook,
-    .dup = set_dup_hook,
-    .mem = set_mem_hook,
-};
-
-/* Register the set type's free/dup/memory hooks with object.c. Thread: main,
- * at start-up before any key exists. */
-void t_set_register(void) {
-    obj_register_type(OBJ_SET, &set_type_ops);
 }
 
 /* ---------------------------------------------------------------- helpers */

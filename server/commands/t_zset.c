@@ -32,6 +32,7 @@
 #include "object.h"
 #include "reply.h"
 #include "server.h"
+#include "types.h"
 #include "commands.h"
 #include "zskiplist.h"
 
@@ -104,21 +105,10 @@ static unsigned char *zlp_find(unsigned char *lp, const char *m, size_t len, dou
     return p;
 }
 
-/* How Redis 7.0 stores a score in a listpack: as an integer when the double
- * is integral and within +/-LLONG_MAX/2 (its double2ll, so -0 becomes 0 and
- * 1e17 is stored as 100000000000000000), else as d2string's text. */
-static int zlp_score_str(char *buf, size_t cap, double score) {
-    if (!(score < (double)(-LLONG_MAX / 2) || score > (double)(LLONG_MAX / 2))) {
-        long long ll = (long long)score;
-        if ((double)ll == score) return kl_ll_to_str(buf, cap, ll);
-    }
-    return kl_d_to_str(buf, cap, score);
-}
-
 /* Insert (m, score) at its place; m must not be in the listpack. */
 static unsigned char *zlp_insert(unsigned char *lp, const char *m, size_t len, double score) {
     char sbuf[KL_DSTR_SIZE];
-    int slen = zlp_score_str(sbuf, sizeof(sbuf), score);
+    int slen = kv_zset_score_str(sbuf, sizeof(sbuf), score);
     unsigned char *p = lp_first(lp);
     while (p) {
         unsigned char *sp = lp_next(lp, p);
@@ -217,36 +207,6 @@ static inline unsigned char *zlp_prev_pair(unsigned char *lp, unsigned char *p) 
 
 static inline unsigned char *zlp_next_pair(unsigned char *lp, unsigned char *p) {
     return lp_next(lp, lp_next(lp, p));
-}
-
-/* ---------------------------------------------------------------- the type */
-
-static void zset_free_payload(int enc, void *p) {
-    if (enc == ENC_LISTPACK)
-        lp_free(p);
-    else
-        zsl_set_free(p);
-}
-
-static void *zset_dup_payload(int enc, const void *p) {
-    if (enc == ENC_LISTPACK) return lp_dup(p);
-    return zsl_set_dup(p);
-}
-
-static size_t zset_mem_payload(int enc, const void *p) {
-    if (enc == ENC_LISTPACK) return lp_alloc_size(p);
-    return zsl_set_mem(p);
-}
-
-static const obj_type_ops_t zset_ops = {
-    .free = zset_free_payload,
-    .dup = zset_dup_payload,
-    .mem = zset_mem_payload,
-};
-
-/* Register the sorted-set hooks with object.c. Thread: main, at start-up. */
-void t_zset_register(void) {
-    obj_register_type(OBJ_ZSET, &zset_ops);
 }
 
 static kobj_t *zset_new_listpack(void) {
@@ -1893,7 +1853,7 @@ static void zsetop_generic(client_t *c, const resp_arg_t *dstkey, uint32_t numke
                 unsigned char *lp = lp_new(0);
                 for (i = 0; i < n; i++) {
                     char sbuf[KL_DSTR_SIZE];
-                    int slen = zlp_score_str(sbuf, sizeof(sbuf), dict_entry_get_double(v[i]));
+                    int slen = kv_zset_score_str(sbuf, sizeof(sbuf), dict_entry_get_double(v[i]));
                     lp = lp_append(lp, (const unsigned char *)dict_entry_key(v[i]),
                                    dict_entry_klen(v[i]));
                     lp = lp_append(lp, (const unsigned char *)sbuf, (size_t)slen);

@@ -3,15 +3,10 @@
 #include "config.h"
 #include "kl_alloc.h"
 #include "kl_util.h"
+#include "types.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const obj_type_ops_t *type_ops[8];
-
-void obj_register_type(int type, const obj_type_ops_t *ops) {
-    type_ops[type] = ops;
-}
 
 /* Aggregates use only the payload pointer of the value union, so their
  * objects are allocated without the rest: 16 bytes (jemalloc's 16-byte class)
@@ -162,7 +157,7 @@ kobj_t *obj_dup(const kobj_t *o) {
             n = obj_string_new_raw(o->v.s.ptr, o->v.s.len);
     } else {
         n = obj_alloc(o->type, o->enc);
-        n->v.p = type_ops[o->type]->dup(o->enc, o->v.p);
+        n->v.p = kv_type_dup(o->type, o->enc, o->v.p);
     }
     n->lru = o->lru;
     return n;
@@ -172,8 +167,8 @@ void obj_free(kobj_t *o) {
     if (!o) return;
     if (o->type == OBJ_STRING) {
         if (o->enc == ENC_RAW) kl_free(o->v.s.ptr);
-    } else if (type_ops[o->type]) {
-        type_ops[o->type]->free(o->enc, o->v.p);
+    } else {
+        kv_type_free(o->type, o->enc, o->v.p);
     }
     kl_free(o);
 }
@@ -240,8 +235,8 @@ size_t obj_mem_usage(const kobj_t *o) {
     size_t n = kl_alloc_size((void *)o);
     if (o->type == OBJ_STRING) {
         if (o->enc == ENC_RAW) n += kl_alloc_size(o->v.s.ptr);
-    } else if (type_ops[o->type] && type_ops[o->type]->mem) {
-        n += type_ops[o->type]->mem(o->enc, o->v.p);
+    } else {
+        n += kv_type_mem(o->type, o->enc, o->v.p);
     }
     return n;
 }

@@ -71,16 +71,8 @@ const char *obj_encoding_name(int enc);
 long long obj_refcount(const kobj_t *o);
 size_t obj_mem_usage(const kobj_t *o);
 
-/* Type-specific hooks filled in by the data-type modules (t_list.c, t_hash.c,
- * t_set.c, t_zset.c), registered at start-up by types_register() (types.h).
- * Each hook gets the encoding with the payload pointer v.p. */
-typedef struct obj_type_ops {
-    void (*free)(int enc, void *p);
-    void *(*dup)(int enc, const void *p);  /* deep copy, same encoding */
-    size_t (*mem)(int enc, const void *p); /* bytes owned by p (not the kobj) */
-} obj_type_ops_t;
-void obj_register_type(int type, const obj_type_ops_t *ops);
-/* A new value of a non-string type owning payload p (executor). */
+/* A new value of a non-string type owning payload p (types.h describes
+ * the payloads). Thread: executor. */
 kobj_t *obj_new(int type, int enc, void *p);
 
 #endif

@@ -65,7 +65,7 @@ static void setup(void) {
     g_srv.next_client_id = 1;
     g_kv.active_expire_enabled = 1;
     kv_update_time();
-    types_register();
+
     exec_register_kv_hooks();
     db_init(g_cfg.databases);
     cmd_table_init();
