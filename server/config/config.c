@@ -37,17 +37,18 @@ kl_config_t g_cfg;
 
 enum {
     CF_IMMUTABLE = 1 << 0,
-    CF_PROTECTED = 1 << 1,    /* needs enable-protected-configs */
-    CF_SENSITIVE = 1 << 2,    /* redacted from logs by the command layer */
-    CF_MULTI_ARG = 1 << 3,    /* takes several arguments (split on ' ' in CONFIG SET) */
-    CF_VOLATILE = 1 << 4,     /* setting the same value still counts as a change */
-    CF_EMPTY_NULL = 1 << 5,   /* "" means unset: REWRITE drops the line */
-    CF_COMPAT = 1 << 6,       /* accepted for compatibility, no effect yet */
-    CF_MEMORY = 1 << 7,       /* numbers: memory units */
-    CF_PERCENT = 1 << 8,      /* numbers: "N%" stored as -N */
-    CF_OCTAL = 1 << 9,        /* numbers: octal */
-    CF_CLAMP_HZ = 1 << 10,    /* numbers: stored clamped to 1..500 */
-    CF_ALWAYS_WRITE = 1 << 11 /* strings: REWRITE writes any non-empty value */
+    CF_PROTECTED = 1 << 1,     /* needs enable-protected-configs */
+    CF_SENSITIVE = 1 << 2,     /* redacted from logs by the command layer */
+    CF_MULTI_ARG = 1 << 3,     /* takes several arguments (split on ' ' in CONFIG SET) */
+    CF_VOLATILE = 1 << 4,      /* setting the same value still counts as a change */
+    CF_EMPTY_NULL = 1 << 5,    /* "" means unset: REWRITE drops the line */
+    CF_COMPAT = 1 << 6,        /* accepted for compatibility, no effect yet */
+    CF_MEMORY = 1 << 7,        /* numbers: memory units */
+    CF_PERCENT = 1 << 8,       /* numbers: "N%" stored as -N */
+    CF_OCTAL = 1 << 9,         /* numbers: octal */
+    CF_CLAMP_HZ = 1 << 10,     /* numbers: stored clamped to 1..500 */
+    CF_ALWAYS_WRITE = 1 << 11, /* strings: REWRITE writes any non-empty value */
+    CF_HIDDEN = 1 << 12        /* left out of CONFIG GET patterns (Redis's HIDDEN_CONFIG) */
 };
 
 enum { T_BOOL, T_NUM, T_ENUM, T_STRING, T_SPECIAL };
@@ -283,7 +284,7 @@ static const cfg_entry_t cfg_table[] = {
     BOOL("latency-tracking", NULL, 0, latency_tracking, 1),
     /* Persistence */
     STR_("dbfilename", NULL, CF_PROTECTED, dbfilename, "dump.rdb", check_dbfilename),
-    SPECIAL("save", NULL, CF_MULTI_ARG, sp_save, ""),
+    SPECIAL("save", NULL, CF_MULTI_ARG, sp_save, "3600 1 300 100 60 10000"),
     BOOL_("appendonly", NULL, 0, appendonly, 0, check_appendonly),
     /* Pub/Sub */
     SPECIAL("notify-keyspace-events", NULL, 0, sp_notify, ""),
@@ -374,6 +375,10 @@ static const cfg_entry_t cfg_table[] = {
     BOOL("rdbchecksum", NULL, CPT | IMM, rdbchecksum, 1),
     BOOL("rdb-del-sync-files", NULL, CPT, rdb_del_sync_files, 0),
     BOOL("rdb-save-incremental-fsync", NULL, CPT, rdb_save_incremental_fsync, 1),
+    INT("rdb-key-save-delay", NULL, CF_HIDDEN, rdb_key_save_delay, INT_MIN, INT_MAX, 0),
+    INT("key-load-delay", NULL, CF_HIDDEN, key_load_delay, INT_MIN, INT_MAX, 0),
+    LL("loading-process-events-interval-bytes", NULL, CF_HIDDEN,
+       loading_process_events_interval_bytes, 1024, INT_MAX, 2 * 1024 * 1024),
     STR_("appendfilename", NULL, CPT | IMM, appendfilename, "appendonly.aof", check_appendfilename),
     STR_("appenddirname", NULL, CPT | IMM, appenddirname, "appendonlydir", check_appenddirname),
     ENUM("appendfsync", NULL, CPT, appendfsync, appendfsync_enum, 0),
@@ -866,25 +871,55 @@ static void bind_get(const cfg_entry_t *e, kl_buf_t *out) {
 
 /* ---- Specials: save (keyloom has no persistence) ------------------------ */
 
+/* While the configuration file and the command line are read, the first
+ * "save" line replaces the default schedule and the following ones add to it
+ * (Redis's reset_save_params); CONFIG SET replaces the whole schedule. */
+static enum { SAVE_SET_REPLACE, SAVE_LOAD_FIRST, SAVE_LOAD_APPEND } save_mode;
+
 static int save_set(const cfg_entry_t *e, int argc, char **argv, char *reason) {
+    long long vals[2 * KL_SAVE_PARAMS_MAX];
     if (argc == 1 && argv[0][0] == '\0') argc = 0;
-    if (argc == 0) return 0;
-    /* Keep Redis's syntax error for malformed schedules; refuse valid ones. */
     if (argc & 1) goto invalid;
     for (int i = 0; i < argc; i++) {
         char *end;
+        errno = 0;
         long long v = strtoll(argv[i], &end, 10);
-        if (*end != '\0' || ((i & 1) == 0 && v < 1) || ((i & 1) == 1 && v < 0)) goto invalid;
+        if (*end != '\0' || errno || ((i & 1) == 0 && v < 1) || ((i & 1) == 1 && v < 0))
+            goto invalid;
+        if (i < 2 * KL_SAVE_PARAMS_MAX) vals[i] = v;
     }
-    snprintf(reason, REASON_SIZE, "keyloom has no RDB persistence; use save \"\"");
-    return -1;
+    int base = save_mode == SAVE_LOAD_APPEND ? g_cfg.nsave : 0;
+    if (base + argc / 2 > KL_SAVE_PARAMS_MAX) {
+        snprintf(reason, REASON_SIZE, "Too many save points (at most %d)", KL_SAVE_PARAMS_MAX);
+        return -1;
+    }
+    if (save_mode == SAVE_LOAD_FIRST) save_mode = SAVE_LOAD_APPEND;
+    for (int i = 0; i < argc / 2; i++) {
+        g_cfg.save_params[base + i].seconds = vals[2 * i];
+        g_cfg.save_params[base + i].changes = vals[2 * i + 1];
+    }
+    g_cfg.nsave = base + argc / 2;
+    return 0;
 invalid:
     snprintf(reason, REASON_SIZE, "Invalid save parameters");
     return -1;
 }
 
+/* Redis's built-in schedule: after 3600 s with 1 change, 300 s with 100,
+ * 60 s with 10000. */
+static void save_init(kl_config_t *c) {
+    static const long long def[3][2] = {{3600, 1}, {300, 100}, {60, 10000}};
+    for (int i = 0; i < 3; i++) {
+        c->save_params[i].seconds = def[i][0];
+        c->save_params[i].changes = def[i][1];
+    }
+    c->nsave = 3;
+}
+
 static void save_get(const cfg_entry_t *e, kl_buf_t *out) {
-    (void)out; /* never any schedule */
+    for (int i = 0; i < g_cfg.nsave; i++)
+        kl_buf_appendf(out, "%s%lld %lld", i ? " " : "", g_cfg.save_params[i].seconds,
+                       g_cfg.save_params[i].changes);
 }
 
 /* ---- Specials: dir ------------------------------------------------------ */
@@ -1316,9 +1351,17 @@ static void bind_rewrite(const cfg_entry_t *e, rw_state_t *st) {
 }
 
 static void save_rewrite(const cfg_entry_t *e, rw_state_t *st) {
-    /* Always written, as Redis writes its empty schedule, so that the file
-     * also keeps real Redis from snapshotting. */
-    rw_line(st, e, kl_strdup("save \"\""), 1);
+    /* As Redis: one line per save point, or save "" for none. */
+    if (g_cfg.nsave == 0) {
+        rw_line(st, e, kl_strdup("save \"\""), 1);
+        return;
+    }
+    for (int i = 0; i < g_cfg.nsave; i++) {
+        kl_buf_t b = {0};
+        kl_buf_appendf(&b, "save %lld %lld", g_cfg.save_params[i].seconds,
+                       g_cfg.save_params[i].changes);
+        rw_line(st, e, kl_buf_detach(&b), 1);
+    }
 }
 
 static void dir_rewrite(const cfg_entry_t *e, rw_state_t *st) {
@@ -1387,7 +1430,7 @@ static void replicaof_rewrite(const cfg_entry_t *e, rw_state_t *st) {
 
 static const cfg_special_t sp_bind = {bind_set,  bind_get,  bind_rewrite,
                                       bind_init, bind_copy, bind_free};
-static const cfg_special_t sp_save = {save_set, save_get, save_rewrite, NULL, NULL, NULL};
+static const cfg_special_t sp_save = {save_set, save_get, save_rewrite, save_init, NULL, NULL};
 static const cfg_special_t sp_dir = {dir_set, dir_get, dir_rewrite, NULL, NULL, NULL};
 static const cfg_special_t sp_obuf = {obuf_set, obuf_get, obuf_rewrite, obuf_init, NULL, NULL};
 static const cfg_special_t sp_notify = {notify_set, notify_get, notify_rewrite, NULL, NULL, NULL};
@@ -1772,7 +1815,10 @@ static int load_text(const char *text, size_t len, int depth, char **err) {
 
 int config_load_string(const char *text, char **err) {
     *err = NULL;
-    return load_text(text, strlen(text), 0, err);
+    save_mode = SAVE_LOAD_FIRST;
+    int rc = load_text(text, strlen(text), 0, err);
+    save_mode = SAVE_SET_REPLACE;
+    return rc;
 }
 
 int config_cmdline_wants_stdin(const char *path_or_null, int argc, char **argv) {
@@ -1861,7 +1907,9 @@ int config_load(const char *path_or_null, const char *stdin_text_or_null, int ar
     /* Redis always appends "\n" and the options, even when there are none. */
     kl_buf_append_char(&text, '\n');
     kl_buf_append(&text, opts.p ? opts.p : "", opts.len);
+    save_mode = SAVE_LOAD_FIRST;
     rc = load_text(text.p, text.len, 0, err);
+    save_mode = SAVE_SET_REPLACE;
     if (rc == 0) warn_compat_settings();
 out:
     kl_buf_free(&text);
@@ -1908,6 +1956,7 @@ static size_t get_collect(const char **patterns, int npatterns, get_match_t **ou
         }
         for (size_t i = 0; i < NENTRIES; i++) {
             const cfg_entry_t *e = &cfg_table[i];
+            if (e->flags & CF_HIDDEN) continue; /* only by its exact name */
             if (!seen[i][0] && kl_glob_match(pat, plen, e->name, strlen(e->name), 1)) {
                 seen[i][0] = 1;
                 ADD(e, e->name);

@@ -15,12 +15,15 @@
  * reported by CONFIG GET and settable, so a stock redis.conf loads; their
  * fields are grouped at the end of kl_config_t and config_load() logs one
  * warning listing those set to a non-default value. Settings that would
- * silently change semantics are refused instead: any save schedule,
+ * silently change semantics are refused instead:
  * "appendonly yes", "replicaof <host> <port>" and "cluster-enabled yes". */
 #ifndef KL_CONFIG_H
 #define KL_CONFIG_H
 
 #include <stddef.h>
+
+/* The most save points a "save" schedule may have. */
+#define KL_SAVE_PARAMS_MAX 64
 
 /* Values of the no/yes/local enums (enable-debug-command, ...). */
 enum { KL_CFG_NO = 0, KL_CFG_YES = 1, KL_CFG_LOCAL = 2 };
@@ -131,9 +134,16 @@ typedef struct kl_config {
     long long slowlog_max_len;
     long long latency_monitor_threshold;
     int latency_tracking;
-    /* Persistence (keyloom has none) */
+    /* Persistence */
     char *dbfilename; /* protected */
-    int appendonly;   /* always 0: "yes" is refused */
+    int nsave;        /* save points in force (save_params[0 .. nsave)) */
+    struct {
+        long long seconds, changes;
+    } save_params[KL_SAVE_PARAMS_MAX];
+    int rdb_key_save_delay; /* us slept per key saved (test hook); < 0: ns */
+    int key_load_delay;     /* same, per key loaded */
+    long long loading_process_events_interval_bytes;
+    int appendonly; /* always 0: "yes" is refused */
     /* Pub/Sub */
     int notify_keyspace_events; /* KL_NOTIFY_* bits */
     /* Encodings */

@@ -464,6 +464,54 @@ quicklist_t *ql_dup(const quicklist_t *ql) {
     return c;
 }
 
+/* First node (NULL when empty). Thread: the owner's. */
+const ql_node_t *ql_first_node(const quicklist_t *ql) {
+    return ql->head;
+}
+
+/* Next node (NULL past the tail). Thread: the owner's. */
+const ql_node_t *ql_node_next(const ql_node_t *n) {
+    return n->next;
+}
+
+/* Scratch for ql_node_view of compressed nodes (one per thread). */
+static _Thread_local unsigned char *tl_view;
+static _Thread_local size_t tl_view_cap;
+
+/* A node's listpack or plain bytes, decompressed into tl_view if needed.
+ * Thread: the owner's. */
+const unsigned char *ql_node_view(const ql_node_t *n, size_t *len, bool *plain) {
+    const unsigned char *raw = n->data;
+    if (n->compressed) raw = decompress_into(n, &tl_view, &tl_view_cap);
+    *plain = n->plain != 0;
+    if (n->plain) {
+        const plain_t *pl = (const plain_t *)raw;
+        *len = pl->len;
+        return pl->b;
+    }
+    *len = lp_bytes(raw);
+    return raw;
+}
+
+/* Take lp as a new tail node. Thread: the owner's. */
+bool ql_append_listpack(quicklist_t *ql, unsigned char *lp) {
+    unsigned long n = lp_length(lp);
+    if (n == 0 || n > QL_NODE_MAX_COUNT) return false;
+    ql_node_t *node = node_new_packed(lp, (uint32_t)n);
+    link_after(ql, ql->tail, node);
+    ql->count += n;
+    settle(ql);
+    return true;
+}
+
+/* A plain tail node holding a copy of s. Thread: the owner's. */
+void ql_append_plain(quicklist_t *ql, const unsigned char *s, size_t len) {
+    ql_node_t *node = node_new_plain(s, len);
+    link_after(ql, ql->tail, node);
+    ql->count++;
+    settle(ql);
+}
+
 /* Number of elements. */
 unsigned long ql_count(const quicklist_t *ql) {
     return ql->count;

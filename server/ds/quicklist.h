@@ -125,6 +125,24 @@ long ql_iter_index(const ql_iter_t *it);
 void ql_iter_del(ql_iter_t *it);
 void ql_iter_done(ql_iter_t *it);
 
+/* ---- whole nodes (RDB save and load) ---- */
+
+/* The first node, the next one (NULL past the tail). */
+const ql_node_t *ql_first_node(const quicklist_t *ql);
+const ql_node_t *ql_node_next(const ql_node_t *n);
+/* A node's contents: the listpack of a packed node (*plain false), or the
+ * bytes of a plain node's one element (*plain true); *len is the byte count.
+ * A compressed node is decompressed into a per-thread scratch buffer that
+ * stays valid until the next ql_node_view call of the thread. */
+const unsigned char *ql_node_view(const ql_node_t *n, size_t *len, bool *plain);
+/* Append a listpack as a new tail node as it is (Redis's
+ * quicklistAppendListpack; no merging, no re-encoding). The quicklist takes
+ * lp, which must be valid and hold 1..65534 entries (false, lp not taken,
+ * otherwise). */
+bool ql_append_listpack(quicklist_t *ql, unsigned char *lp);
+/* Append one element as a plain node of its own (a copy of s). */
+void ql_append_plain(quicklist_t *ql, const unsigned char *s, size_t len);
+
 /* Structure check for tests: counts, links, node limits, listpacks. 0 or
  * -EINVAL. */
 int ql_validate(const quicklist_t *ql);

@@ -226,7 +226,7 @@ def test_server_starts_with_sample_conf(conf_server, default_config):
     # What the sample promises (README's run command uses it as is).
     for name, want in {"bind": ["127.0.0.1", "-::1"], "port": ["6379"],
                        "protected-mode": ["yes"], "logfile": [""], "daemonize": ["no"],
-                       "save": [""], "dir": ["./"]}.items():
+                       "dir": ["./"]}.items():
         assert values.get(name) == [want], "%s: %r" % (name, values.get(name))
 
     srv = conf_server(CONF)
