@@ -5,6 +5,7 @@
 #include "blocking.h"
 #include "config.h"
 #include "db.h"
+#include "debug_digest.h"
 #include "exec.h"
 #include "info.h"
 #include "kl_alloc.h"
@@ -190,6 +191,10 @@ static void cmd_debug(client_t *c) {
     const resp_arg_t *sub = &c->argv[1];
     if (c->argc == 2 && arg_is(sub, "help")) {
         static const char *help[] = {
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
             "SET-ACTIVE-EXPIRE <0|1>",
@@ -200,6 +205,10 @@ static void cmd_debug(client_t *c) {
             "    Stop the server for <seconds>. Decimals allowed.",
             NULL};
         reply_help(c, help);
+    } else if (c->argc == 2 && arg_is(sub, "digest")) {
+        debug_reply_digest(c);
+    } else if (arg_is(sub, "digest-value")) {
+        debug_reply_digest_value(c);
     } else if (c->argc == 3 && arg_is(sub, "sleep")) {
         double secs = strtod(c->argv[2].ptr, NULL);
         if (secs > 0) {
