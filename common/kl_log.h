@@ -28,6 +28,12 @@ const char *kl_log_level_name(int level);
 /* Role character: 'M' master, 'C' child, 'S' replica, 'X' sentinel. */
 void kl_log_set_role(char role);
 
+/* In a forked child (BGSAVE): role 'C', and from now on the time is
+ * formatted from the UTC offset the parent last saw, without localtime_r
+ * or strftime (glibc's timezone lock may be held by a thread that does not
+ * exist in the child). Thread: the child's only thread. */
+void kl_log_fork_child(void);
+
 /* Thread: any. */
 void kl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kl_vlog(int level, const char *fmt, va_list ap);

@@ -57,6 +57,9 @@ enum cmd_xflag {
      * its way are propagated without a MULTI/EXEC around them, as Redis
      * 7.0.15's hidden CMD_TOUCHES_ARBITRARY_KEYS. */
     CMDX_TOUCHES_ARBITRARY_KEYS = 1u << 9,
+    /* Refused with -MISCONF like a write while saving to disk fails (PING,
+     * so that health checks notice; Redis 7.0's processCommand). */
+    CMDX_DENY_ON_DISK_ERROR = 1u << 10,
 };
 
 typedef void (*cmd_proc_t)(client_t *c);

@@ -23,6 +23,7 @@
 #include "pubsub.h"
 #include "reply.h"
 #include "server.h"
+#include "snapshot.h"
 #include "slowlog.h"
 
 #include <ctype.h>
@@ -186,6 +187,14 @@ static bool is_write_for_pause(client_t *c, const kl_command_t *cmd) {
     return (f & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
 }
 
+/* A write for Redis's MISCONF check: a write command, or an EXEC whose
+ * queue writes. */
+static bool is_write_cmd(client_t *c, const kl_command_t *cmd) {
+    uint32_t f = cmd->flags;
+    if ((c->flags & CF_MULTI) && multi_is_exec(cmd)) f |= multi_queued_flags(c);
+    return (f & CMD_WRITE) != 0;
+}
+
 /* What became of one command of a batch. */
 enum run_result {
     RUN_DONE = 0,    /* replied (run, queued or rejected) */
@@ -244,8 +253,25 @@ static kl_command_t *exec_check(client_t *c) {
         reply_error(c, "ERR Command not allowed inside a transaction");
         return NULL;
     }
-    if (exec_oom_rejected(c, cmd)) return NULL;   /* maxmemory: evict, or -OOM */
+    if (exec_oom_rejected(c, cmd)) return NULL; /* maxmemory: evict, or -OOM */
+    if (snap_writes_denied() &&
+        (is_write_cmd(c, cmd) || (cmd->xflags & CMDX_DENY_ON_DISK_ERROR))) {
+        cmd->rejected_calls++;
+        g_srv.stat.rejected_calls++;
+        reply_error(c, "MISCONF Redis is configured to save RDB snapshots, but it's currently "
+                       "unable to persist to disk. Commands that may modify the data set are "
+                       "disabled, because this instance is configured to report errors during "
+                       "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
+                       "Please check the Redis logs for details about the RDB error.");
+        return NULL;
+    }
     if (!pubsub_cmd_allowed(c, cmd)) return NULL; /* RESP2 subscribed mode */
+    if (g_srv.loading && !(cmd->flags & CMD_LOADING)) {
+        cmd->rejected_calls++;
+        g_srv.stat.rejected_calls++;
+        reply_error(c, "LOADING Redis is loading the dataset in memory");
+        return NULL;
+    }
     return cmd;
 }
 

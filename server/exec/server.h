@@ -46,6 +46,9 @@ typedef struct kl_server {
     /* INFO process_supervised: "no", "upstart" or "systemd" (set by main.c
      * from supervise.c at start-up). */
     const char *supervised_name;
+    /* While a dataset loads (start-up, DEBUG RELOAD runs in one go),
+     * commands without CMD_LOADING get -LOADING (set by admin/persistence.c). */
+    bool loading;
 } kl_server_t;
 
 extern kl_server_t g_srv;

@@ -143,6 +143,14 @@ void db_add(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
     kv__hooks.stored(db, key, klen, val, !existed);
 }
 
+bool db_add_loaded(kdb_t *db, const char *key, size_t klen, kobj_t *val) {
+    int existed;
+    dict_entry_t *e = dict_add_or_find(db->keys, key, klen, &existed);
+    if (existed) return false;
+    dict_entry_set_val(e, val);
+    return true;
+}
+
 void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl) {
     int existed;
     dict_entry_t *e = dict_add_or_find(db->keys, key, klen, &existed);

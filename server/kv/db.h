@@ -39,6 +39,10 @@ bool db_exists(kdb_t *db, const char *key, size_t klen);
 
 /* Insert a key that does not exist. The db takes val. */
 void db_add(kdb_t *db, const char *key, size_t klen, kobj_t *val);
+/* Add a key while loading (an RDB file, a RESTORE payload): no hooks, no
+ * LRU/LFU update (evict_obj_loaded sets them). Returns false, keeping
+ * nothing, when the key exists. */
+bool db_add_loaded(kdb_t *db, const char *key, size_t klen, kobj_t *val);
 /* Set key to val, replacing any old value; the TTL is removed unless keepttl. */
 void db_set(kdb_t *db, const char *key, size_t klen, kobj_t *val, bool keepttl);
 /* Replace the value of an existing key in place, keeping its TTL. */

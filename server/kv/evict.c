@@ -86,6 +86,23 @@ void evict_obj_stored(kobj_t *val, kobj_t *old) {
     }
 }
 
+void evict_obj_loaded(kobj_t *o, long long lfu_freq, long long lru_idle_s) {
+    if (policy_lfu()) {
+        unsigned counter = lfu_freq >= 0 ? (unsigned)(lfu_freq > 255 ? 255 : lfu_freq)
+                                         : EVICT_LFU_INIT_VAL;
+        o->lru = evict_lfu_pack(evict_lfu_minutes(g_kv.mstime), counter);
+        return;
+    }
+    if (lru_idle_s < 0) {
+        o->lru = g_kv.lruclock;
+        return;
+    }
+    long long at = (long long)g_kv.lruclock - lru_idle_s;
+    if (at < 0) at += (1LL << 24) - 1; /* the 24-bit clock wrapped (db_idle_seconds) */
+    if (at < 0) at = 0;                /* idle longer than the clock's range */
+    o->lru = (uint32_t)at;
+}
+
 long long evict_obj_freq(const kobj_t *o) {
     return evict_lfu_decayed(o->lru, evict_lfu_minutes(g_kv.mstime), g_cfg.lfu_decay_time);
 }

@@ -96,6 +96,13 @@ void evict_obj_stored(kobj_t *val, kobj_t *old);
  * Thread: executor. */
 void evict_obj_touch(kobj_t *o);
 
+/* A value loaded from an RDB file or a RESTORE payload (Redis's
+ * objectSetLRUOrLFU): under an LFU policy a known counter (lfu_freq >= 0) is
+ * kept with the current time; under the others a known idle time
+ * (lru_idle_s >= 0, seconds) sets the LRU clock that far back. Anything
+ * else starts as a new value does. Thread: executor. */
+void evict_obj_loaded(kobj_t *o, long long lfu_freq, long long lru_idle_s);
+
 /* OBJECT FREQ: the decayed LFU counter (without updating it). Thread: executor. */
 long long evict_obj_freq(const kobj_t *o);
 

@@ -32,6 +32,23 @@ kobj_t *obj_string_new_raw(const char *p, size_t len) {
     return o;
 }
 
+kobj_t *obj_string_adopt(char *p, size_t len) {
+    long long v;
+    if (len <= 20 && kl_str_to_ll(p, len, &v) == 0) {
+        kl_free(p);
+        return obj_string_from_ll(v);
+    }
+    if (len <= OBJ_EMBSTR_MAX) {
+        kobj_t *o = obj_string_new(p, len);
+        kl_free(p);
+        return o;
+    }
+    kobj_t *o = obj_alloc(OBJ_STRING, ENC_RAW);
+    o->v.s.ptr = p;
+    o->v.s.len = len;
+    return o;
+}
+
 static kobj_t *obj_string_new_embstr(const char *p, size_t len) {
     kobj_t *o = kl_malloc(sizeof(*o) + len + 1);
     o->type = OBJ_STRING;

@@ -49,7 +49,11 @@ kobj_t *obj_string_new_raw(const char *p, size_t len); /* always raw (APPEND, SE
 kobj_t *obj_string_from_ll(long long v);               /* int encoding */
 /* SET-style: int if it parses as an integer (len <= 20), else embstr/raw. */
 kobj_t *obj_string_try_encode(const char *p, size_t len);
-kobj_t *obj_string_from_ld(long double v); /* INCRBYFLOAT result */
+kobj_t *obj_string_from_ld(long double v);
+/* obj_string_try_encode taking p (kl_malloc'd, len bytes and a NUL) instead
+ * of copying it: a raw string keeps the buffer (an RDB load of a big value
+ * makes no second copy). */
+kobj_t *obj_string_adopt(char *p, size_t len); /* INCRBYFLOAT result */
 /* Bytes of a string value: ints are rendered into buf (>= 32 bytes). */
 const char *obj_string_bytes(const kobj_t *o, char *buf, size_t *len);
 size_t obj_string_len(const kobj_t *o);

@@ -1,0 +1,40 @@
+/* Persistence policy and commands (on top of persist/): SAVE, BGSAVE,
+ * LASTSAVE, the save points checked by the cron, loading the RDB file at
+ * start-up in steps (clients get -LOADING meanwhile), DEBUG RELOAD,
+ * saving at shutdown, and INFO persistence.
+ *
+ * Thread: executor (main). */
+#ifndef KL_PERSISTENCE_H
+#define KL_PERSISTENCE_H
+
+#include "cmd.h"
+#include "kl_buf.h"
+
+#include <stdbool.h>
+
+extern kl_command_t cmds_persistence[];
+
+/* Start loading dbfilename if it exists: the load then runs in steps of
+ * loading-process-events-interval-bytes from the main loop. A file that
+ * cannot be loaded stops the server (exit 1), as Redis. Thread: main, once
+ * the listeners and I/O threads run. */
+void persistence_load_at_startup(void);
+/* Cron work: reap a finished BGSAVE child, start a scheduled one, check the
+ * save points. */
+void persistence_cron(void);
+/* Save in the foreground now (keeping the dirty counter when keep_dirty:
+ * FLUSHALL). 0 or -1 (logged). */
+int persistence_save_now(bool keep_dirty);
+/* FLUSHALL: kill a running BGSAVE, and save the empty dataset when save
+ * points are configured (Redis's flushAllDataAndResetRDB). */
+void persistence_after_flushall(void);
+/* Shutdown: kill the child, save as flags (KL_SHUTDOWN_*) and the save
+ * points say. 0: go on exiting; -1: the save failed and FORCE was not given
+ * (the server keeps running). */
+int persistence_prepare_shutdown(int flags);
+/* DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: 0, or -1 with msg set. */
+int persistence_debug_reload(bool save, bool flush, bool merge, const char **msg);
+/* The INFO persistence section. */
+void persistence_info(kl_buf_t *b);
+
+#endif
