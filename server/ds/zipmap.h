@@ -6,10 +6,9 @@
  *   <zmlen> (<len> field <len> <free> value <free bytes>)... <0xFF>
  * zmlen is one byte: the pair count when below 254, otherwise only a hint
  * (the pairs must be counted). A <len> is one byte 0..253, or 254 followed by
- * a u32 (the writer's host order; every Redis that wrote zipmaps ran
- * little-endian, so it is read as little-endian). <free> is one byte: unused
- * bytes that follow the value. 0xFF where a field's <len> would start ends
- * the zipmap.
+ * a u32 in the writer's host order, read here as little-endian (the x86
+ * hosts that wrote practically all of them; Redis itself just memcpy's it). <free> is one byte:
+ * unused bytes that follow the value. 0xFF where a field's <len> would start ends the zipmap.
  *
  * Pure module: no I/O, no globals. Thread: any. */
 #ifndef KL_ZIPMAP_H
