@@ -199,7 +199,9 @@ Test(listpack_format, integers_and_short_strings) {
 
 /* Strings across the 6/12/32-bit length encodings and back-lengths of 1, 2
  * and 3 bytes, each at Redis's thresholds: a back-length takes 1 byte up to
- * 127, 2 bytes below 16383, 3 below 2097151 (so 16383 itself needs 3). */
+ * 127, 2 bytes below 16383, 3 below 2097151 (so 16383 itself needs 3).
+ * redis-server 7.0.15 writes exactly these back-lengths for the 16377..16379
+ * and 2097145/2097146-byte values (seen in DUMP payloads of one-field hashes). */
 Test(listpack_format, strings_and_backlen_thresholds) {
     buf_t e = {0};
     /* 63 bytes: 6-bit; l = 64. */
@@ -282,4 +284,54 @@ Test(listpack_format, saturated_count) {
     cr_assert_eq(lp_validate(lp, lp_bytes(lp)), 0);
     cr_assert_eq(lp_length(lp), 70000);
     free(lp);
+}
+
+/* The listpack inside DUMP of a hash written by redis-server 7.0.15 (HSET h
+ * 0 0 1 127 2 128 ... 18 -9223372036854775808, rdbcompression off): fields
+ * "0".."18" and one value at each integer encoding's limits. lp_append of
+ * the same strings must give the same bytes. */
+Test(listpack_format, bytes_from_redis_7_0) {
+    static const char hex[] =
+        "8c00000026000001000101017f010201c080020301cfff020401dfff020501d000020601f10010030701f1"
+        "ffef030801f1ff7f030901f10080030a01f2008000040b01f2ffff7f040c01f2000080040d01f300008000"
+        "050e01f3ffffff7f050f01f300000080051001f40000008000000000091101f4ffffffffffffff7f091201"
+        "f4000000000000008009ff";
+    static const char *vals[] = {"0",
+                                 "127",
+                                 "128",
+                                 "4095",
+                                 "-1",
+                                 "-4096",
+                                 "4096",
+                                 "-4097",
+                                 "32767",
+                                 "-32768",
+                                 "32768",
+                                 "8388607",
+                                 "-8388608",
+                                 "8388608",
+                                 "2147483647",
+                                 "-2147483648",
+                                 "2147483648",
+                                 "9223372036854775807",
+                                 "-9223372036854775808"};
+    size_t n = (sizeof(hex) - 1) / 2;
+    unsigned char *redis = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        cr_assert_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+        redis[i] = (unsigned char)v;
+    }
+    cr_assert_eq(lp_validate(redis, n), 0);
+    unsigned char *lp = lp_new(0);
+    char f[8];
+    for (int i = 0; i < 19; i++) {
+        int l = snprintf(f, sizeof(f), "%d", i);
+        lp = lp_append(lp, (const unsigned char *)f, (size_t)l);
+        lp = lp_append(lp, (const unsigned char *)vals[i], strlen(vals[i]));
+    }
+    cr_assert_eq(lp_bytes(lp), n);
+    cr_assert(memcmp(lp, redis, n) == 0);
+    lp_free(lp);
+    free(redis);
 }
