@@ -1,11 +1,14 @@
 /* intset: sorted array of integers with an adaptive element width (see
- * intset.h). Written from the published description of Redis's intset; the
- * layout is native-endian because keyloom never persists it. */
+ * intset.h). Written from the published description of Redis's intset. The
+ * layout is Redis's (u32 width, u32 count, elements) in host order, which on
+ * a little-endian host is byte for byte the blob RDB files hold; the blob
+ * functions at the end convert where the host is big-endian. */
 #include "intset.h"
 
 #include "kl_alloc.h"
 #include "kl_util.h"
 
+#include <assert.h>
 #include <string.h>
 
 struct intset {
@@ -15,6 +18,8 @@ struct intset {
      * allocator aligns to 16), so typed access is aligned. */
     unsigned char data[];
 };
+/* intset_from_blob relies on the header being exactly Redis's 8 bytes. */
+_Static_assert(sizeof(struct intset) == 8, "intset header must match Redis's blob");
 
 /* Narrowest width that holds v. */
 static uint32_t width_for(int64_t v) {
@@ -199,4 +204,58 @@ int intset_validate(const intset_t *is) {
         if (i && get_w(is, i - 1, w) >= v) return 0;
     }
     return 1;
+}
+
+/* Little-endian field readers for blobs (alignment-free). */
+static inline uint64_t blob_le(const unsigned char *p, unsigned n) {
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Element pos of a blob of width w, sign-extended. */
+static inline int64_t blob_get(const unsigned char *data, uint32_t pos, uint32_t w) {
+    uint64_t u = blob_le(data + (size_t)pos * w, w);
+    if (w < 8) {
+        uint64_t sign = 1ull << (8 * w - 1);
+        u = (u ^ sign) - sign;
+    }
+    return (int64_t)u;
+}
+
+/* Redis's intsetValidateIntegrity on a serialised blob; see intset.h. */
+int intset_validate_blob(const void *p, size_t size, int deep) {
+    const unsigned char *b = p;
+    if (!b || size < sizeof(intset_t)) return 0;
+    uint32_t w = (uint32_t)blob_le(b, 4), n = (uint32_t)blob_le(b + 4, 4);
+    if (w != INTSET_W16 && w != INTSET_W32 && w != INTSET_W64) return 0;
+    if ((uint64_t)sizeof(intset_t) + (uint64_t)n * w != size) return 0;
+    if (!deep) return 1;
+    if (n == 0) return 0;
+    const unsigned char *data = b + sizeof(intset_t);
+    int64_t prev = blob_get(data, 0, w);
+    for (uint32_t i = 1; i < n; i++) {
+        int64_t cur = blob_get(data, i, w);
+        if (cur <= prev) return 0;
+        prev = cur;
+    }
+    return 1;
+}
+
+/* Copy a validated blob into a new intset the caller owns. */
+intset_t *intset_from_blob(const void *p, size_t size) {
+    assert(intset_validate_blob(p, size, 0));
+    intset_t *is = kl_malloc(size);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The struct is the blob: two u32 then the elements, all little-endian. */
+    memcpy(is, p, size);
+#else
+    const unsigned char *b = p;
+    is->width = (uint32_t)blob_le(b, 4);
+    is->len = (uint32_t)blob_le(b + 4, 4);
+    for (uint32_t i = 0; i < is->len; i++)
+        set_w(is, i, blob_get(b + sizeof(*is), i, is->width), is->width);
+#endif
+    return is;
 }

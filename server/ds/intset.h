@@ -61,6 +61,19 @@ int64_t intset_random(const intset_t *is);
 size_t intset_blob_len(const intset_t *is);
 /* Bytes the allocator really holds for it (kl_alloc_size). */
 size_t intset_alloc_size(const intset_t *is);
+/* Check that p[0..size) is an intset blob as Redis serialises one (what an
+ * RDB file's RDB_TYPE_SET_INTSET string holds): encoding u32 LE in {2, 4, 8},
+ * length u32 LE, then length * encoding bytes of little-endian elements, with
+ * size exactly 8 + length * encoding. deep also demands length > 0 and the
+ * elements strictly ascending (Redis's intsetValidateIntegrity). Never reads
+ * outside the blob. Returns 1 when valid, 0 otherwise. Thread: any. */
+int intset_validate_blob(const void *p, size_t size, int deep);
+/* A new intset holding a copy of the blob p[0..size), which the caller has
+ * checked with intset_validate_blob. keyloom's intset keeps Redis's layout
+ * (width, count, elements) in host order, so on a little-endian host this is
+ * one memcpy; a big-endian host swaps each field. The caller owns the result
+ * (intset_free). Thread: any. */
+intset_t *intset_from_blob(const void *p, size_t size);
 /* Self-check for tests: sorted strictly ascending, narrowest width not
  * exceeded by any element. Returns 1 when consistent. */
 int intset_validate(const intset_t *is);

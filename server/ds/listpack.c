@@ -70,11 +70,16 @@ static inline void hdr_add_count(unsigned char *lp, long delta) {
 
 /* ---- back-length ------------------------------------------------------------ */
 
+/* Bytes of the back-length for an entry of l bytes. The thresholds are
+ * Redis's, one below the powers of 128 (16383 = 2^14 - 1 already takes 3
+ * bytes although 2 would hold it): Redis computes where an entry ends from
+ * them, so any other choice makes listpacks that Redis refuses and misreads
+ * Redis's own. */
 static inline unsigned bl_size(uint64_t l) {
     if (l < 128) return 1;
-    if (l < 16384) return 2;
-    if (l < 2097152) return 3;
-    if (l < 268435456) return 4;
+    if (l < 16383) return 2;
+    if (l < 2097151) return 3;
+    if (l < 268435455) return 4;
     return 5;
 }
 

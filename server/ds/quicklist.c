@@ -88,7 +88,7 @@ static size_t entry_estimate(const unsigned char *s, size_t len) {
     long long v;
     if (len > 0 && len <= 20 && kl_str_to_ll((const char *)s, len, &v) == 0) return 10;
     size_t l = len + (len < 64 ? 1 : len < 4096 ? 2 : 5);
-    return l + (l < 128 ? 1 : l < 16384 ? 2 : l < 2097152 ? 3 : l < 268435456 ? 4 : 5);
+    return l + (l < 128 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5);
 }
 
 static inline bool is_big(const quicklist_t *ql, size_t len) {

@@ -117,8 +117,9 @@ static void check_str_roundtrip(size_t len, size_t expect_entry_bytes) {
 }
 
 Test(listpack, string_width_boundaries) {
-    /* encoding + payload, then the back-length (1 byte < 128, 2 < 16384,
-     * 3 < 2^21) */
+    /* encoding + payload, then the back-length with Redis's thresholds
+     * (1 byte < 128, 2 < 16383, 3 < 2^21 - 1; tests/unit/ds/
+     * test_listpack_format.c checks the bytes) */
     check_str_roundtrip(0, 2);
     check_str_roundtrip(1, 3);
     check_str_roundtrip(63, 1 + 63 + 1);
@@ -127,9 +128,12 @@ Test(listpack, string_width_boundaries) {
     check_str_roundtrip(126, 2 + 126 + 2); /* 128: 2-byte backlen */
     check_str_roundtrip(4095, 2 + 4095 + 2);
     check_str_roundtrip(4096, 5 + 4096 + 2);
-    check_str_roundtrip(16378, 5 + 16378 + 2); /* 16383 */
+    check_str_roundtrip(16377, 5 + 16377 + 2); /* 16382 */
+    check_str_roundtrip(16378, 5 + 16378 + 3); /* 16383: 3 bytes, as Redis */
     check_str_roundtrip(16379, 5 + 16379 + 3); /* 16384 */
     check_str_roundtrip(300000, 5 + 300000 + 3);
+    check_str_roundtrip((1u << 21) - 7, 5 + ((1u << 21) - 7) + 3); /* 2^21 - 2 */
+    check_str_roundtrip((1u << 21) - 6, 5 + ((1u << 21) - 6) + 4); /* 2^21 - 1 */
     check_str_roundtrip((1u << 21) - 5, 5 + ((1u << 21) - 5) + 4);
 }
 
