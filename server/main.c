@@ -1,5 +1,6 @@
 /* keyloom-server: start-up, the cron, signals and shutdown. */
 #include "admin.h"
+#include "persistence.h"
 #include "cmd.h"
 #include "commands.h"
 #include "config.h"
@@ -276,6 +277,11 @@ static int apply_hz(char **err) {
 static void cron(iol_timer_t *t, void *arg) {
     kv_update_time();
     g_srv.cronloops++;
+    if (g_srv.loading) {
+        /* The dataset is incomplete: no expiry, eviction or save points. */
+        exec_clients_cron();
+        return;
+    }
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     /* Active expiry gets 25% of a cron period, scaled by the effort knob. */
     long long budget = 1000000LL / hz * 25 / 100;
@@ -289,6 +295,7 @@ static void cron(iol_timer_t *t, void *arg) {
     exec_evict_cron();
     exec_clients_cron();
     exec_stats_cron();
+    persistence_cron();
 }
 
 static void on_signal(int signum) {
@@ -298,11 +305,18 @@ static void on_signal(int signum) {
         _exit(1);
     }
     kl_warning("Received %s scheduling shutdown...", name);
+    g_srv.shutdown_flags = signum == SIGINT ? g_cfg.shutdown_on_sigint : g_cfg.shutdown_on_sigterm;
     g_srv.shutdown_asap = 1;
     iol_loop_stop();
 }
 
 /* ---------------------------------------------------------------- start-up */
+
+/* The dataset is loaded: tell the log and the supervisor. */
+static void ready(void) {
+    kl_notice("Ready to accept connections");
+    supervise_ready();
+}
 
 static void usage(void) {
     fprintf(stderr, "Usage: ./keyloom-server [/path/to/keyloom.conf] [options] [-]\n"
@@ -506,6 +520,7 @@ int main(int argc, char **argv) {
     cmd_table_register(cmds_pubsub);
     cmd_table_register(cmds_multi);
     cmd_table_register(cmds_memory);
+    cmd_table_register(cmds_persistence);
     memory_note_startup(); /* the last start-up step before the I/O layer and clients */
     iol_limits_t limits = limits_from_config();
     int nthreads = g_cfg.io_threads > 1 ? g_cfg.io_threads - 1 : 0;
@@ -562,8 +577,7 @@ int main(int argc, char **argv) {
             kl_free(title);
         }
     }
-    kl_notice("Ready to accept connections");
-    supervise_ready();
+    persistence_load_at_startup(ready);
 
     cron_timer = iol_timer_new(cron, NULL);
     iol_timer_start(cron_timer, 1, (uint64_t)(1000 / (g_cfg.hz > 0 ? g_cfg.hz : 10)));
@@ -572,8 +586,15 @@ int main(int argc, char **argv) {
         exit(1);
     }
 
-    while (!g_srv.shutdown_asap)
-        iol_loop_run();
+    for (;;) {
+        while (!g_srv.shutdown_asap)
+            iol_loop_run();
+        if (g_srv.shutdown_saved || persistence_prepare_shutdown(g_srv.shutdown_flags) == 0) break;
+        kl_warning("%s received but errors trying to shut down the server, check the logs for "
+                   "more information",
+                   g_srv.shutdown_flags == g_cfg.shutdown_on_sigint ? "SIGINT" : "SIGTERM");
+        g_srv.shutdown_asap = 0;
+    }
 
     /* Graceful shutdown: stop accepting, flush what clients can take, join. */
     supervise_stopping();

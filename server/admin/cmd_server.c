@@ -13,6 +13,8 @@
 #include "kl_util.h"
 #include "lazyfree.h"
 #include "multi.h"
+#include "persistence.h"
+#include "rdb.h"
 #include "quicklist.h"
 #include "propagate.h"
 #include "reply.h"
@@ -68,6 +70,7 @@ static void cmd_flushall(client_t *c) {
     prop_changes((uint64_t)db_flush_all_lazy(lazy));
     /* Propagated even when every db was already empty, as Redis does. */
     prop_force(PROP_ALL);
+    persistence_after_flushall(); /* a running BGSAVE is stale; save the empty set */
     reply_ok(c);
 }
 
@@ -106,12 +109,14 @@ static void cmd_time(client_t *c) {
 }
 
 static void cmd_shutdown(client_t *c) {
-    bool abort_req = false, save = false, nosave = false;
+    bool abort_req = false, save = false, nosave = false, force = false;
     for (uint32_t i = 1; i < c->argc; i++) {
         if (arg_is(&c->argv[i], "nosave")) {
             nosave = true;
-        } else if (arg_is(&c->argv[i], "now") || arg_is(&c->argv[i], "force")) {
+        } else if (arg_is(&c->argv[i], "now")) {
             continue;
+        } else if (arg_is(&c->argv[i], "force")) {
+            force = true;
         } else if (arg_is(&c->argv[i], "save")) {
             save = true;
         } else if (arg_is(&c->argv[i], "abort")) {
@@ -125,10 +130,6 @@ static void cmd_shutdown(client_t *c) {
         reply_syntax_error(c);
         return;
     }
-    if (save) {
-        reply_error(c, "ERR keyloom has no persistence: SHUTDOWN SAVE is not supported");
-        return;
-    }
     if (abort_req) {
         if (c->argc != 2) {
             reply_syntax_error(c);
@@ -138,7 +139,14 @@ static void cmd_shutdown(client_t *c) {
         return;
     }
     kl_warning("User requested shutdown...");
+    int flags = (save ? KL_SHUTDOWN_SAVE : 0) | (nosave ? KL_SHUTDOWN_NOSAVE : 0) |
+                (force ? KL_SHUTDOWN_FORCE : 0);
+    if (persistence_prepare_shutdown(flags) != 0) {
+        reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
     g_srv.shutdown_asap = 1;
+    g_srv.shutdown_saved = true; /* main.c must not save again */
     /* No reply: the connection closes with the server, as in Redis. */
     exec_client_kill(c, true);
     iol_loop_stop();
@@ -170,22 +178,6 @@ static bool debug_allowed(client_t *c) {
     return false;
 }
 
-/* The size the value would take in an RDB file, as DEBUG OBJECT reports it
- * (integers in their compact RDB forms; strings as length prefix + bytes,
- * without the LZF compression Redis applies to strings over 20 bytes). */
-static size_t serialized_length(const kobj_t *o) {
-    if (o->type != OBJ_STRING) return 0;
-    long long v;
-    if (obj_get_ll(o, &v) == 0 && obj_string_len(o) <= 11) {
-        if (v >= -128 && v <= 127) return 2;
-        if (v >= -32768 && v <= 32767) return 3;
-        if (v >= INT32_MIN && v <= INT32_MAX) return 5;
-    }
-    size_t len = obj_string_len(o);
-    size_t prefix = len < 64 ? 1 : len < 16384 ? 2 : len <= UINT32_MAX ? 5 : 9;
-    return prefix + len;
-}
-
 static void cmd_debug(client_t *c) {
     if (!debug_allowed(c)) return;
     const resp_arg_t *sub = &c->argv[1];
@@ -197,6 +189,19 @@ static void cmd_debug(client_t *c) {
             "    Output a hex signature of the values of all the specified keys.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+            "    * MERGE: conflicting keys will be loaded from RDB.",
+            "    * NOFLUSH: the existing database will not be removed before load, but",
+            "      conflicting keys will generate an exception and kill the server.",
+            "    * NOSAVE: the database will be loaded from an existing RDB file.",
+            "    Examples:",
+            "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+            "      the database.",
+            "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+            "      existing RDB file.",
+            "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+            "      file to the database.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -218,6 +223,26 @@ static void cmd_debug(client_t *c) {
             nanosleep(&ts, NULL);
         }
         reply_ok(c);
+    } else if (arg_is(sub, "reload")) {
+        bool save = true, flush = true, merge = false;
+        for (uint32_t j = 2; j < c->argc; j++) {
+            if (arg_is(&c->argv[j], "merge")) {
+                merge = true;
+            } else if (arg_is(&c->argv[j], "noflush")) {
+                flush = false;
+            } else if (arg_is(&c->argv[j], "nosave")) {
+                save = false;
+            } else {
+                reply_error(c, "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
+                               "options.");
+                return;
+            }
+        }
+        const char *msg;
+        if (persistence_debug_reload(save, flush, merge, &msg) != 0)
+            reply_error(c, msg);
+        else
+            reply_ok(c);
     } else if (c->argc == 3 && arg_is(sub, "set-active-expire")) {
         g_kv.active_expire_enabled = atoi(c->argv[2].ptr);
         reply_ok(c);
@@ -232,8 +257,8 @@ static void cmd_debug(client_t *c) {
         snprintf(buf, sizeof(buf),
                  "Value at:%p refcount:%lld encoding:%s serializedlength:%zu lru:%u "
                  "lru_seconds_idle:%lld",
-                 (void *)o, obj_refcount(o), obj_encoding_name(o->enc), serialized_length(o),
-                 o->lru, db_idle_seconds(o));
+                 (void *)o, obj_refcount(o), obj_encoding_name(o->enc),
+                 rdb_serialized_length(o, g_cfg.rdbcompression != 0), o->lru, db_idle_seconds(o));
         if (o->type == OBJ_LIST) {
             /* Redis's quicklist fields (ql_compressed: whether compression is on). */
             const quicklist_t *ql = o->v.p;
@@ -275,6 +300,7 @@ static void reply_flags(client_t *c, uint32_t f) {
         {CMD_FAST, "fast"},
         {CMD_NO_AUTH, "no_auth"},
         {CMD_MAY_REPLICATE, "may_replicate"},
+        {CMD_NO_ASYNC_LOADING, "no_async_loading"},
         {CMD_NO_MULTI, "no_multi"},
         {CMD_ALLOW_BUSY, "allow_busy"},
         {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},

@@ -17,6 +17,8 @@
 #include "kl_version.h"
 #include "reply.h"
 #include "server.h"
+#include "persistence.h"
+#include "snapshot.h"
 #include "tls.h"
 #include "slowlog.h"
 
@@ -231,41 +233,7 @@ static void section_memory(kl_buf_t *b) {
 }
 
 static void section_persistence(kl_buf_t *b) {
-    /* keyloom neither forks nor persists: what Redis prints when no save,
-     * rewrite or load ever ran (the last statuses ok, the times -1). */
-    kl_buf_appendf(b,
-                   "# Persistence\r\n"
-                   "loading:0\r\n"
-                   "async_loading:0\r\n"
-                   "current_cow_peak:0\r\n"
-                   "current_cow_size:0\r\n"
-                   "current_cow_size_age:0\r\n"
-                   "current_fork_perc:0.00\r\n"
-                   "current_save_keys_processed:0\r\n"
-                   "current_save_keys_total:0\r\n"
-                   "rdb_changes_since_last_save:%llu\r\n"
-                   "rdb_bgsave_in_progress:0\r\n"
-                   "rdb_last_save_time:%lld\r\n"
-                   "rdb_last_bgsave_status:ok\r\n"
-                   "rdb_last_bgsave_time_sec:-1\r\n"
-                   "rdb_current_bgsave_time_sec:-1\r\n"
-                   "rdb_saves:0\r\n"
-                   "rdb_last_cow_size:0\r\n"
-                   "rdb_last_load_keys_expired:0\r\n"
-                   "rdb_last_load_keys_loaded:0\r\n"
-                   "aof_enabled:0\r\n"
-                   "aof_rewrite_in_progress:0\r\n"
-                   "aof_rewrite_scheduled:0\r\n"
-                   "aof_last_rewrite_time_sec:-1\r\n"
-                   "aof_current_rewrite_time_sec:-1\r\n"
-                   "aof_last_bgrewrite_status:ok\r\n"
-                   "aof_rewrites:0\r\n"
-                   "aof_rewrites_consecutive_failures:0\r\n"
-                   "aof_last_write_status:ok\r\n"
-                   "aof_last_cow_size:0\r\n"
-                   "module_fork_in_progress:0\r\n"
-                   "module_fork_last_cow_size:0\r\n",
-                   (unsigned long long)g_srv.dirty, (long long)(g_srv.start_ms / 1000));
+    persistence_info(b);
 }
 
 static void section_stats(kl_buf_t *b) {
@@ -328,8 +296,8 @@ static void section_stats(kl_buf_t *b) {
                    "pubsub_channels:%zu\r\n"
                    "pubsub_patterns:%zu\r\n"
                    "pubsubshard_channels:%zu\r\n"
-                   "latest_fork_usec:0\r\n"
-                   "total_forks:0\r\n"
+                   "latest_fork_usec:%lld\r\n"
+                   "total_forks:%llu\r\n"
                    "migrate_cached_sockets:0\r\n"
                    "slave_expires_tracked_keys:0\r\n"
                    "active_defrag_hits:0\r\n"
@@ -354,6 +322,7 @@ static void section_stats(kl_buf_t *b) {
                    "client_output_buffer_limit_disconnections:%llu\r\n",
                    (unsigned long long)ks->keyspace_hits, (unsigned long long)ks->keyspace_misses,
                    pubsub_channels_count(), pubsub_patterns_count(), pubsub_shard_channels_count(),
+                   g_snap.latest_fork_usec, (unsigned long long)g_snap.total_forks,
                    (unsigned long long)s->unexpected_error_replies, reply_total_errors(),
                    (unsigned long long)reads, (unsigned long long)writes,
                    (unsigned long long)(iol_threaded() ? reads : 0),

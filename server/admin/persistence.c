@@ -138,18 +138,18 @@ static void cmd_bgsave(client_t *c) {
         /* Inside EXEC: forking there would save half a transaction. */
         (void)schedule;
         bgsave_scheduled = true;
-        reply_status(c, "Background saving scheduled");
+        reply_simple(c, "Background saving scheduled");
     } else {
         char err[512];
         if (bgsave_start(err, sizeof(err)) == 0)
-            reply_status(c, "Background saving started");
+            reply_simple(c, "Background saving started");
         else
             reply_error(c, "ERR");
     }
 }
 
 static void cmd_lastsave(client_t *c) {
-    reply_ll(c, g_snap.lastsave);
+    reply_int(c, g_snap.lastsave);
 }
 
 kl_command_t cmds_persistence[] = {
@@ -174,7 +174,6 @@ kl_command_t cmds_persistence[] = {
         .summary = "Asynchronously saves the database(s) to disk.",
         .complexity = "O(1)",
         .acl_cats = "@admin @slow @dangerous",
-        .history = "3.2.2: Added the `SCHEDULE` option.",
     },
     {
         .name = "lastsave",
@@ -295,8 +294,7 @@ int persistence_debug_reload(bool save, bool flush, bool merge, const char **msg
     rdb_loader_t *l = rdb_loader_open_file(g_cfg.dbfilename, flags, &err);
     int rc = l ? 0 : -1;
     g_srv.loading = true;
-    while (rc == 0 && (rc = rdb_loader_step(l, SIZE_MAX / 2, &err)) == 1) {
-    }
+    while (rc == 0 && (rc = rdb_loader_step(l, SIZE_MAX / 2, &err)) == 1) {}
     g_srv.loading = false;
     if (l) {
         last_load_keys_loaded = rdb_loader_info(l)->keys_loaded;
@@ -319,56 +317,53 @@ void persistence_info(kl_buf_t *b) {
     int64_t now = mstime();
     bool child = snap_child_running();
     uint64_t processed = g_snap.child_keys;
-    kl_buf_appendf(b,
-                   "# Persistence\r\n"
-                   "loading:%d\r\n"
-                   "async_loading:0\r\n"
-                   "current_cow_peak:0\r\n"
-                   "current_cow_size:0\r\n"
-                   "current_cow_size_age:0\r\n"
-                   "current_fork_perc:%.2f\r\n"
-                   "current_save_keys_processed:%llu\r\n"
-                   "current_save_keys_total:%llu\r\n"
-                   "rdb_changes_since_last_save:%llu\r\n"
-                   "rdb_bgsave_in_progress:%d\r\n"
-                   "rdb_last_save_time:%lld\r\n"
-                   "rdb_last_bgsave_status:%s\r\n"
-                   "rdb_last_bgsave_time_sec:%lld\r\n"
-                   "rdb_current_bgsave_time_sec:%lld\r\n"
-                   "rdb_saves:%llu\r\n"
-                   "rdb_last_cow_size:%llu\r\n"
-                   "rdb_last_load_keys_expired:%llu\r\n"
-                   "rdb_last_load_keys_loaded:%llu\r\n"
-                   "aof_enabled:0\r\n"
-                   "aof_rewrite_in_progress:0\r\n"
-                   "aof_rewrite_scheduled:0\r\n"
-                   "aof_last_rewrite_time_sec:-1\r\n"
-                   "aof_current_rewrite_time_sec:-1\r\n"
-                   "aof_last_bgrewrite_status:ok\r\n"
-                   "aof_rewrites:0\r\n"
-                   "aof_rewrites_consecutive_failures:0\r\n"
-                   "aof_last_write_status:ok\r\n"
-                   "aof_last_cow_size:0\r\n"
-                   "module_fork_in_progress:0\r\n"
-                   "module_fork_last_cow_size:0\r\n",
-                   g_srv.loading ? 1 : 0,
-                   child && save_keys_total ? 100.0 * (double)processed / (double)save_keys_total
-                                            : 0.0,
-                   (unsigned long long)(child ? processed : 0),
-                   (unsigned long long)(child ? save_keys_total : 0),
-                   (unsigned long long)g_srv.dirty, child ? 1 : 0, (long long)g_snap.lastsave,
-                   g_snap.lastbgsave_ok ? "ok" : "err", g_snap.last_bgsave_secs,
-                   child ? (long long)((now - g_snap.child_start_ms) / 1000) : -1LL,
-                   (unsigned long long)g_snap.rdb_saves, (unsigned long long)g_snap.last_cow_size,
-                   (unsigned long long)last_load_keys_expired,
-                   (unsigned long long)last_load_keys_loaded);
+    kl_buf_appendf(
+        b,
+        "# Persistence\r\n"
+        "loading:%d\r\n"
+        "async_loading:0\r\n"
+        "current_cow_peak:0\r\n"
+        "current_cow_size:0\r\n"
+        "current_cow_size_age:0\r\n"
+        "current_fork_perc:%.2f\r\n"
+        "current_save_keys_processed:%llu\r\n"
+        "current_save_keys_total:%llu\r\n"
+        "rdb_changes_since_last_save:%llu\r\n"
+        "rdb_bgsave_in_progress:%d\r\n"
+        "rdb_last_save_time:%lld\r\n"
+        "rdb_last_bgsave_status:%s\r\n"
+        "rdb_last_bgsave_time_sec:%lld\r\n"
+        "rdb_current_bgsave_time_sec:%lld\r\n"
+        "rdb_saves:%llu\r\n"
+        "rdb_last_cow_size:%llu\r\n"
+        "rdb_last_load_keys_expired:%llu\r\n"
+        "rdb_last_load_keys_loaded:%llu\r\n"
+        "aof_enabled:0\r\n"
+        "aof_rewrite_in_progress:0\r\n"
+        "aof_rewrite_scheduled:0\r\n"
+        "aof_last_rewrite_time_sec:-1\r\n"
+        "aof_current_rewrite_time_sec:-1\r\n"
+        "aof_last_bgrewrite_status:ok\r\n"
+        "aof_rewrites:0\r\n"
+        "aof_rewrites_consecutive_failures:0\r\n"
+        "aof_last_write_status:ok\r\n"
+        "aof_last_cow_size:0\r\n"
+        "module_fork_in_progress:0\r\n"
+        "module_fork_last_cow_size:0\r\n",
+        g_srv.loading ? 1 : 0,
+        child && save_keys_total ? 100.0 * (double)processed / (double)save_keys_total : 0.0,
+        (unsigned long long)(child ? processed : 0),
+        (unsigned long long)(child ? save_keys_total : 0), (unsigned long long)g_srv.dirty,
+        child ? 1 : 0, (long long)g_snap.lastsave, g_snap.lastbgsave_ok ? "ok" : "err",
+        g_snap.last_bgsave_secs, child ? (long long)((now - g_snap.child_start_ms) / 1000) : -1LL,
+        (unsigned long long)g_snap.rdb_saves, (unsigned long long)g_snap.last_cow_size,
+        (unsigned long long)last_load_keys_expired, (unsigned long long)last_load_keys_loaded);
     if (loader) {
         size_t total = rdb_loader_size(loader), done = rdb_loader_pos(loader);
         double perc = total ? 100.0 * (double)done / (double)total : 0.0;
         double elapsed = (double)(now - loading_start_ms) / 1000.0;
-        long long eta = done && total > done ? (long long)(elapsed * (double)(total - done) /
-                                                           (double)done)
-                                             : 1;
+        long long eta =
+            done && total > done ? (long long)(elapsed * (double)(total - done) / (double)done) : 1;
         kl_buf_appendf(b,
                        "loading_start_time:%lld\r\n"
                        "loading_total_bytes:%zu\r\n"

@@ -8,7 +8,7 @@
 #define KL_PERSISTENCE_H
 
 #include "cmd.h"
-#include "kl_buf.h"
+#include "kl_util.h"
 
 #include <stdbool.h>
 
@@ -17,8 +17,9 @@ extern kl_command_t cmds_persistence[];
 /* Start loading dbfilename if it exists: the load then runs in steps of
  * loading-process-events-interval-bytes from the main loop. A file that
  * cannot be loaded stops the server (exit 1), as Redis. Thread: main, once
- * the listeners and I/O threads run. */
-void persistence_load_at_startup(void);
+ * the listeners and I/O threads run; done() runs once the dataset is
+ * there ("Ready to accept connections"). */
+void persistence_load_at_startup(void (*done)(void));
 /* Cron work: reap a finished BGSAVE child, start a scheduled one, check the
  * save points. */
 void persistence_cron(void);

@@ -35,6 +35,7 @@ enum cmd_flag {
     CMD_NO_MANDATORY_KEYS = 1u << 24,
     CMD_PROTECTED = 1u << 25,
     CMD_SENTINEL = 1u << 26,
+    CMD_NO_ASYNC_LOADING = 1u << 27,
     /* Keys found through a numkeys argument (set by cmd_table_register for a
      * key spec with numkeys_at; reported as "movablekeys"). */
     CMD_MOVABLE_KEYS = 1u << 30,

@@ -254,8 +254,7 @@ static kl_command_t *exec_check(client_t *c) {
         return NULL;
     }
     if (exec_oom_rejected(c, cmd)) return NULL; /* maxmemory: evict, or -OOM */
-    if (snap_writes_denied() &&
-        (is_write_cmd(c, cmd) || (cmd->xflags & CMDX_DENY_ON_DISK_ERROR))) {
+    if (snap_writes_denied() && (is_write_cmd(c, cmd) || (cmd->xflags & CMDX_DENY_ON_DISK_ERROR))) {
         cmd->rejected_calls++;
         g_srv.stat.rejected_calls++;
         reply_error(c, "MISCONF Redis is configured to save RDB snapshots, but it's currently "

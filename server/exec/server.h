@@ -49,6 +49,10 @@ typedef struct kl_server {
     /* While a dataset loads (start-up, DEBUG RELOAD runs in one go),
      * commands without CMD_LOADING get -LOADING (set by admin/persistence.c). */
     bool loading;
+    /* Set by SHUTDOWN once it saved (or was told not to): the exit path does
+     * not save again. */
+    bool shutdown_saved;
+    int shutdown_flags; /* KL_SHUTDOWN_* of a signal's shutdown */
 } kl_server_t;
 
 extern kl_server_t g_srv;

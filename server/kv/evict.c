@@ -88,8 +88,8 @@ void evict_obj_stored(kobj_t *val, kobj_t *old) {
 
 void evict_obj_loaded(kobj_t *o, long long lfu_freq, long long lru_idle_s) {
     if (policy_lfu()) {
-        unsigned counter = lfu_freq >= 0 ? (unsigned)(lfu_freq > 255 ? 255 : lfu_freq)
-                                         : EVICT_LFU_INIT_VAL;
+        unsigned counter =
+            lfu_freq >= 0 ? (unsigned)(lfu_freq > 255 ? 255 : lfu_freq) : EVICT_LFU_INIT_VAL;
         o->lru = evict_lfu_pack(evict_lfu_minutes(g_kv.mstime), counter);
         return;
     }

@@ -22,9 +22,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -55,12 +57,18 @@ static void set_err(rdb_err_t *err, size_t offset, const char *fmt, ...) {
 
 int rdb_object_type(const kobj_t *o) {
     switch (o->type) {
-    case OBJ_STRING: return RDB_TYPE_STRING;
-    case OBJ_LIST: return RDB_TYPE_LIST_QUICKLIST_2;
-    case OBJ_SET: return o->enc == ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
-    case OBJ_ZSET: return o->enc == ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
-    case OBJ_HASH: return o->enc == ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
-    default: return -1;
+    case OBJ_STRING:
+        return RDB_TYPE_STRING;
+    case OBJ_LIST:
+        return RDB_TYPE_LIST_QUICKLIST_2;
+    case OBJ_SET:
+        return o->enc == ENC_INTSET ? RDB_TYPE_SET_INTSET : RDB_TYPE_SET;
+    case OBJ_ZSET:
+        return o->enc == ENC_LISTPACK ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_ZSET_2;
+    case OBJ_HASH:
+        return o->enc == ENC_LISTPACK ? RDB_TYPE_HASH_LISTPACK : RDB_TYPE_HASH;
+    default:
+        return -1;
     }
 }
 
@@ -139,11 +147,20 @@ void rdb_save_object(rdb_buf_t *w, const kobj_t *o, bool compress) {
         else
             rdb_put_string(w, o->v.s.ptr, o->v.s.len, compress);
         break;
-    case OBJ_LIST: save_list(w, o, compress); break;
-    case OBJ_SET: save_set(w, o, compress); break;
-    case OBJ_ZSET: save_zset(w, o, compress); break;
-    case OBJ_HASH: save_hash(w, o, compress); break;
-    default: break;
+    case OBJ_LIST:
+        save_list(w, o, compress);
+        break;
+    case OBJ_SET:
+        save_set(w, o, compress);
+        break;
+    case OBJ_ZSET:
+        save_zset(w, o, compress);
+        break;
+    case OBJ_HASH:
+        save_hash(w, o, compress);
+        break;
+    default:
+        break;
     }
 }
 
@@ -165,8 +182,9 @@ bool rdb_is_loadable_type(int t) {
 
 /* A loading error from the codec (truncated or impossible bytes). */
 static kobj_t *codec_err(rdb_reader_t *r, int rc, rdb_err_t *err) {
-    set_err(err, r->pos, "%s", rc == RDB_ERR_TRUNC ? "Unexpected EOF reading RDB file"
-                                                   : "Corrupt length or string encoding");
+    set_err(err, r->pos, "%s",
+            rc == RDB_ERR_TRUNC ? "Unexpected EOF reading RDB file"
+                                : "Corrupt length or string encoding");
     return NULL;
 }
 
@@ -247,13 +265,16 @@ static kobj_t *zset_lp_to_skiplist(kobj_t *o, rdb_err_t *err, size_t off) {
         const unsigned char *m = lp_get_bytes(p, mb, &mlen);
         double score = lp_score(sp);
         bool added;
-        if (isnan(score)) added = false;
-        else zsl_set_find_or_insert(zs, (const char *)m, mlen, score, &added);
+        if (isnan(score))
+            added = false;
+        else
+            zsl_set_find_or_insert(zs, (const char *)m, mlen, score, &added);
         if (!added) {
             zsl_set_free(zs);
             obj_free(o);
-            set_err(err, off, isnan(score) ? "Zset with NAN score detected"
-                                           : "Duplicate zset fields detected");
+            set_err(err, off,
+                    isnan(score) ? "Zset with NAN score detected"
+                                 : "Duplicate zset fields detected");
             return NULL;
         }
         p = lp_next(lp, sp);
@@ -395,8 +416,9 @@ static kobj_t *load_set(rdb_reader_t *r, bool *empty, rdb_err_t *err) {
     }
     long long max = g_cfg.set_max_intset_entries;
     if (max > (1LL << 30)) max = 1LL << 30;
-    kobj_t *o = (long long)len <= max ? obj_new(OBJ_SET, ENC_INTSET, intset_new())
-                                      : obj_new(OBJ_SET, ENC_HASHTABLE, dict_create(&kv_set_dict_type));
+    kobj_t *o = (long long)len <= max
+                    ? obj_new(OBJ_SET, ENC_INTSET, intset_new())
+                    : obj_new(OBJ_SET, ENC_HASHTABLE, dict_create(&kv_set_dict_type));
     while (len--) {
         size_t off = r->pos;
         unsigned char *s;
@@ -449,7 +471,8 @@ static kobj_t *load_zset(rdb_reader_t *r, int type, bool *empty, rdb_err_t *err)
         size_t n;
         double score;
         if ((rc = rdb_get_string(r, &m, &n)) != 0) goto codec;
-        rc = type == RDB_TYPE_ZSET_2 ? rdb_get_double_bin(r, &score) : rdb_get_double_str(r, &score);
+        rc =
+            type == RDB_TYPE_ZSET_2 ? rdb_get_double_bin(r, &score) : rdb_get_double_str(r, &score);
         if (rc) {
             kl_free(m);
             goto codec;
@@ -659,7 +682,8 @@ static kobj_t *load_blob_type(rdb_reader_t *r, int type, int flags, bool *empty,
             for (unsigned char *p = lp_first(lp); p; p = lp_next(lp, p)) {
                 size_t len;
                 lp_get_bytes(p, buf, &len);
-                if ((long long)len > g_cfg.hash_max_listpack_value) return hash_lp_to_ht(o, err, off);
+                if ((long long)len > g_cfg.hash_max_listpack_value)
+                    return hash_lp_to_ht(o, err, off);
             }
         }
         return o;
@@ -669,21 +693,28 @@ static kobj_t *load_blob_type(rdb_reader_t *r, int type, int flags, bool *empty,
 kobj_t *rdb_load_object(rdb_reader_t *r, int type, int flags, bool *empty, rdb_err_t *err) {
     *empty = false;
     switch (type) {
-    case RDB_TYPE_STRING: return load_string(r, err);
-    case RDB_TYPE_LIST: return load_list_linked(r, empty, err);
-    case RDB_TYPE_SET: return load_set(r, empty, err);
+    case RDB_TYPE_STRING:
+        return load_string(r, err);
+    case RDB_TYPE_LIST:
+        return load_list_linked(r, empty, err);
+    case RDB_TYPE_SET:
+        return load_set(r, empty, err);
     case RDB_TYPE_ZSET:
-    case RDB_TYPE_ZSET_2: return load_zset(r, type, empty, err);
-    case RDB_TYPE_HASH: return load_hash(r, empty, err);
+    case RDB_TYPE_ZSET_2:
+        return load_zset(r, type, empty, err);
+    case RDB_TYPE_HASH:
+        return load_hash(r, empty, err);
     case RDB_TYPE_LIST_QUICKLIST:
-    case RDB_TYPE_LIST_QUICKLIST_2: return load_quicklist(r, type, empty, err);
+    case RDB_TYPE_LIST_QUICKLIST_2:
+        return load_quicklist(r, type, empty, err);
     case RDB_TYPE_HASH_ZIPMAP:
     case RDB_TYPE_LIST_ZIPLIST:
     case RDB_TYPE_SET_INTSET:
     case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_HASH_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
-    case RDB_TYPE_HASH_LISTPACK: return load_blob_type(r, type, flags, empty, err);
+    case RDB_TYPE_HASH_LISTPACK:
+        return load_blob_type(r, type, flags, empty, err);
     case RDB_TYPE_STREAM_LISTPACKS:
     case RDB_TYPE_STREAM_LISTPACKS_2:
         set_err(err, r->pos, "keyloom cannot load streams yet (RDB type %d)", type);
@@ -692,7 +723,9 @@ kobj_t *rdb_load_object(rdb_reader_t *r, int type, int flags, bool *empty, rdb_e
     case RDB_TYPE_MODULE_2:
         set_err(err, r->pos, "keyloom cannot load module values (RDB type %d)", type);
         return NULL;
-    default: set_err(err, r->pos, "Unknown RDB encoding type %d", type); return NULL;
+    default:
+        set_err(err, r->pos, "Unknown RDB encoding type %d", type);
+        return NULL;
     }
 }
 
@@ -1070,7 +1103,8 @@ static int load_one(rdb_loader_t *l, rdb_err_t *err) {
         if ((rc = rdb_get_len(r, &a, NULL)) != 0) goto codec;
         l->lru_idle = (long long)(a > (uint64_t)LLONG_MAX ? LLONG_MAX : a);
         return 1;
-    case RDB_OPCODE_EOF: return load_trailer(l, err) == 0 ? 0 : -1;
+    case RDB_OPCODE_EOF:
+        return load_trailer(l, err) == 0 ? 0 : -1;
     case RDB_OPCODE_SELECTDB:
         if ((rc = rdb_get_len(r, &a, NULL)) != 0) goto codec;
         if (a >= (uint64_t)db_count()) {
@@ -1107,7 +1141,8 @@ static int load_one(rdb_loader_t *l, rdb_err_t *err) {
         set_err(err, start, "keyloom cannot load functions yet (RDB opcode FUNCTION%s, %d)",
                 t == RDB_OPCODE_FUNCTION2 ? "2" : "_PRE_GA", t);
         return -1;
-    default: break;
+    default:
+        break;
     }
 
     /* A key and its value. */
@@ -1135,6 +1170,8 @@ static int load_one(rdb_loader_t *l, rdb_err_t *err) {
         l->info.keys_expired++;
         return 1;
     }
+    if ((l->flags & RDB_LOAD_ALLOW_DUP) && db_exists(l->db, (const char *)key, klen))
+        db_delete(l->db, (const char *)key, klen);
     if (!db_add_loaded(l->db, (const char *)key, klen, val)) {
         set_err(err, start, "RDB has duplicated key '%.*s' in DB %d", (int)(klen > 64 ? 64 : klen),
                 key, l->db->id);
@@ -1149,8 +1186,8 @@ static int load_one(rdb_loader_t *l, rdb_err_t *err) {
     if (g_cfg.key_load_delay) key_delay(g_cfg.key_load_delay);
     return 1;
 codec:
-    set_err(err, start, "%s", rc == RDB_ERR_TRUNC ? "Unexpected EOF reading RDB file"
-                                                  : "Corrupt RDB data");
+    set_err(err, start, "%s",
+            rc == RDB_ERR_TRUNC ? "Unexpected EOF reading RDB file" : "Corrupt RDB data");
     return -1;
 }
 

@@ -115,9 +115,10 @@ typedef struct rdb_load_info {
 
 /* Loader flags (besides RDB_LOAD_DEEP). */
 enum {
-    RDB_LOAD_SKIP_EXPIRED = 1 << 8, /* a master does not load keys already expired */
-    RDB_LOAD_NO_CHECKSUM = 1 << 9,  /* rdbchecksum no: do not verify the trailer */
+    RDB_LOAD_SKIP_EXPIRED = 1 << 8,  /* a master does not load keys already expired */
+    RDB_LOAD_NO_CHECKSUM = 1 << 9,   /* rdbchecksum no: do not verify the trailer */
     RDB_LOAD_AOF_PREAMBLE = 1 << 10, /* an AOF base: stop at EOF, the rest is AOF */
+    RDB_LOAD_ALLOW_DUP = 1 << 11,    /* a key already there is replaced (DEBUG RELOAD MERGE) */
 };
 
 /* A loader over the file at path, mapped read-only; NULL with err (and

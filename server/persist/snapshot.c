@@ -199,6 +199,7 @@ int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) 
     report_fd = fds[0];
     g_snap.latest_fork_usec =
         (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_usec - t0.tv_usec);
+    g_snap.total_forks++;
     g_snap.child_pid = pid;
     g_snap.child_start_ms = start;
     g_snap.dirty_at_fork = dirty;
@@ -253,8 +254,7 @@ void snap_kill_child(void) {
     pid_t pid = g_snap.child_pid;
     kill(pid, SIGUSR1);
     int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     char tmp[64];
     temp_name(tmp, sizeof(tmp), pid);
     unlink(tmp);

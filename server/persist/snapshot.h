@@ -39,10 +39,11 @@ typedef struct snap_state {
     bool lastbgsave_ok;         /* rdb_last_bgsave_status */
     long long last_bgsave_secs; /* rdb_last_bgsave_time_sec, -1 if none */
     long long latest_fork_usec;
-    uint64_t rdb_saves;          /* rdb_saves: successful saves */
-    uint64_t last_cow_size;      /* rdb_last_cow_size */
-    uint64_t child_keys;         /* current_save_keys_processed, when reported */
-    uint64_t dirty_at_fork;      /* the caller's dirty counter when the child forked */
+    uint64_t total_forks;
+    uint64_t rdb_saves;     /* rdb_saves: successful saves */
+    uint64_t last_cow_size; /* rdb_last_cow_size */
+    uint64_t child_keys;    /* current_save_keys_processed, when reported */
+    uint64_t dirty_at_fork; /* the caller's dirty counter when the child forked */
 } snap_state_t;
 
 extern snap_state_t g_snap;
