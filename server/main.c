@@ -521,6 +521,7 @@ int main(int argc, char **argv) {
     cmd_table_register(cmds_multi);
     cmd_table_register(cmds_memory);
     cmd_table_register(cmds_persistence);
+    cmd_table_register(cmds_dump);
     memory_note_startup(); /* the last start-up step before the I/O layer and clients */
     iol_limits_t limits = limits_from_config();
     int nthreads = g_cfg.io_threads > 1 ? g_cfg.io_threads - 1 : 0;

@@ -311,7 +311,7 @@ static void section_stats(kl_buf_t *b) {
                    "tracking_total_prefixes:0\r\n"
                    "unexpected_error_replies:%llu\r\n"
                    "total_error_replies:%llu\r\n"
-                   "dump_payload_sanitizations:0\r\n"
+                   "dump_payload_sanitizations:%llu\r\n"
                    "total_reads_processed:%llu\r\n"
                    "total_writes_processed:%llu\r\n"
                    "io_threaded_reads_processed:%llu\r\n"
@@ -324,6 +324,7 @@ static void section_stats(kl_buf_t *b) {
                    pubsub_channels_count(), pubsub_patterns_count(), pubsub_shard_channels_count(),
                    g_snap.latest_fork_usec, (unsigned long long)g_snap.total_forks,
                    (unsigned long long)s->unexpected_error_replies, reply_total_errors(),
+                   (unsigned long long)s->dump_payload_sanitizations,
                    (unsigned long long)reads, (unsigned long long)writes,
                    (unsigned long long)(iol_threaded() ? reads : 0),
                    (unsigned long long)(iol_threaded() ? writes : 0),

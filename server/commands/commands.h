@@ -14,5 +14,6 @@ extern kl_command_t cmds_list[];
 extern kl_command_t cmds_hash[];
 extern kl_command_t cmds_set[];
 extern kl_command_t cmds_zset[];
+extern kl_command_t cmds_dump[];
 
 #endif
