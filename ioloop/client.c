@@ -98,6 +98,13 @@ uint64_t iol_client_net_out(const iol_client_t *c) {
     return atomic_load_explicit(&((iol_client_t *)c)->net_out, memory_order_relaxed);
 }
 
+void iol_client_detached_hand(iol_client_t *c, resp_batch_t *b) {
+    IOL_ASSERT(!c->thread);
+    c->exec_batch = b;
+    c->exec_done = 0;
+    c->exec_held = true;
+}
+
 resp_batch_t *iol_client_batch(iol_client_t *c) {
     IOL_ASSERT(c->exec_held);
     return c->exec_batch;

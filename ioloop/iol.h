@@ -165,6 +165,9 @@ iol_client_t *iol_client_new(size_t udata_size);
  * clients, later the AOF loader's) is detached: whoever made it fills its
  * batch and calls the dispatch hook itself; iol_client_release just ends the
  * executor's hold and pushes join its reply chain. */
+/* Hand batch b to a detached client, as an I/O thread's dispatch would; its
+ * maker then calls the dispatch hook. Thread: executor. */
+void iol_client_detached_hand(iol_client_t *c, resp_batch_t *b);
 /* Thread: the client's I/O thread (the free hook). Release what
  * iol_client_new allocated. */
 void iol_client_delete(iol_client_t *c);
@@ -247,5 +250,19 @@ void iol_timer_free(iol_timer_t *t);
 
 /* Call cb(signum) on the main thread when signum arrives. Returns 0 or -errno. */
 int iol_signal_watch(int signum, void (*cb)(int signum));
+
+/* A wake-up of the main loop from another thread: cb(arg) runs on the main
+ * thread after iol_async_send (sends coalesce: one run may answer several).
+ * new/free: main thread; send: any thread. */
+typedef struct iol_async iol_async_t;
+iol_async_t *iol_async_new(void (*cb)(void *arg), void *arg);
+void iol_async_send(iol_async_t *a);
+void iol_async_free(iol_async_t *a);
+
+/* Work the main loop does on every turn right before it waits for events
+ * (Redis's beforeSleep): cb(arg) on the main thread. */
+typedef struct iol_before_sleep iol_before_sleep_t;
+iol_before_sleep_t *iol_before_sleep_new(void (*cb)(void *arg), void *arg);
+void iol_before_sleep_free(iol_before_sleep_t *b);
 
 #endif

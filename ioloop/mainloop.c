@@ -15,6 +15,18 @@ struct iol_timer {
     void *arg;
 };
 
+struct iol_async {
+    uv_async_t h;
+    void (*cb)(void *arg);
+    void *arg;
+};
+
+struct iol_before_sleep {
+    uv_prepare_t h;
+    void (*cb)(void *arg);
+    void *arg;
+};
+
 typedef struct sig_watch {
     uv_signal_t h;
     void (*cb)(int signum);
@@ -123,4 +135,54 @@ int iol_signal_watch(int signum, void (*cb)(int signum)) {
     }
     signals[nsignals++] = w;
     return 0;
+}
+
+/* ---- cross-thread wake-ups and before-sleep work ---- */
+
+static void async_cb(uv_async_t *h) {
+    iol_async_t *a = h->data;
+    a->cb(a->arg);
+}
+
+iol_async_t *iol_async_new(void (*cb)(void *arg), void *arg) {
+    iol_async_t *a = kl_calloc(1, sizeof(*a));
+    a->cb = cb;
+    a->arg = arg;
+    if (uv_async_init(iol__main_loop(), &a->h, async_cb) != 0) {
+        kl_free(a);
+        return NULL;
+    }
+    a->h.data = a;
+    return a;
+}
+
+/* Thread: any. uv_async_send coalesces: one callback may answer many sends. */
+void iol_async_send(iol_async_t *a) {
+    uv_async_send(&a->h);
+}
+
+void iol_async_free(iol_async_t *a) {
+    if (!a) return;
+    uv_close((uv_handle_t *)&a->h, free_on_close);
+}
+
+static void prepare_cb(uv_prepare_t *h) {
+    iol_before_sleep_t *b = h->data;
+    b->cb(b->arg);
+}
+
+iol_before_sleep_t *iol_before_sleep_new(void (*cb)(void *arg), void *arg) {
+    iol_before_sleep_t *b = kl_calloc(1, sizeof(*b));
+    b->cb = cb;
+    b->arg = arg;
+    uv_prepare_init(iol__main_loop(), &b->h);
+    b->h.data = b;
+    uv_prepare_start(&b->h, prepare_cb);
+    return b;
+}
+
+void iol_before_sleep_free(iol_before_sleep_t *b) {
+    if (!b) return;
+    uv_prepare_stop(&b->h);
+    uv_close((uv_handle_t *)&b->h, free_on_close);
 }

@@ -1,5 +1,6 @@
 /* keyloom-server: start-up, the cron, signals and shutdown. */
 #include "admin.h"
+#include "aof_policy.h"
 #include "persistence.h"
 #include "cmd.h"
 #include "commands.h"
@@ -522,6 +523,7 @@ int main(int argc, char **argv) {
     cmd_table_register(cmds_memory);
     cmd_table_register(cmds_persistence);
     cmd_table_register(cmds_dump);
+    cmd_table_register(cmds_aof);
     memory_note_startup(); /* the last start-up step before the I/O layer and clients */
     iol_limits_t limits = limits_from_config();
     int nthreads = g_cfg.io_threads > 1 ? g_cfg.io_threads - 1 : 0;

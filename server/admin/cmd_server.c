@@ -13,6 +13,7 @@
 #include "kl_util.h"
 #include "lazyfree.h"
 #include "multi.h"
+#include "aof_policy.h"
 #include "persistence.h"
 #include "rdb.h"
 #include "quicklist.h"
@@ -187,6 +188,8 @@ static void cmd_debug(client_t *c) {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "LOADAOF",
+            "    Flush the AOF buffers on disk and reload the AOF in memory.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
             "RELOAD [option ...]",
@@ -243,6 +246,9 @@ static void cmd_debug(client_t *c) {
             reply_error(c, msg);
         else
             reply_ok(c);
+    } else if (c->argc == 2 && arg_is(sub, "loadaof")) {
+        aof_debug_loadaof();
+        reply_ok(c);
     } else if (c->argc == 3 && arg_is(sub, "set-active-expire")) {
         g_kv.active_expire_enabled = atoi(c->argv[2].ptr);
         reply_ok(c);

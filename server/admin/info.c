@@ -324,9 +324,8 @@ static void section_stats(kl_buf_t *b) {
                    pubsub_channels_count(), pubsub_patterns_count(), pubsub_shard_channels_count(),
                    g_snap.latest_fork_usec, (unsigned long long)g_snap.total_forks,
                    (unsigned long long)s->unexpected_error_replies, reply_total_errors(),
-                   (unsigned long long)s->dump_payload_sanitizations,
-                   (unsigned long long)reads, (unsigned long long)writes,
-                   (unsigned long long)(iol_threaded() ? reads : 0),
+                   (unsigned long long)s->dump_payload_sanitizations, (unsigned long long)reads,
+                   (unsigned long long)writes, (unsigned long long)(iol_threaded() ? reads : 0),
                    (unsigned long long)(iol_threaded() ? writes : 0),
                    (unsigned long long)qbuf_kills, (unsigned long long)obuf_kills);
 }

@@ -5,6 +5,7 @@
  * Thread: executor (main). */
 #include "persistence.h"
 
+#include "aof_policy.h"
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
@@ -94,6 +95,7 @@ int persistence_prepare_shutdown(int flags) {
         kl_warning("There is a child saving an .rdb. Killing it!");
         snap_kill_child();
     }
+    aof_shutdown();
     bool save = (flags & KL_SHUTDOWN_SAVE) != 0, nosave = (flags & KL_SHUTDOWN_NOSAVE) != 0;
     if ((g_cfg.nsave > 0 && !nosave) || save) {
         kl_notice("Saving the final RDB snapshot before exiting.");
@@ -134,11 +136,16 @@ static void cmd_bgsave(client_t *c) {
     }
     if (snap_child_running()) {
         reply_error(c, "ERR Background save already in progress");
-    } else if (c->flags & CF_DENY_BLOCKING) {
-        /* Inside EXEC: forking there would save half a transaction. */
-        (void)schedule;
-        bgsave_scheduled = true;
-        reply_simple(c, "Background saving scheduled");
+    } else if (g_snap.other_child_pid != -1 || (c->flags & CF_DENY_BLOCKING)) {
+        /* Another child (AOF rewrite), or inside EXEC (forking there would
+         * save half a transaction). */
+        if (schedule || (c->flags & CF_DENY_BLOCKING)) {
+            bgsave_scheduled = true;
+            reply_simple(c, "Background saving scheduled");
+        } else {
+            reply_error(c, "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                           "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
     } else {
         char err[512];
         if (bgsave_start(err, sizeof(err)) == 0)
@@ -193,6 +200,8 @@ kl_command_t cmds_persistence[] = {
 
 void persistence_cron(void) {
     int64_t now = mstime() / 1000;
+    aof_cron();
+    if (g_snap.other_child_pid != -1) return;
     if (snap_child_running()) {
         bool ok;
         uint64_t dirty_at_fork;
@@ -260,8 +269,37 @@ static void load_timer_cb(iol_timer_t *t, void *arg) {
     } while (mstime() < until);
 }
 
+/* Start-up with appendonly yes: the AOF directory instead of the RDB file. */
+static void aof_timer_cb(iol_timer_t *t, void *arg) {
+    (void)arg;
+    int64_t until = mstime() + 20;
+    kv_update_time();
+    do {
+        if (aof_load_step((size_t)g_cfg.loading_process_events_interval_bytes) == 0) {
+            iol_timer_stop(t);
+            aof_load_end();
+            kl_notice("DB loaded from append only file: %.3f seconds",
+                      (double)(mstime() - loading_start_ms) / 1000.0);
+            g_srv.loading = false;
+            g_srv.dirty = 0;
+            if (loading_done_cb) loading_done_cb();
+            return;
+        }
+    } while (mstime() < until);
+}
+
 void persistence_load_at_startup(void (*done)(void)) {
     g_snap.lastsave = mstime() / 1000;
+    aof_register();
+    if (aof_enabled_at_start()) {
+        aof_load_begin();
+        g_srv.loading = true;
+        loading_start_ms = mstime();
+        loading_done_cb = done;
+        load_timer = iol_timer_new(aof_timer_cb, NULL);
+        iol_timer_start(load_timer, 0, 1);
+        return;
+    }
     rdb_err_t err;
     loader = rdb_loader_open_file(g_cfg.dbfilename, load_flags(), &err);
     if (!loader) {
@@ -337,19 +375,7 @@ void persistence_info(kl_buf_t *b) {
         "rdb_saves:%llu\r\n"
         "rdb_last_cow_size:%llu\r\n"
         "rdb_last_load_keys_expired:%llu\r\n"
-        "rdb_last_load_keys_loaded:%llu\r\n"
-        "aof_enabled:0\r\n"
-        "aof_rewrite_in_progress:0\r\n"
-        "aof_rewrite_scheduled:0\r\n"
-        "aof_last_rewrite_time_sec:-1\r\n"
-        "aof_current_rewrite_time_sec:-1\r\n"
-        "aof_last_bgrewrite_status:ok\r\n"
-        "aof_rewrites:0\r\n"
-        "aof_rewrites_consecutive_failures:0\r\n"
-        "aof_last_write_status:ok\r\n"
-        "aof_last_cow_size:0\r\n"
-        "module_fork_in_progress:0\r\n"
-        "module_fork_last_cow_size:0\r\n",
+        "rdb_last_load_keys_loaded:%llu\r\n",
         g_srv.loading ? 1 : 0,
         child && save_keys_total ? 100.0 * (double)processed / (double)save_keys_total : 0.0,
         (unsigned long long)(child ? processed : 0),
@@ -358,6 +384,10 @@ void persistence_info(kl_buf_t *b) {
         g_snap.last_bgsave_secs, child ? (long long)((now - g_snap.child_start_ms) / 1000) : -1LL,
         (unsigned long long)g_snap.rdb_saves, (unsigned long long)g_snap.last_cow_size,
         (unsigned long long)last_load_keys_expired, (unsigned long long)last_load_keys_loaded);
+    aof_info(b);
+    kl_buf_append_str(b, "module_fork_in_progress:0\r\n"
+                         "module_fork_last_cow_size:0\r\n");
+    aof_info_tail(b);
     if (loader) {
         size_t total = rdb_loader_size(loader), done = rdb_loader_pos(loader);
         double perc = total ? 100.0 * (double)done / (double)total : 0.0;

@@ -135,7 +135,8 @@ static const cfg_enum_t shutdown_enum[] = {
 /* ---- Validators --------------------------------------------------------- */
 
 static const char *check_appendonly(long long v) {
-    return v ? "keyloom has no AOF persistence; use appendonly no" : NULL;
+    (void)v;
+    return NULL;
 }
 
 static const char *check_cluster_enabled(long long v) {
@@ -361,7 +362,7 @@ static const cfg_entry_t cfg_table[] = {
     STR("aclfile", NULL, CPT | IMM, aclfile, ""),
     LL("acllog-max-len", NULL, CPT, acllog_max_len, 0, LONG_MAX, 128),
     ENUM("acl-pubsub-default", NULL, CPT, acl_pubsub_default, acl_pubsub_enum, 1),
-    ENUM("sanitize-dump-payload", NULL, CPT, sanitize_dump_payload, sanitize_enum, 0),
+    ENUM("sanitize-dump-payload", NULL, 0, sanitize_dump_payload, sanitize_enum, 0),
     ENUM("propagation-error-behavior", NULL, CPT, propagation_error_behavior, propagation_enum, 0),
     LL("tracking-table-max-keys", NULL, CPT, tracking_table_max_keys, 0, LONG_MAX, 1000000),
     NUM("maxmemory-clients", NULL, CPT | CF_MEMORY | CF_PERCENT, N_LL, maxmemory_clients, -100,
@@ -370,26 +371,26 @@ static const cfg_entry_t cfg_table[] = {
     MEM("hll-sparse-max-bytes", NULL, CPT, hll_sparse_max_bytes, 0, LONG_MAX, 3000),
     MEM("stream-node-max-bytes", NULL, CPT, stream_node_max_bytes, 0, LONG_MAX, 4096),
     LL("stream-node-max-entries", NULL, CPT, stream_node_max_entries, 0, LLONG_MAX, 100),
-    BOOL("stop-writes-on-bgsave-error", NULL, CPT, stop_writes_on_bgsave_error, 1),
-    BOOL("rdbcompression", NULL, CPT, rdbcompression, 1),
-    BOOL("rdbchecksum", NULL, CPT | IMM, rdbchecksum, 1),
+    BOOL("stop-writes-on-bgsave-error", NULL, 0, stop_writes_on_bgsave_error, 1),
+    BOOL("rdbcompression", NULL, 0, rdbcompression, 1),
+    BOOL("rdbchecksum", NULL, IMM, rdbchecksum, 1),
     BOOL("rdb-del-sync-files", NULL, CPT, rdb_del_sync_files, 0),
-    BOOL("rdb-save-incremental-fsync", NULL, CPT, rdb_save_incremental_fsync, 1),
+    BOOL("rdb-save-incremental-fsync", NULL, 0, rdb_save_incremental_fsync, 1),
     INT("rdb-key-save-delay", NULL, CF_HIDDEN, rdb_key_save_delay, INT_MIN, INT_MAX, 0),
     INT("key-load-delay", NULL, CF_HIDDEN, key_load_delay, INT_MIN, INT_MAX, 0),
     LL("loading-process-events-interval-bytes", NULL, CF_HIDDEN,
        loading_process_events_interval_bytes, 1024, INT_MAX, 2 * 1024 * 1024),
-    STR_("appendfilename", NULL, CPT | IMM, appendfilename, "appendonly.aof", check_appendfilename),
-    STR_("appenddirname", NULL, CPT | IMM, appenddirname, "appendonlydir", check_appenddirname),
-    ENUM("appendfsync", NULL, CPT, appendfsync, appendfsync_enum, 0),
-    BOOL("no-appendfsync-on-rewrite", NULL, CPT, no_appendfsync_on_rewrite, 0),
-    INT("auto-aof-rewrite-percentage", NULL, CPT, auto_aof_rewrite_percentage, 0, INT_MAX, 100),
-    MEM("auto-aof-rewrite-min-size", NULL, CPT, auto_aof_rewrite_min_size, 0, LLONG_MAX, 64 * MB),
-    BOOL("aof-load-truncated", NULL, CPT, aof_load_truncated, 1),
-    BOOL("aof-use-rdb-preamble", NULL, CPT, aof_use_rdb_preamble, 1),
-    BOOL("aof-timestamp-enabled", NULL, CPT, aof_timestamp_enabled, 0),
-    BOOL("aof-rewrite-incremental-fsync", NULL, CPT, aof_rewrite_incremental_fsync, 1),
-    BOOL("aof-disable-auto-gc", NULL, CPT, aof_disable_auto_gc, 0),
+    STR_("appendfilename", NULL, IMM, appendfilename, "appendonly.aof", check_appendfilename),
+    STR_("appenddirname", NULL, IMM, appenddirname, "appendonlydir", check_appenddirname),
+    ENUM("appendfsync", NULL, 0, appendfsync, appendfsync_enum, 0),
+    BOOL("no-appendfsync-on-rewrite", NULL, 0, no_appendfsync_on_rewrite, 0),
+    INT("auto-aof-rewrite-percentage", NULL, 0, auto_aof_rewrite_percentage, 0, INT_MAX, 100),
+    MEM("auto-aof-rewrite-min-size", NULL, 0, auto_aof_rewrite_min_size, 0, LLONG_MAX, 64 * MB),
+    BOOL("aof-load-truncated", NULL, 0, aof_load_truncated, 1),
+    BOOL("aof-use-rdb-preamble", NULL, 0, aof_use_rdb_preamble, 1),
+    BOOL("aof-timestamp-enabled", NULL, 0, aof_timestamp_enabled, 0),
+    BOOL("aof-rewrite-incremental-fsync", NULL, 0, aof_rewrite_incremental_fsync, 1),
+    BOOL("aof-disable-auto-gc", NULL, 0, aof_disable_auto_gc, 0),
     SPECIAL("replicaof", "slaveof", CPT | IMM | CF_MULTI_ARG, sp_replicaof, ""),
     STR("masterauth", NULL, CPT | CF_SENSITIVE | NUL_ | CF_ALWAYS_WRITE, masterauth, ""),
     STR("masteruser", NULL, CPT | NUL_, masteruser, ""),

@@ -63,6 +63,11 @@ typedef struct client {
     struct multi_state *mstate; /* commands queued since MULTI (multi.c), NULL if none */
     struct watch_state *wstate; /* WATCHed keys (multi.c), NULL if none */
     struct block_state *bstate; /* keys and deadline while CF_BLOCKED (blocking.c) */
+    /* Held after its batch until the AOF is durable up to gate_ticket
+     * (appendfsync always; exec_set_reply_gate). */
+    struct client *gate_next;
+    uint64_t gate_ticket;
+    bool gated;
 } client_t;
 
 static inline client_t *client_of(iol_client_t *io) {

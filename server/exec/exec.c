@@ -108,6 +108,40 @@ static iol_client_t *hook_accept(int fd, int kind, const char *peer, const char 
     return c->io;
 }
 
+/* ---------------------------------------------------------------- internal clients */
+
+static int exec_batch(client_t *c);
+
+client_t *exec_internal_client_new(uint32_t flags) {
+    iol_client_t *io = iol_client_new(sizeof(client_t));
+    client_t *c = client_of(io);
+    c->io = io;
+    c->reply = iol_client_reply(io);
+    c->id = UINT64_MAX; /* never in CLIENT LIST: not in the registry */
+    c->db_id = 0;
+    c->db = db_get(0);
+    c->resp = 2;
+    c->authenticated = true;
+    c->flags = flags | CF_DENY_BLOCKING;
+    return c;
+}
+
+int exec_internal_run(client_t *c, resp_batch_t *b) {
+    iol_client_detached_hand(c->io, b);
+    exec_batch(c); /* CF_DENY_BLOCKING: nothing parks */
+    iol_client_release(c->io);
+    iol_reply_free(c->reply);
+    iol_reply_init(c->reply);
+    return 0;
+}
+
+void exec_internal_client_free(client_t *c) {
+    multi_client_reset(c);
+    iol_reply_free(c->reply);
+    kl_free(c->name);
+    iol_client_delete(c->io);
+}
+
 void exec_monitor_remove(client_t *c) {
     for (size_t i = 0; i < nmonitors; i++) {
         if (monitors[i] == c) {
@@ -139,8 +173,11 @@ static void parked_remove(client_t *c) {
     }
 }
 
+static void gate_remove(client_t *c);
+
 static void hook_closed(iol_client_t *io) {
     client_t *c = client_of(io);
+    gate_remove(c);
     if (c->flags & CF_MONITOR) exec_monitor_remove(c);
     pubsub_client_closed(c);
     parked_remove(c);
@@ -241,6 +278,9 @@ static kl_command_t *exec_check(client_t *c) {
             reply_errorf(c, "ERR %s", why);
         return NULL;
     }
+    /* The AOF loader replays what was already accepted once: no policy
+     * check applies (Redis calls the commands directly). */
+    if (c->flags & CF_AOF_LOADER) return cmd;
     if (!c->authenticated && !(top->flags & CMD_NO_AUTH)) {
         cmd->rejected_calls++;
         g_srv.stat.rejected_calls++;
@@ -396,25 +436,78 @@ static int exec_batch(client_t *c) {
 
 /* Run the rest of a held client's batch and hand it back, or leave it parked
  * (pause) or blocked. */
+static bool gate_hold(client_t *c);
+
 static void exec_continue(client_t *c) {
     int r = exec_batch(c);
-    if (r == RUN_DONE)
+    if (r == RUN_DONE && !gate_hold(c))
         iol_client_release(c->io);
     else if (r == RUN_PAUSED)
         parked_add(c);
+}
+
+/* ---------------------------------------------------------------- reply gate */
+
+static uint64_t (*reply_gate)(void);
+static client_t *gate_head, *gate_tail; /* FIFO: tickets never decrease */
+
+void exec_set_reply_gate(uint64_t (*gate)(void)) {
+    reply_gate = gate;
+}
+
+static bool gate_hold(client_t *c) {
+    if (!reply_gate || (c->flags & CF_CLOSE_ASAP)) return false;
+    uint64_t t = reply_gate();
+    if (!t) return false;
+    c->gate_ticket = t;
+    c->gate_next = NULL;
+    c->gated = true;
+    if (gate_tail)
+        gate_tail->gate_next = c;
+    else
+        gate_head = c;
+    gate_tail = c;
+    return true;
+}
+
+static void gate_remove(client_t *c) {
+    if (!c->gated) return;
+    client_t **pp = &gate_head, *prev = NULL;
+    while (*pp && *pp != c) {
+        prev = *pp;
+        pp = &(*pp)->gate_next;
+    }
+    if (*pp) *pp = c->gate_next;
+    if (gate_tail == c) gate_tail = prev;
+    c->gated = false;
+}
+
+void exec_gate_release(uint64_t done) {
+    while (gate_head && gate_head->gate_ticket <= done) {
+        client_t *c = gate_head;
+        gate_head = c->gate_next;
+        if (!gate_head) gate_tail = NULL;
+        c->gated = false;
+        iol_client_release(c->io);
+    }
+}
+
+void exec_gate_release_all(void) {
+    exec_gate_release(UINT64_MAX);
 }
 
 static bool hook_dispatch(iol_client_t *io) {
     client_t *c = client_of(io);
     if (c->flags & CF_CLOSE_ASAP) return true;
     int r = exec_batch(c);
-    if (r == RUN_DONE) return true;
+    if (r == RUN_DONE) return !gate_hold(c);
     if (r == RUN_PAUSED) parked_add(c);
     return false;
 }
 
 static void hook_gone(iol_client_t *io) {
     client_t *c = client_of(io);
+    gate_remove(c);
     parked_remove(c);
     block_client_gone(c);
     c->commands_done = 0;

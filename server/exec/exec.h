@@ -78,4 +78,20 @@ void exec_stats_net_totals(uint64_t *in, uint64_t *out);
 void exec_stats_note_memory(size_t used);
 size_t exec_stats_peak_memory(void);
 
+/* The reply gate (appendfsync always): at the end of every batch the
+ * executor asks gate() for a ticket; a non-zero ticket keeps the client
+ * held (its replies unsent, its next batch not run) until
+ * exec_gate_release(done) with done >= ticket. Thread: executor. */
+void exec_set_reply_gate(uint64_t (*gate)(void));
+void exec_gate_release(uint64_t done);
+/* Release every gated client (the AOF was turned off). */
+void exec_gate_release_all(void);
+
+/* Internal clients (the AOF loader): no connection, not in the client
+ * list, never blocking. exec_internal_run runs every command of b (replies
+ * are discarded). Thread: executor. */
+client_t *exec_internal_client_new(uint32_t flags);
+int exec_internal_run(client_t *c, resp_batch_t *b);
+void exec_internal_client_free(client_t *c);
+
 #endif

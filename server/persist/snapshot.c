@@ -21,6 +21,7 @@ snap_state_t g_snap = {
     .child_pid = -1,
     .lastbgsave_ok = true,
     .last_bgsave_secs = -1,
+    .other_child_pid = -1,
 };
 
 /* The child's report, written to the pipe just before it exits. */

@@ -44,6 +44,7 @@ typedef struct snap_state {
     uint64_t last_cow_size; /* rdb_last_cow_size */
     uint64_t child_keys;    /* current_save_keys_processed, when reported */
     uint64_t dirty_at_fork; /* the caller's dirty counter when the child forked */
+    pid_t other_child_pid;  /* the AOF rewrite child, -1 if none (one child at a time) */
 } snap_state_t;
 
 extern snap_state_t g_snap;

@@ -404,7 +404,9 @@ Test(config, load_special_directives) {
     line_err("save 0 1", "Invalid save parameters");
     /* appendonly / cluster / replication */
     load_ok("appendonly no\ncluster-enabled no\nreplicaof no one\nslaveof \"NO ONE\"\n");
-    line_err("appendonly yes", "keyloom has no AOF persistence; use appendonly no");
+    load_ok("appendonly yes\n");
+    cr_assert_eq(g_cfg.appendonly, 1);
+    load_ok("appendonly no\n");
     line_err("appendonly maybe", "argument must be 'yes' or 'no'");
     line_err("cluster-enabled yes", "keyloom has no cluster support; use cluster-enabled no");
     line_err("replicaof 10.0.0.1 6379", "keyloom has no replication support; use replicaof no one");
@@ -809,7 +811,9 @@ Test(config, set_values_and_errors) {
     set_ok("save", "");
     expect_get("save", "");
     set_err("save", "900", "Invalid save parameters");
-    set_err("appendonly", "yes", "keyloom has no AOF persistence; use appendonly no");
+    set_ok("appendonly", "yes");
+    expect_get("appendonly", "yes");
+    set_ok("appendonly", "no");
     set_ok("requirepass", "s3cret");
     expect_get("requirepass", "s3cret");
     set_ok("loglevel", "WARNING");
