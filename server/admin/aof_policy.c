@@ -370,8 +370,15 @@ static void rewrite_done_ok(void) {
     }
     kl_free(bpath);
     if (A.state == AOF_WAIT_REWRITE) {
-        /* The commands written during the rewrite become the first
-         * incremental file. */
+        /* Every older incremental file is history (the AOF was off since);
+         * the commands written during the rewrite become the only one. */
+        for (size_t i = 0; i < m->nincr; i++) {
+            aof_file_t *h = kl_realloc(m->hist, sizeof(*m->hist) * (m->nhist + 1));
+            m->hist = h;
+            m->hist[m->nhist] = m->incr[i];
+            m->hist[m->nhist++].type = AOF_FILE_HIST;
+        }
+        m->nincr = 0;
         const char *incr = aof_manifest_new_incr(m, g_cfg.appendfilename);
         char *from = path_in_dir(A.temp_incr), *to = path_in_dir(incr);
         if (rename(from, to) != 0)
@@ -536,6 +543,7 @@ static struct {
     size_t valid_up_to, valid_before_multi;
     bool in_multi;
     uint64_t commands;
+    int64_t file_start_ms;
 } L;
 
 static void load_reset(void) {
@@ -641,7 +649,6 @@ static int load_truncated(load_file_t *f, bool torn) {
                    f->name);
         exit(1);
     }
-    kl_warning("!!! Warning: short read while loading the AOF file %s!!!", f->name);
     kl_warning("!!! Truncating the AOF %s at offset %zu !!!", f->name, cut);
     char *p = path_in_dir(f->name);
     if (truncate(p, (off_t)cut) != 0) {
@@ -695,7 +702,7 @@ static int load_step(size_t budget) {
             L.rdb = NULL;
             f->rdb_done = true;
             L.valid_up_to = L.valid_before_multi = f->pos;
-            kl_notice("Reading the remaining AOF tail...");
+            if (f->pos < f->len) kl_notice("Reading the remaining AOF tail...");
         }
         size_t until = f->pos + budget;
         while (f->pos < f->len && f->pos < until) {
@@ -762,7 +769,9 @@ static int load_step(size_t budget) {
         }
         L.cur++;
         kl_notice("DB loaded from %s file %s: %.3f seconds",
-                  L.cur == 1 && A.m && A.m->base ? "base" : "incr", f->name, 0.0);
+                  L.cur == 1 && A.m && A.m->base ? "base" : "incr", f->name,
+                  (double)(mstime() - L.file_start_ms) / 1000.0);
+        L.file_start_ms = mstime();
     }
     return 0;
 }
@@ -823,6 +832,7 @@ static void prepare_load(void) {
         L.files[L.n++].name = kl_strdup(A.m->incr[i].name);
     if (L.n) L.files[L.n - 1].last = true;
     L.c = exec_internal_client_new(CF_AOF_LOADER);
+    L.file_start_ms = mstime();
     resp_batch_init(&L.batch);
 }
 
