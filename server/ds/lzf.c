@@ -121,7 +121,12 @@ static inline unsigned liblzf_idx(unsigned h) {
 
 /* See lzf.h. Thread: any (the table is thread-local). */
 size_t kl_lzf_compress_liblzf(const unsigned char *in, size_t n, unsigned char *out, size_t cap) {
-    static _Thread_local uint32_t htab[LIBLZF_HSIZE]; /* position, 0 = none */
+    /* position | generation << 32. An entry of another call (an older
+     * generation) reads as empty, exactly as a cleared table would, without
+     * clearing 512 KB per string (the table is reset only when the 32-bit
+     * generation wraps). */
+    static _Thread_local uint64_t htab[LIBLZF_HSIZE];
+    static _Thread_local uint32_t gen;
     if (n < 3 || cap == 0 || n > UINT32_MAX) {
         /* Nothing to match: a literal run (liblzf's output for 1..2 bytes). */
         if (n == 0 || cap == 0 || n >= 3) return 0;
@@ -130,15 +135,20 @@ size_t kl_lzf_compress_liblzf(const unsigned char *in, size_t n, unsigned char *
         memcpy(out + 1, in, n);
         return 1 + n;
     }
-    memset(htab, 0, sizeof htab);
+    if (++gen == 0) {
+        memset(htab, 0, sizeof htab);
+        gen = 1;
+    }
+    const uint64_t tag = (uint64_t)gen << 32;
     size_t ip = 0, op = 1; /* out[op - lit - 1] is the open run's header */
     size_t lit = 0;
     unsigned hval = (unsigned)in[0] << 8 | in[1];
     while (ip + 2 < n) {
         hval = (hval << 8) | in[ip + 2];
         unsigned slot = liblzf_idx(hval);
-        size_t ref = htab[slot];
-        htab[slot] = (uint32_t)ip;
+        uint64_t e = htab[slot];
+        size_t ref = (e & ~(uint64_t)UINT32_MAX) == tag ? (size_t)(uint32_t)e : 0;
+        htab[slot] = tag | (uint32_t)ip;
         size_t off = ip - ref - 1;
         if (ref > 0 && off < LZF_MAX_OFF && in[ref + 2] == in[ip + 2] && in[ref] == in[ip] &&
             in[ref + 1] == in[ip + 1]) {
@@ -179,10 +189,10 @@ size_t kl_lzf_compress_liblzf(const unsigned char *in, size_t n, unsigned char *
             ip -= 2;
             hval = (unsigned)in[ip] << 8 | in[ip + 1];
             hval = (hval << 8) | in[ip + 2];
-            htab[liblzf_idx(hval)] = (uint32_t)ip;
+            htab[liblzf_idx(hval)] = tag | (uint32_t)ip;
             ip++;
             hval = (hval << 8) | in[ip + 2];
-            htab[liblzf_idx(hval)] = (uint32_t)ip;
+            htab[liblzf_idx(hval)] = tag | (uint32_t)ip;
             ip++;
         } else {
             if (op >= cap) return 0;
