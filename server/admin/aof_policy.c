@@ -88,14 +88,30 @@ static uint64_t file_size_of(const char *name) {
     return n;
 }
 
-static int persist_manifest(const aof_manifest_t *m) {
+/* Persist m: on the writer thread when it runs (in order with the stream:
+ * aof_writer_manifest), else here (start-up, before anything is served);
+ * history files named in paths are removed once it is durable. */
+static int persist_manifest_and_unlink(const aof_manifest_t *m, char **paths, size_t npaths) {
     char *text = aof_manifest_format(m);
     char name[1024];
     snprintf(name, sizeof(name), "%s.manifest", g_cfg.appendfilename);
+    if (aof_writer_running()) {
+        aof_writer_manifest(dirname_(), name, text, paths, npaths);
+        return 0;
+    }
     int rc = aof_write_file_atomic(dirname_(), name, text, strlen(text));
     kl_free(text);
+    for (size_t i = 0; i < npaths; i++) {
+        if (!rc) unlink(paths[i]);
+        kl_free(paths[i]);
+    }
+    kl_free(paths);
     if (rc) kl_warning("Can't persist AOF manifest file %s: %s", name, strerror(-rc));
     return rc;
+}
+
+static int persist_manifest(const aof_manifest_t *m) {
+    return persist_manifest_and_unlink(m, NULL, 0);
 }
 
 static int open_incr(const char *name) {
@@ -335,19 +351,21 @@ static void child_gone(void) {
     if (aof_writer_running()) aof_writer_fsync_pause(false);
 }
 
+/* Drop the history files from the manifest; they are removed once the
+ * manifest without them is durable (on the writer thread when it runs). */
 static void delete_history(aof_manifest_t *m) {
     if (g_cfg.aof_disable_auto_gc || m->nhist == 0) return;
+    char **paths = kl_malloc(sizeof(char *) * m->nhist);
     for (size_t i = 0; i < m->nhist; i++) {
-        char *p = path_in_dir(m->hist[i].name);
-        if (unlink(p) == 0)
-            kl_notice("Removing the history file %s in the background", m->hist[i].name);
-        kl_free(p);
+        kl_notice("Removing the history file %s in the background", m->hist[i].name);
+        paths[i] = path_in_dir(m->hist[i].name);
         kl_free(m->hist[i].name);
     }
+    size_t n = m->nhist;
     kl_free(m->hist);
     m->hist = NULL;
     m->nhist = 0;
-    persist_manifest(m);
+    persist_manifest_and_unlink(m, paths, n);
 }
 
 /* The child finished well: its file becomes the base. */

@@ -258,6 +258,12 @@ static struct {
     int switch_fd;
     uint64_t switch_at;
     uint64_t flush_done_gen, flush_req_gen;
+    /* a manifest to persist (job.text != NULL), see aof_writer_manifest */
+    struct manifest_job {
+        char *dir, *name, *text;
+        char **paths;
+        size_t npaths;
+    } job;
     void (*done_cb)(void *);
     void *done_arg;
 } w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .switch_fd = -1};
@@ -288,6 +294,31 @@ static int write_all(int fd, const char *p, size_t n, size_t *done) {
     return 0;
 }
 
+typedef struct manifest_job job_t;
+
+static void job_free(job_t *j) {
+    kl_free(j->dir);
+    kl_free(j->name);
+    kl_free(j->text);
+    for (size_t i = 0; i < j->npaths; i++)
+        kl_free(j->paths[i]);
+    kl_free(j->paths);
+    memset(j, 0, sizeof(*j));
+}
+
+/* Writer thread: persist the manifest, then remove the history files. */
+static void job_run(job_t *j) {
+    if (!j->text) return;
+    int rc = aof_write_file_atomic(j->dir, j->name, j->text, strlen(j->text));
+    if (rc) {
+        atomic_store_explicit(&last_error, -rc, memory_order_relaxed);
+    } else {
+        for (size_t i = 0; i < j->npaths; i++)
+            unlink(j->paths[i]);
+    }
+    job_free(j);
+}
+
 static void *writer_main(void *arg) {
     int fd = (int)(intptr_t)arg;
     char *buf = NULL;
@@ -295,12 +326,14 @@ static void *writer_main(void *arg) {
     uint64_t buf_from = 0;               /* sequence number before buf[0] */
     int64_t last_fsync = now_ms();
     bool dirty = false; /* written but not fsynced */
+    job_t job = {0};    /* taken, waiting for its point in the stream */
 
     pthread_mutex_lock(&w.mu);
     for (;;) {
         /* Wait for work: bytes, a switch, a flush request, stop, or (everysec)
          * an fsync that fell due. */
-        while (!w.plen && w.switch_fd < 0 && !w.stop && !w.flush_req && boff == blen) {
+        while (!w.plen && w.switch_fd < 0 && !w.stop && !w.flush_req && boff == blen &&
+               !w.job.text) {
             if (dirty && w.policy == AOF_FSYNC_EVERYSEC && !w.fsync_paused) {
                 int64_t due = last_fsync + 1000 - now_ms();
                 if (due <= 0) break;
@@ -332,6 +365,21 @@ static void *writer_main(void *arg) {
             w.pending_from += w.plen;
             w.plen = 0;
         }
+        if (w.job.text) {
+            if (job.text) { /* a newer manifest replaces the waiting one */
+                kl_free(job.text);
+                job.text = w.job.text;
+                job.paths = kl_realloc(job.paths, sizeof(char *) * (job.npaths + w.job.npaths));
+                memcpy(job.paths + job.npaths, w.job.paths, sizeof(char *) * w.job.npaths);
+                job.npaths += w.job.npaths;
+                kl_free(w.job.paths);
+                kl_free(w.job.dir);
+                kl_free(w.job.name);
+            } else {
+                job = w.job;
+            }
+            memset(&w.job, 0, sizeof(w.job));
+        }
         int sw_fd = w.switch_fd;
         uint64_t sw_at = w.switch_at;
         int policy = w.policy;
@@ -357,6 +405,7 @@ static void *writer_main(void *arg) {
              * with the new one. */
             if (policy != AOF_FSYNC_NO) fdatasync(fd);
             close(fd);
+            job_run(&job); /* the manifest naming the new file, before its first byte */
             fd = sw_fd;
             atomic_store_explicit(&file_size, 0, memory_order_relaxed);
             pthread_mutex_lock(&w.mu);
@@ -373,6 +422,7 @@ static void *writer_main(void *arg) {
             last_fsync = 0; /* sync the new file soon */
         }
         if (err) atomic_store_explicit(&last_error, -err, memory_order_relaxed);
+        if (job.text && sw_fd < 0 && boff == blen) job_run(&job);
         bool want_sync = dirty && !paused &&
                          (policy == AOF_FSYNC_ALWAYS || flush || stop ||
                           (policy == AOF_FSYNC_EVERYSEC && now_ms() - last_fsync >= 1000));
@@ -408,6 +458,7 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&w.mu);
     if (w.policy != AOF_FSYNC_NO) fdatasync(fd);
     close(fd);
+    job_run(&job);
     kl_free(buf);
     return NULL;
 }
@@ -480,6 +531,26 @@ void aof_writer_switch(int fd) {
     }
     w.switch_fd = fd;
     w.switch_at = seq_appended;
+    pthread_cond_signal(&w.cv);
+    pthread_mutex_unlock(&w.mu);
+}
+
+void aof_writer_manifest(const char *dir, const char *name, char *text, char **unlink_paths,
+                         size_t npaths) {
+    pthread_mutex_lock(&w.mu);
+    if (w.job.text) {
+        kl_free(w.job.text);
+        w.job.paths = kl_realloc(w.job.paths, sizeof(char *) * (w.job.npaths + npaths));
+        if (npaths) memcpy(w.job.paths + w.job.npaths, unlink_paths, sizeof(char *) * npaths);
+        w.job.npaths += npaths;
+        kl_free(unlink_paths);
+    } else {
+        w.job.dir = kl_strdup(dir);
+        w.job.name = kl_strdup(name);
+        w.job.paths = unlink_paths;
+        w.job.npaths = npaths;
+    }
+    w.job.text = text;
     pthread_cond_signal(&w.cv);
     pthread_mutex_unlock(&w.mu);
 }

@@ -76,6 +76,14 @@ uint64_t aof_writer_append(const char *p, size_t n);
 /* Everything before this point goes to the current file, everything after
  * to fd (the writer closes the old file after an fsync). */
 void aof_writer_switch(int fd);
+/* Persist a manifest (aof_write_file_atomic(dir, name, text)) on the
+ * writer thread, then unlink the given paths (history files). It runs after
+ * every byte handed over before it was written to its file, and before a
+ * file switch requested after it: a new incremental file is in the durable
+ * manifest before its first byte. A later call before it ran replaces the
+ * text and adds its paths. Takes text and paths (kl_malloc'd). */
+void aof_writer_manifest(const char *dir, const char *name, char *text, char **unlink_paths,
+                         size_t npaths);
 /* Change the fsync policy (CONFIG SET appendfsync). */
 void aof_writer_set_policy(int fsync_policy);
 /* Suspend / resume fsyncs (no-appendfsync-on-rewrite while a child runs). */
