@@ -399,6 +399,9 @@ static int exec_batch(client_t *c) {
     for (uint32_t i = (uint32_t)c->commands_done; i < b->ncmds; i++) {
         if (c->flags & (CF_CLOSE_ASAP | CF_CLOSE_AFTER_REPLY)) break;
         if (iol_client_hand_flags(c->io) & (IOL_HAND_CLOSE_NOW | IOL_HAND_CLOSE_AFTER_REPLY)) break;
+        /* SHUTDOWN saved the final snapshot: nothing may change after it
+         * (Redis exits inside the command). */
+        if (g_srv.shutdown_saved) break;
         if (c->reply->bytes > EXEC_REPLY_YIELD && !(c->flags & CF_REPLY_OFF)) {
             /* Let the I/O thread write (and the client read) before running
              * more: a client that pipelines big replies without reading them
