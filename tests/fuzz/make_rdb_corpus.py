@@ -3,6 +3,7 @@ DUMP payloads of every type and encoding (corpus/restore/) and small
 dump.rdb files (corpus/rdb_load/).
 
 Usage: /usr/bin/python3 make_rdb_corpus.py SERVER_BINARY PREFIX
+   or: /usr/bin/python3 make_rdb_corpus.py legacy
 (SERVER_BINARY: /usr/bin/redis-server or keyloom-server; PREFIX names the
 files, e.g. "redis" or "keyloom"). Run by hand when the formats change; the
 outputs are committed.
@@ -56,7 +57,35 @@ def fill(r):
     r.set("ttl_key", "v", px=10_000_000)
 
 
+def legacy():
+    """The legacy files of tests/unit/persist/legacy_rdb.py and DUMP-style
+    payloads of their values (ziplists, zipmaps, linked lists, ...)."""
+    sys.path.insert(0, os.path.join(HERE, "..", "unit", "persist"))
+    import legacy_rdb
+
+    seen = set()
+    for name, data, _ in legacy_rdb.legacy_files():
+        with open(os.path.join(HERE, "corpus", "rdb_load", "legacy-" + name), "wb") as f:
+            f.write(data)
+    for v in (6, 7, 8, 9):
+        rf = legacy_rdb.RdbFile(v)
+        for fill_fn in (legacy_rdb._strings, legacy_rdb._lists_old, legacy_rdb._lists_quicklist,
+                        legacy_rdb._sets, legacy_rdb._zsets_text, legacy_rdb._zset_ziplist,
+                        legacy_rdb._zset2, legacy_rdb._hashes):
+            fill_fn(rf)
+        for key, payload in rf.payloads:
+            if key in seen:
+                continue
+            seen.add(key)
+            with open(os.path.join(HERE, "corpus", "restore", f"legacy-{key.decode()}.bin"),
+                      "wb") as f:
+                f.write(payload)
+
+
 def main():
+    if sys.argv[1] == "legacy":
+        legacy()
+        return
     server, prefix = sys.argv[1], sys.argv[2]
     tmp = tempfile.mkdtemp()
     port = free_port()
