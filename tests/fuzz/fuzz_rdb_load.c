@@ -5,7 +5,8 @@
  * small steps (rdb_loader_step with a 64-byte budget, so the stepping and
  * the running checksum are exercised) into a fresh keyspace: once without
  * and once with RDB_LOAD_DEEP (the second also with RDB_LOAD_NO_CHECKSUM
- * and RDB_LOAD_SKIP_EXPIRED). Whatever the outcome, every key loaded is
+ * and RDB_LOAD_SKIP_EXPIRED, and under small encoding limits taken from
+ * the input's last bytes, so conversions on load happen). Whatever the outcome, every key loaded is
  * walked completely, re-serialized, loaded back and compared
  * (rdb_fuzz_common.h); then the databases are flushed. A failed load must
  * say why and where. Properties checked besides: the loader's position never
@@ -36,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rdb_fuzz_init();
     for (int pass = 0; pass < 2; pass++) {
         int flags = pass ? RDB_LOAD_DEEP | RDB_LOAD_NO_CHECKSUM | RDB_LOAD_SKIP_EXPIRED : 0;
+        rdb_fuzz_limits(pass && size >= 6 ? data + size - 6 : NULL);
         rdb_loader_t *l = rdb_loader_open_mem(data, size, flags);
         rdb_err_t err = {{0}, 0};
         int rc;

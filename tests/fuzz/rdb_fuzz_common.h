@@ -53,6 +53,30 @@ static void rdb_fuzz_init(void) {
     db_init(g_cfg.databases);
 }
 
+/* The encoding limits a load converts by (hash-max-listpack-*, ...), from
+ * 6 bytes of knobs: the defaults when k is NULL. A value reloaded under
+ * other limits may change encoding, so fz_check_value keeps them. */
+static void rdb_fuzz_limits(const unsigned char *k) {
+    if (!k) {
+        g_cfg.hash_max_listpack_entries = 512;
+        g_cfg.hash_max_listpack_value = 64;
+        g_cfg.zset_max_listpack_entries = 128;
+        g_cfg.zset_max_listpack_value = 64;
+        g_cfg.set_max_intset_entries = 512;
+        g_cfg.list_max_listpack_size = -2;
+        g_cfg.list_compress_depth = 0;
+        return;
+    }
+    g_cfg.hash_max_listpack_entries = k[0] & 0x1f;
+    g_cfg.zset_max_listpack_entries = k[1] & 0x1f;
+    g_cfg.set_max_intset_entries = k[2] & 0x1f;
+    g_cfg.hash_max_listpack_value = k[3] & 0x3f;
+    g_cfg.zset_max_listpack_value = k[3] >> 2;
+    /* -5..-1 (bytes) or 1..16 (entries) */
+    g_cfg.list_max_listpack_size = k[4] & 0x10 ? -1 - (k[4] & 3) : 1 + (k[4] & 0xf);
+    g_cfg.list_compress_depth = k[5] & 3;
+}
+
 /* Where reads that must not be optimised away go. */
 static volatile uint64_t fz_sink;
 
