@@ -534,6 +534,65 @@ Test(rdb, duplicates_are_refused) {
     rdb_buf_free(&w);
 }
 
+/* A ziplist of one-byte strings (the RDB 2.6-6.x encoding), by hand. */
+static void put_ziplist(rdb_buf_t *w, const char *items) {
+    size_t n = strlen(items);
+    unsigned char zl[256];
+    size_t total = 10 + 3 * n + 1, tail = n ? 10 + 3 * (n - 1) : 10;
+    for (int i = 0; i < 4; i++) {
+        zl[i] = (unsigned char)(total >> (8 * i));
+        zl[4 + i] = (unsigned char)(tail >> (8 * i));
+    }
+    zl[8] = (unsigned char)n;
+    zl[9] = 0;
+    for (size_t i = 0; i < n; i++) {
+        zl[10 + 3 * i] = i ? 3 : 0; /* prevlen */
+        zl[11 + 3 * i] = 1;         /* a 1-byte string */
+        zl[12 + 3 * i] = (unsigned char)items[i];
+    }
+    zl[total - 1] = 0xff;
+    rdb_put_string(w, zl, total, false);
+}
+
+/* Redis converts hash and zset ziplists with a full check, duplicates
+ * included, whatever sanitize-dump-payload says (its
+ * ziplistPairsConvertAndValidateIntegrity): a file of Redis < 7 with a
+ * repeated field is refused, never loaded as a hash with the field twice. */
+Test(rdb, ziplist_pairs_duplicates_are_refused_without_deep) {
+    rdb_buf_t w = {0};
+    put_ziplist(&w, "a1b2a3");
+    expect_load_error(w.b, w.len, RDB_TYPE_HASH_ZIPLIST, 0, "Hash ziplist integrity check failed.");
+    expect_load_error(w.b, w.len, RDB_TYPE_ZSET_ZIPLIST, 0, "Zset ziplist integrity check failed.");
+    expect_load_error(w.b, w.len, RDB_TYPE_HASH_ZIPLIST, RDB_LOAD_DEEP,
+                      "Hash ziplist integrity check failed.");
+    rdb_buf_free(&w);
+    /* Without the repeat both load; a list ziplist may repeat elements. */
+    put_ziplist(&w, "a1b2c3");
+    int types[] = {RDB_TYPE_HASH_ZIPLIST, RDB_TYPE_ZSET_ZIPLIST};
+    for (int i = 0; i < 2; i++) {
+        rdb_reader_t r;
+        rdb_reader_init(&r, w.b, w.len);
+        bool empty;
+        rdb_err_t err = {{0}, 0};
+        kobj_t *o = rdb_load_object(&r, types[i], 0, &empty, &err);
+        cr_assert_not_null(o, "%s", err.msg);
+        char *d = describe(o);
+        cr_assert_str_eq(d, i == 0 ? "hash:a=1\nb=2\nc=3\n" : "zset:a=1\nb=2\nc=3\n");
+        free(d);
+        obj_free(o);
+    }
+    rdb_buf_free(&w);
+    put_ziplist(&w, "aab");
+    rdb_reader_t r;
+    rdb_reader_init(&r, w.b, w.len);
+    bool empty;
+    rdb_err_t err = {{0}, 0};
+    kobj_t *o = rdb_load_object(&r, RDB_TYPE_LIST_ZIPLIST, 0, &empty, &err);
+    cr_assert_not_null(o, "%s", err.msg);
+    obj_free(o);
+    rdb_buf_free(&w);
+}
+
 Test(rdb, nan_scores_are_refused) {
     rdb_buf_t w = {0};
     rdb_put_len(&w, 1);
