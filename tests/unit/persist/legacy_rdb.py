@@ -452,6 +452,25 @@ def legacy_files():
     return files
 
 
+def bad_files():
+    """Files Redis 7.0 refuses to load: [(name, bytes)]. Hash and zset
+    ziplists and zipmaps are converted with a full check, duplicates
+    included, whatever sanitize-dump-payload says."""
+    out = []
+    for rtype, name in ((13, "dup-hash-ziplist"), (12, "dup-zset-ziplist")):
+        f = RdbFile(6)
+        f.select(0)
+        f.key(rtype, b"ok", rdb_str(ziplist([b"a", b"1"])), None, None, None)
+        f.key(rtype, b"dup", rdb_str(ziplist([b"a", b"1", b"b", b"2", b"a", b"3"])), None, None,
+              None)
+        out.append((name + ".rdb", f.finish()))
+    f = RdbFile(6)
+    f.select(0)
+    f.key(9, b"dup", rdb_str(zipmap([(b"a", b"1"), (b"a", b"2")])), None, None, None)
+    out.append(("dup-zipmap.rdb", f.finish()))
+    return out
+
+
 if __name__ == "__main__":
     import os
     import sys

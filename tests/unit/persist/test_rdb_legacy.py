@@ -109,6 +109,38 @@ def test_legacy_file(name, data, expected):
             kl.stop()
 
 
+BAD = legacy_rdb.bad_files()
+
+
+def _refuses(binary, directory, dbfile):
+    """Starting binary on dbfile must fail: the process exits non-zero."""
+    log = os.path.join(directory, os.path.basename(binary) + ".log")
+    proc = subprocess.Popen([binary, "--port", str(_port()), "--bind", "127.0.0.1",
+                             "--dir", directory, "--dbfilename", dbfile, "--save", "",
+                             "--appendonly", "no", "--logfile", log],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rc = proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"{binary} loaded {dbfile}")
+    assert rc != 0, f"{binary} exited 0 on {dbfile}"
+    return open(log, errors="replace").read() if os.path.exists(log) else ""
+
+
+@pytest.mark.parametrize("name,data", BAD, ids=[b[0] for b in BAD])
+def test_refused_by_both(name, data):
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+        # (Redis words a zipmap's duplicate "Hash zipmap with dup elements".)
+        rlog = _refuses(REDIS, d, name)
+        assert "integrity check failed" in rlog or "dup elements" in rlog, rlog[-2000:]
+        klog = _refuses(KEYLOOM, d, name)
+        assert "integrity check failed" in klog, klog[-2000:]
+
+
 def _compare(k, r, expected):
     now_ms = int(time.time() * 1000)
     dbs = sorted({db for db, _ in expected})
