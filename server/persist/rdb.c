@@ -654,7 +654,9 @@ static kobj_t *load_blob_type(rdb_reader_t *r, int type, int flags, bool *empty,
     }
     case RDB_TYPE_ZSET_ZIPLIST:
     case RDB_TYPE_ZSET_LISTPACK:
-        if (!lp_pairs_ok(lp, deep)) {
+        /* Redis converts a ziplist with the duplicate check, always
+         * (ziplistPairsConvertAndValidateIntegrity). */
+        if (!lp_pairs_ok(lp, deep || type == RDB_TYPE_ZSET_ZIPLIST)) {
             lp_free(lp);
             set_err(err, off, "%s integrity check failed.",
                     type == RDB_TYPE_ZSET_ZIPLIST ? "Zset ziplist" : "Zset listpack");
@@ -665,7 +667,8 @@ static kobj_t *load_blob_type(rdb_reader_t *r, int type, int flags, bool *empty,
             return zset_lp_to_skiplist(o, err, off);
         return o;
     default: /* zipmap, hash ziplist, hash listpack */
-        if (!lp_pairs_ok(lp, deep || type == RDB_TYPE_HASH_ZIPMAP)) {
+        if (!lp_pairs_ok(lp,
+                         deep || type == RDB_TYPE_HASH_ZIPMAP || type == RDB_TYPE_HASH_ZIPLIST)) {
             lp_free(lp);
             set_err(err, off, "%s integrity check failed.",
                     type == RDB_TYPE_HASH_ZIPMAP    ? "Zipmap"
