@@ -177,6 +177,7 @@ int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) 
         return -1;
     }
     g_snap.lastbgsave_try = now_ms() / 1000;
+    g_snap.rdb_saves++; /* Redis counts a BGSAVE when it starts, whatever its outcome */
     int64_t start = now_ms();
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
@@ -232,7 +233,6 @@ int snap_poll(bool *ok, uint64_t *dirty_at_fork) {
     if (good) {
         kl_notice("Background saving terminated with success");
         g_snap.lastsave = now_ms() / 1000;
-        g_snap.rdb_saves++;
     } else if (pid > 0 && WIFSIGNALED(status)) {
         kl_warning("Background saving terminated by signal %d", WTERMSIG(status));
         char tmp[64];

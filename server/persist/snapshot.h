@@ -40,7 +40,7 @@ typedef struct snap_state {
     long long last_bgsave_secs; /* rdb_last_bgsave_time_sec, -1 if none */
     long long latest_fork_usec;
     uint64_t total_forks;
-    uint64_t rdb_saves;     /* rdb_saves: successful saves */
+    uint64_t rdb_saves;     /* rdb_saves: foreground saves done, BGSAVEs started */
     uint64_t last_cow_size; /* rdb_last_cow_size */
     uint64_t child_keys;    /* current_save_keys_processed, when reported */
     uint64_t dirty_at_fork; /* the caller's dirty counter when the child forked */
