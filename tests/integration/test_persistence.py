@@ -268,6 +268,7 @@ def test_failed_bgsave_and_misconf(start_server, tmp_path):
         wait_until(lambda: info(c)["rdb_bgsave_in_progress"] == "0", timeout=10,
                    what="the failing BGSAVE to end")
         assert info(c)["rdb_last_bgsave_status"] == "err"
+        assert info(c)["rdb_saves"] == "1"     # counted when it started
         # no save points: writes still work
         assert c.execute("SET", "k", "v2") == b"OK"
         assert c.execute("CONFIG", "SET", "save", "3600 1") == b"OK"
