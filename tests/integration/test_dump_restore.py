@@ -228,3 +228,26 @@ def test_dump_of_every_type_restores_with_the_same_encoding(both):
             c.execute("CONFIG", "SET", "set-max-intset-entries", "512")
             c.execute("CONFIG", "SET", "zset-max-listpack-entries", "128")
 
+
+
+def test_plain_nodes_from_redis(both):
+    """redis-server makes plain list nodes only past quicklist-packed-threshold (lowered here
+    through DEBUG QUICKLIST-PACKED-THRESHOLD); keyloom restores such a payload, keeps the
+    plain node, and DUMPs it back byte for byte."""
+    a, b = both
+    assert b.execute("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100") == b"OK"
+    try:
+        b.execute("RPUSH", "l", "head", "p" * 200, "mid", bytes(range(256)) * 2, "tail")
+        b.execute("LPUSH", "l", "q" * 150)
+        p = b.execute("DUMP", "l")
+    finally:
+        assert b.execute("DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0") == b"OK"
+    assert a.execute("RESTORE", "l", "0", p) == b"OK"
+    assert a.execute("DUMP", "l") == p
+    same(a, b, "DEBUG", "DIGEST-VALUE", "l")
+    same(a, b, "LRANGE", "l", "0", "-1")
+    # the restored list keeps working on both, and stays the same
+    for cmd in (("RPUSH", "l", "x"), ("LSET", "l", "1", "short"), ("LINSERT", "l", "BEFORE",
+                "mid", "p" * 300), ("LPOP", "l"), ("LRANGE", "l", "0", "-1"),
+                ("DEBUG", "DIGEST-VALUE", "l")):
+        same(a, b, *cmd)

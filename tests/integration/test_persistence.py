@@ -8,13 +8,14 @@ import os
 import shutil
 import socket
 import subprocess
+import struct
 import time
 
 import pytest
 
 from klserver import ProtocolError, RespError, Server, ServerError, free_port, wait_until
 from rdbtools import (CHECK_RDB, REF_MODE, build, check_encodings, info, pipeline,
-                      rdb_file, rdb_str, state, assert_same_state)
+                      rdb_file, rdb_len, rdb_str, state, assert_same_state)
 
 pytestmark = pytest.mark.needs_types
 
@@ -186,7 +187,7 @@ def test_bgsave(start_server, tmp_path):
     with kl.raw() as a, ref.raw() as b:
         for c in (a, b):
             pipeline(c, [("SET", "key:%d" % i, "v%d" % i) for i in range(2000)])
-            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "500") == b"OK"
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "1000") == b"OK"
             i = info(c)
             assert i["rdb_changes_since_last_save"] == "2000"
             assert i["rdb_bgsave_in_progress"] == "0"
@@ -199,7 +200,7 @@ def test_bgsave(start_server, tmp_path):
         for c in (a, b):
             i = info(c)
             assert i["rdb_bgsave_in_progress"] == "1"
-            assert i["rdb_current_bgsave_time_sec"] in ("0", "1")
+            assert 0 <= int(i["rdb_current_bgsave_time_sec"]) <= 2
             assert int(i["current_save_keys_total"]) == 2000
             assert i["rdb_saves"] == "1"   # Redis counts a BGSAVE when it forks
         replies = [(c.call("BGSAVE")[0], c.call("BGSAVE", "SCHEDULE")[0],
@@ -213,7 +214,7 @@ def test_bgsave(start_server, tmp_path):
             i = info(c)
             assert i["rdb_last_bgsave_status"] == "ok"
             assert i["rdb_changes_since_last_save"] == "7"
-            assert i["rdb_last_bgsave_time_sec"] in ("0", "1", "2")
+            assert 1 <= int(i["rdb_last_bgsave_time_sec"]) <= 10
             assert i["rdb_saves"] == "1"
             assert c.execute("LASTSAVE") > c.last0
             st = info(c, "stats")
@@ -441,25 +442,30 @@ def test_missing_file_starts_empty(start_server, tmp_path):
 
 @pytest.mark.timeout(60)
 def test_expired_keys_are_not_loaded(start_server, tmp_path):
-    kl = _kl(start_server, _dir(tmp_path, "kl"))
-    with kl.raw() as c:
-        pipeline(c, [("SET", "keep:%d" % i, "v") for i in range(10)]
-                 + [("SET", "gone:%d" % i, "v", "PX", "300") for i in range(5)]
-                 + [("SET", "later", "v", "EX", "1000")])
-        assert c.execute("SAVE") == b"OK"
-    kl.stop()
-    time.sleep(0.4)
-    kl = _restart(kl)
-    try:
-        with kl.raw() as c:
-            assert c.execute("DBSIZE") == 11
+    """A hand-made file with keys whose expire time has passed: neither server loads them,
+    and both count them the same way."""
+    now = int(time.time() * 1000)
+    body = b"\xfe\x00\xfb" + rdb_len(16) + rdb_len(6)
+    for i in range(10):
+        body += b"\x00" + rdb_str("keep:%d" % i) + rdb_str("v")
+    for i in range(5):
+        body += b"\xfc" + struct.pack("<q", now - 1000 * (i + 1))
+        body += b"\x00" + rdb_str("gone:%d" % i) + rdb_str("v")
+    body += b"\xfc" + struct.pack("<q", now + 1000000) + b"\x00" + rdb_str("later") + rdb_str("v")
+    body += b"\xfd" + struct.pack("<I", now // 1000 - 5) + b"\x00" + rdb_str("gone:s") + \
+        rdb_str("v")
+    results = []
+    for name, mode in (("kl", None), ("ref", REF_MODE)):
+        d = _dir(tmp_path, name)
+        _write(d, rdb_file(body))
+        srv = start_server(args=[], workdir=d, **({"mode": mode} if mode else {}))
+        with srv.raw() as c:
             i = info(c)
-            assert i["rdb_last_load_keys_loaded"] == "11"
-            assert i["rdb_last_load_keys_expired"] == "5"
+            results.append((c.execute("DBSIZE"), i["rdb_last_load_keys_loaded"],
+                            i["rdb_last_load_keys_expired"], c.execute("EXISTS", "gone:0")))
             assert 990 < c.execute("TTL", "later") <= 1000
-        assert "keys loaded: 11, keys expired: 5" in _read_log(kl)
-    finally:
-        kl.stop()
+        assert "keys loaded: 11, keys expired: 6" in _read_log(srv)
+    assert results[0] == results[1] == (11, "11", "6", 0)
 
 
 # ---------------------------------------------------------------- loading
