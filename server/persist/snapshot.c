@@ -107,14 +107,14 @@ static int save_to(const snap_opts_t *o, pid_t pid, uint64_t *keys, char *err, s
 int snap_save(const snap_opts_t *o, char *err, size_t errlen) {
     uint64_t keys = 0;
     if (save_to(o, getpid(), &keys, err, errlen) != 0) {
+        /* As Redis's rdbSave: a failed foreground save leaves the BGSAVE
+         * status (and so MISCONF) alone. */
         kl_warning("%s", err);
-        g_snap.lastbgsave_ok = false;
         return -1;
     }
     kl_notice("DB saved on disk");
     g_snap.lastsave = now_ms() / 1000;
     g_snap.lastbgsave_ok = true;
-    g_snap.rdb_saves++;
     return 0;
 }
 
