@@ -303,6 +303,33 @@ def test_failed_bgsave_and_misconf(start_server, tmp_path):
 
 
 @pytest.mark.timeout(60)
+def test_foreground_save_status_and_counters(start_server, tmp_path):
+    """SAVE counts in rdb_saves (even when it fails) and a failed SAVE does not touch
+    rdb_last_bgsave_status (so no MISCONF); the saves of DEBUG RELOAD and FLUSHALL are not
+    counted. Compared with redis-server."""
+    kl = _kl(start_server, _dir(tmp_path, "kl"), *PROTECTED)
+    ref = _ref(start_server, _dir(tmp_path, "ref"), *PROTECTED)
+    views = []
+    for srv in (kl, ref):
+        os.mkdir(os.path.join(srv.dir, "blocked.rdb"))
+        with srv.raw() as c:
+            seen = []
+            for cmd in (("SET", "k", "v"), ("CONFIG", "SET", "save", "3600 1"),
+                        ("DEBUG", "RELOAD"), ("FLUSHALL",), ("SET", "k", "v"),
+                        ("CONFIG", "SET", "dbfilename", "blocked.rdb"), ("SAVE",),
+                        ("SET", "k2", "v2"), ("PING",),
+                        ("CONFIG", "SET", "dbfilename", "dump.rdb"), ("SAVE",),
+                        ("CONFIG", "SET", "save", "")):
+                reply = c.call(*cmd)[0]
+                i = info(c)
+                seen.append((cmd, reply, i["rdb_saves"], i["rdb_last_bgsave_status"],
+                             i["rdb_changes_since_last_save"]))
+            views.append(seen)
+    for x, y in zip(*views):
+        assert x == y, "keyloom %r, redis-server %r" % (x, y)
+
+
+@pytest.mark.timeout(60)
 def test_save_points(start_server, tmp_path):
     kl = _kl(start_server, _dir(tmp_path, "kl"))
     path = os.path.join(kl.dir, "dump.rdb")
