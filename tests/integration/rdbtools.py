@@ -235,3 +235,53 @@ def info(c, section="persistence"):
             k, _, v = line.partition(":")
             out[k] = v
     return out
+
+
+def _skip_string(data, pos):
+    b = data[pos]
+    kind = b >> 6
+    if kind == 3:
+        enc = b & 0x3F
+        if enc in (0, 1, 2):
+            return pos + 1 + (1, 2, 4)[enc]
+        assert enc == 3, "unknown string encoding %d at %d" % (enc, pos)
+        clen, pos = _read_len(data, pos + 1)
+        _, pos = _read_len(data, pos)
+        return pos + clen
+    n, pos = _read_len(data, pos)
+    return pos + n
+
+
+def _read_len(data, pos):
+    b = data[pos]
+    kind = b >> 6
+    if kind == 0:
+        return b & 0x3F, pos + 1
+    if kind == 1:
+        return ((b & 0x3F) << 8) | data[pos + 1], pos + 2
+    if b == 0x80:
+        return struct.unpack(">I", data[pos + 1:pos + 5])[0], pos + 5
+    assert b == 0x81, "bad length byte %#x at %d" % (b, pos)
+    return struct.unpack(">Q", data[pos + 1:pos + 9])[0], pos + 9
+
+
+def _string_at(data, pos):
+    end = _skip_string(data, pos)
+    b = data[pos]
+    if b >> 6 == 3 and (b & 0x3F) < 3:
+        size = (1, 2, 4)[b & 0x3F]
+        return str(int.from_bytes(data[pos + 1:pos + 1 + size], "little", signed=True)).encode(), end
+    n, start = _read_len(data, pos)
+    return data[start:start + n], end
+
+
+def rdb_split(data):
+    """(version, [(aux name, aux value)], body): body runs from after the AUX fields to the
+    end of the file, trailer included."""
+    assert data[:5] == b"REDIS"
+    pos, aux = 9, []
+    while data[pos] == 0xFA:
+        name, pos = _string_at(data, pos + 1)
+        value, pos = _string_at(data, pos)
+        aux.append((name, value))
+    return int(data[5:9]), aux, data[pos:]

@@ -15,7 +15,7 @@ import pytest
 
 from klserver import ProtocolError, RespError, Server, ServerError, free_port, wait_until
 from rdbtools import (CHECK_RDB, REF_MODE, build, check_encodings, info, pipeline,
-                      rdb_file, rdb_len, rdb_str, state, assert_same_state)
+                      rdb_file, rdb_split, rdb_len, rdb_str, state, assert_same_state)
 
 pytestmark = pytest.mark.needs_types
 
@@ -151,6 +151,51 @@ def test_no_compression_no_checksum(start_server, tmp_path):
     assert b"abcdefgh" * 4000 not in data and len(data) < len(files["kl"])
     assert data[-8:] != b"\0" * 8
     _check_rdb(os.path.join(klc.dir, "dump.rdb"))
+
+
+DETERMINISTIC_BY_DB = [
+    ("SET", "k", "12345"),
+    ("SET", "k", "hello world"),
+    ("SET", "k", "compress me " * 30),
+    ("SET", "k", bytes(range(256))),
+    ("RPUSH", "k", *["element-%d-%s" % (i, "x" * (i % 50)) for i in range(1500)]),
+    ("HSET", "k", "a", "1", "b", "two", "c", "-3"),
+    ("SADD", "k", "3", "1", "2", "-100000"),
+    ("ZADD", "k", "1.5", "a", "-0.0", "b", "inf", "c", "1e17", "d", "0.1", "e"),
+    ("ZADD", "k", *[x for i in range(300) for x in (str(i * 0.3), "member%d" % i)]),
+    ("SET", "k", "v", "PXAT", "99999999999000"),
+    ("HSET", "k", *[x for i in range(100) for x in ("f%d" % i, "v" * (i % 40))]),
+]
+
+
+@pytest.mark.timeout(60)
+def test_rdb_file_matches_redis_byte_for_byte(start_server, tmp_path):
+    """With one key per database (so no hash-table order is involved) and deterministic
+    encodings, everything after the AUX fields is what redis-server writes, byte for byte;
+    the AUX fields have the same names."""
+    files = []
+    for name, mode in (("kl", None), ("ref", REF_MODE)):
+        srv = start_server(args=[], workdir=_dir(tmp_path, name),
+                           **({"mode": mode} if mode else {}))
+        with srv.raw() as c:
+            for db, cmd in enumerate(DETERMINISTIC_BY_DB):
+                assert c.execute("SELECT", str(db)) == b"OK"
+                assert not isinstance(c.execute(*cmd), RespError), cmd[:2]
+            assert c.execute("SAVE") == b"OK"
+        with open(os.path.join(srv.dir, "dump.rdb"), "rb") as f:
+            files.append(rdb_split(f.read()))
+    (va, aux_a, body_a), (vb, aux_b, body_b) = files
+    assert va == vb == 10
+    assert [n for n, _ in aux_a] == [n for n, _ in aux_b]
+    assert dict(aux_a)[b"redis-ver"] == dict(aux_b)[b"redis-ver"]
+    assert dict(aux_a)[b"redis-bits"] == b"64"
+    if body_a[:-8] != body_b[:-8]:
+        i = next(i for i in range(min(len(body_a), len(body_b))) if body_a[i] != body_b[i])
+        pytest.fail("RDB bodies differ at body offset %d of %d/%d: keyloom %s, redis %s"
+                    % (i, len(body_a), len(body_b), body_a[i:i + 24].hex(),
+                       body_b[i:i + 24].hex()))
+    # the same bytes after the same AUX fields: the checksums differ only through the AUX
+    assert len(body_a) == len(body_b)
 
 
 def test_debug_object_serializedlength_matches_redis(start_server, tmp_path):
@@ -524,7 +569,15 @@ def _loading_view(srv):
     try:
         got = c.execute("GET", "key:1")
         fields = info(c)
-        return got, fields
+        others = []
+        for cmd in (("PING",), ("SET", "x", "y"), ("DBSIZE",), ("SELECT", "1"), ("LASTSAVE",),
+                    ("CONFIG", "GET", "maxmemory"), ("CLIENT", "SETNAME", "n"), ("SAVE",),
+                    ("BGSAVE",), ("DEBUG", "DIGEST"), ("KEYS", "*"), ("ECHO", "e"),
+                    ("FLUSHALL",), ("INFO", "keyspace")):
+            reply = c.execute(*cmd)
+            others.append((cmd, reply.message if isinstance(reply, RespError)
+                           else type(reply).__name__))
+        return got, fields, others
     finally:
         c.close()
 
@@ -545,7 +598,7 @@ def test_loading_replies_and_info(start_server, tmp_path):
         _start_no_wait(srv)
         try:
             views[name] = _loading_view(srv)
-            got, fields = views[name]
+            got, fields, _ = views[name]
             assert got == RespError(LOADING), (name, got)
             assert fields["loading"] == "1", name
             assert 0 <= float(fields["loading_loaded_perc"]) < 100, name
@@ -566,6 +619,8 @@ def test_loading_replies_and_info(start_server, tmp_path):
         finally:
             srv.stop()
     assert list(views["kl"][1]) == list(views["ref"][1]), "INFO persistence fields differ"
+    for x, y in zip(views["kl"][2], views["ref"][2]):
+        assert x == y, "while loading: keyloom %r, redis-server %r" % (x, y)
     loading = [k for k in views["ref"][1] if k.startswith("loading_")]
     assert loading == ["loading_start_time", "loading_total_bytes", "loading_rdb_used_mem",
                        "loading_loaded_bytes", "loading_loaded_perc", "loading_eta_seconds"]
