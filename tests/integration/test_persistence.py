@@ -6,6 +6,7 @@ as Redis's, and damaged files stop the server with a clear log line, never a cra
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import struct
@@ -484,6 +485,38 @@ def test_shutdown_saves_as_told(start_server, tmp_path):
             assert c.execute("GET", "c") == b"1"
     finally:
         kl2.stop()
+
+
+@pytest.mark.timeout(60)
+def test_shutdown_when_the_save_fails(start_server, tmp_path):
+    """The final save fails (the target is a directory): SHUTDOWN and SHUTDOWN SAVE are refused
+    with Redis's error and the server keeps serving; SIGTERM does not stop it either;
+    SHUTDOWN NOSAVE and SHUTDOWN FORCE do."""
+    views, servers = [], []
+    for name, mode in (("kl", None), ("ref", REF_MODE)):
+        d = _dir(tmp_path, name)
+        os.mkdir(os.path.join(d, "blocked.rdb"))
+        srv = start_server(args=["--save", "3600 1", *PROTECTED], workdir=d,
+                           **({"mode": mode} if mode else {}))
+        servers.append(srv)
+        with srv.raw() as c:
+            assert c.execute("CONFIG", "SET", "dbfilename", "blocked.rdb") == b"OK"
+            c.execute("SET", "k", "v")
+            seen = [c.call("SHUTDOWN")[0], c.call("SHUTDOWN", "SAVE")[0], c.call("GET", "k")[0]]
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert srv.alive(), name
+        with srv.raw() as c:
+            seen.append(c.call("GET", "k")[0])
+        views.append(seen)
+    assert views[0] == views[1]
+    assert views[0][0] == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    for srv, args in zip(servers, (("NOSAVE",), ("FORCE",))):
+        with srv.raw() as c:
+            assert _shutdown(c, *args) is None
+        assert srv.wait_exit() == 0
+    log = _read_log(servers[0])
+    assert "Error trying to save the DB, can't exit." in log
 
 
 @pytest.mark.timeout(60)
