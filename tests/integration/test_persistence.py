@@ -232,10 +232,10 @@ def test_bgsave(start_server, tmp_path):
     ref = _ref(start_server, _dir(tmp_path, "ref"))
     with kl.raw() as a, ref.raw() as b:
         for c in (a, b):
-            pipeline(c, [("SET", "key:%d" % i, "v%d" % i) for i in range(2000)])
+            pipeline(c, [("SET", "key:%d" % i, "v%d" % i) for i in range(2500)])
             assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "1000") == b"OK"
             i = info(c)
-            assert i["rdb_changes_since_last_save"] == "2000"
+            assert i["rdb_changes_since_last_save"] == "2500"
             assert i["rdb_bgsave_in_progress"] == "0"
             assert i["rdb_last_bgsave_status"] == "ok"
             c.forks0 = int(info(c, "stats")["total_forks"])
@@ -247,7 +247,7 @@ def test_bgsave(start_server, tmp_path):
             i = info(c)
             assert i["rdb_bgsave_in_progress"] == "1"
             assert 0 <= int(i["rdb_current_bgsave_time_sec"]) <= 2
-            assert int(i["current_save_keys_total"]) == 2000
+            assert int(i["current_save_keys_total"]) == 2500
             assert i["rdb_saves"] == "1"   # Redis counts a BGSAVE when it forks
         replies = [(c.call("BGSAVE")[0], c.call("BGSAVE", "SCHEDULE")[0],
                     c.call("BGSAVE", "NOW")[0], c.call("SAVE")[0]) for c in (a, b)]
@@ -255,6 +255,12 @@ def test_bgsave(start_server, tmp_path):
         assert replies[0][0] == b"-ERR Background save already in progress\r\n"
         for c in (a, b):
             pipeline(c, [("SET", "during:%d" % i, "x") for i in range(7)])
+        # the child reports its progress while it runs (about once a second)
+        for c in (a, b):
+            i = wait_until(lambda: (lambda i: int(i["current_save_keys_processed"]) > 0 and i)(
+                info(c)), timeout=10, what="progress of the BGSAVE")
+            assert i["rdb_bgsave_in_progress"] == "1"
+            assert 0 < float(i["current_fork_perc"]) < 100
         for c in (a, b):
             wait_until(lambda: not _bgsave_running(c), timeout=20, what="BGSAVE end")
             i = info(c)
@@ -267,15 +273,15 @@ def test_bgsave(start_server, tmp_path):
             assert int(st["total_forks"]) == c.forks0 + 1
             assert int(st["latest_fork_usec"]) > 0
             assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "0") == b"OK"
-    # the file holds the 2000 keys of the fork, not the writes made during the save
+    # the file holds the 2500 keys of the fork, not the writes made during the save
     for srv in (kl, ref):
         _check_rdb(os.path.join(srv.dir, "dump.rdb"))
     kl2_dir = _dir(tmp_path, "kl2")
     _copy_rdb(kl.dir, kl2_dir)
     kl2 = _kl(start_server, kl2_dir)
     with kl2.raw() as c:
-        assert c.execute("DBSIZE") == 2000
-        assert c.execute("GET", "key:1999") == b"v1999"
+        assert c.execute("DBSIZE") == 2500
+        assert c.execute("GET", "key:2499") == b"v2499"
 
 
 @pytest.mark.timeout(60)
