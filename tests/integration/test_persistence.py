@@ -675,6 +675,7 @@ def _expect_refusal(mode, d, *needles, args=()):
     rc = srv.proc.wait(10)
     log = _read_log(srv)
     assert rc == 1, "exit status %r\n%s" % (rc, log[-2000:])
+    srv._check_sanitizer_output()  # a sanitizer build: no report on the way out
     line = [ln for ln in log.splitlines() if "dump.rdb" in ln and "Fatal error loading" in ln]
     assert line, log[-2000:]
     for n in needles:
@@ -766,6 +767,7 @@ def test_damaged_file_never_served(tmp_path, mode):
             assert reply == RespError(LOADING), reply
             seen_loading += 1
         assert srv.proc.wait(10) == 1
+        srv._check_sanitizer_output()
     finally:
         srv._kill()
     assert seen_loading > 0
