@@ -270,7 +270,8 @@ def _string_at(data, pos):
     b = data[pos]
     if b >> 6 == 3 and (b & 0x3F) < 3:
         size = (1, 2, 4)[b & 0x3F]
-        return str(int.from_bytes(data[pos + 1:pos + 1 + size], "little", signed=True)).encode(), end
+        value = int.from_bytes(data[pos + 1:pos + 1 + size], "little", signed=True)
+        return str(value).encode(), end
     n, start = _read_len(data, pos)
     return data[start:start + n], end
 
