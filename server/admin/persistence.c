@@ -87,7 +87,9 @@ static int bgsave_start(char *err, size_t errlen) {
 
 void persistence_after_flushall(void) {
     if (snap_child_running()) snap_kill_child();
-    if (g_cfg.nsave > 0) persistence_save_now(true);
+    /* Redis 7.0.15's flushAllDataAndResetRDB lets rdbSave reset the dirty
+     * counter (FLUSHALL is propagated by prop_force, not by the counter). */
+    if (g_cfg.nsave > 0) persistence_save_now(false);
 }
 
 int persistence_prepare_shutdown(int flags) {
@@ -118,6 +120,7 @@ static void cmd_save(client_t *c) {
         reply_error(c, "ERR Background save already in progress");
         return;
     }
+    g_snap.rdb_saves++; /* as Redis's saveCommand: SAVE counts, the other saves do not */
     if (persistence_save_now(false) == 0)
         reply_ok(c);
     else

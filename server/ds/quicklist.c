@@ -91,8 +91,29 @@ static size_t entry_estimate(const unsigned char *s, size_t len) {
     return l + (l < 128 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5);
 }
 
+/* Redis 7.0's quicklist rules for a new element (_quicklistNodeAllowInsert,
+ * isLargeElement): a node takes it when its listpack bytes plus the
+ * element's length plus SIZE_ESTIMATE_OVERHEAD stay within the limit; only
+ * an element of packed_threshold bytes or more (1 GB unless a test lowers
+ * it) goes in a plain node. Following these exactly keeps the node
+ * boundaries, and so RDB files and DUMP payloads, the same as Redis's. */
+#define QL_SIZE_ESTIMATE_OVERHEAD 8
+static size_t packed_threshold = (size_t)1 << 30;
+
+static inline size_t insert_estimate(size_t len) {
+    return len + QL_SIZE_ESTIMATE_OVERHEAD;
+}
+
 static inline bool is_big(const quicklist_t *ql, size_t len) {
-    return len > limit_bytes(ql);
+    (void)ql;
+    return len >= packed_threshold;
+}
+
+/* See quicklist.h. Thread: any, before lists are used concurrently (tests). */
+size_t ql_set_packed_threshold(size_t bytes) {
+    size_t old = packed_threshold;
+    packed_threshold = bytes ? bytes : (size_t)1 << 30;
+    return old;
 }
 
 /* Size of the node's uncompressed buffer (the listpack, or the plain_t). */
@@ -557,7 +578,7 @@ size_t ql_payload_bytes(const quicklist_t *ql) {
 /* Push at either end: into the end node when it has room, else a new node. */
 void ql_push(quicklist_t *ql, int where, const unsigned char *s, size_t len) {
     ql_node_t *end = where == QL_HEAD ? ql->head : ql->tail;
-    if (!is_big(ql, len) && node_allows(ql, end, entry_estimate(s, len), 1)) {
+    if (!is_big(ql, len) && node_allows(ql, end, insert_estimate(len), 1)) {
         node_write(ql, end);
         end->data = where == QL_HEAD ? lp_prepend(end->data, s, len) : lp_append(end->data, s, len);
         end->count++;
@@ -603,7 +624,7 @@ bool ql_insert_at(quicklist_t *ql, long index, const unsigned char *s, size_t le
     uint32_t off;
     ql_node_t *n = locate(ql, (unsigned long)index, &off);
     bool big = is_big(ql, len);
-    size_t est = big ? 0 : entry_estimate(s, len);
+    size_t est = big ? 0 : insert_estimate(len);
     if (off == 0) {
         /* Between n->prev (exists: index > 0) and n. */
         ql_node_t *prev = n->prev;

@@ -4,8 +4,11 @@
  * Node size follows list-max-listpack-size (the `fill` given at creation, as
  * Redis takes the config value when a list is created): a positive fill caps
  * the entries per node (and a node stays under 8 KB, Redis's safety limit);
- * -1..-5 cap a node's listpack at 4/8/16/32/64 KB. An element longer than the
- * node byte limit goes in a plain node of its own, unencoded. Nodes that
+ * -1..-5 cap a node's listpack at 4/8/16/32/64 KB. A new element joins a node
+ * when the node's bytes + its length + 8 stay within the limit (Redis's
+ * estimate, so nodes split where Redis's do); an element over the limit gets
+ * a listpack node of its own, and one of 1 GB or more (the packed threshold)
+ * a plain node, unencoded. Nodes that
  * deletions shrink are merged with a neighbour when the result fits, so a list
  * never degrades into many near-empty nodes.
  *
@@ -142,6 +145,11 @@ const unsigned char *ql_node_view(const ql_node_t *n, size_t *len, bool *plain);
 bool ql_append_listpack(quicklist_t *ql, unsigned char *lp);
 /* Append one element as a plain node of its own (a copy of s). */
 void ql_append_plain(quicklist_t *ql, const unsigned char *s, size_t len);
+
+/* Elements of at least this many bytes get a plain node (Redis's
+ * quicklist-packed-threshold, 1 GB; 0 restores that). Returns the previous
+ * value. Process-wide: for tests and DEBUG. */
+size_t ql_set_packed_threshold(size_t bytes);
 
 /* Structure check for tests: counts, links, node limits, listpacks. 0 or
  * -EINVAL. */

@@ -30,7 +30,10 @@ typedef struct child_report {
     uint64_t cow_bytes;
 } child_report_t;
 
-static int report_fd = -1; /* parent's read end while a child runs */
+static int report_fd = -1;           /* parent's read end while a child runs */
+static child_report_t last_report;   /* the latest report read from it */
+static int child_wfd = -1;           /* in the child: the write end */
+static int64_t child_last_report_ms; /* in the child: when it last reported */
 
 static int64_t now_ms(void) {
     struct timeval tv;
@@ -50,6 +53,22 @@ static void fsync_dir(void) {
     close(fd);
 }
 
+static uint64_t child_cow_bytes(void);
+
+/* In the child, every 1024 keys: report the progress at most once a second
+ * (Redis's CHILD_INFO_TYPE_CURRENT_INFO), for INFO's
+ * current_save_keys_processed while the save runs. A 16-byte write(2) to a
+ * pipe is atomic; if the parent is slow to drain it the report is dropped. */
+static void child_progress(void *arg, uint64_t keys) {
+    (void)arg;
+    int64_t now = now_ms();
+    if (now - child_last_report_ms < 1000) return;
+    child_last_report_ms = now;
+    child_report_t rep = {.keys = keys, .cow_bytes = child_cow_bytes()};
+    ssize_t w = write(child_wfd, &rep, sizeof(rep));
+    (void)w;
+}
+
 static void fill_opts(rdb_save_opts_t *ro, const snap_opts_t *o) {
     memset(ro, 0, sizeof(*ro));
     ro->compress = g_cfg.rdbcompression != 0;
@@ -61,6 +80,7 @@ static void fill_opts(rdb_save_opts_t *ro, const snap_opts_t *o) {
     ro->repl_offset = o->repl_offset;
     ro->key_save_delay = g_cfg.rdb_key_save_delay;
     ro->incremental_fsync = g_cfg.rdb_save_incremental_fsync != 0;
+    if (child_wfd >= 0) ro->progress = child_progress;
 }
 
 /* Write the file under its temporary name, then move it in place. */
@@ -108,14 +128,14 @@ static int save_to(const snap_opts_t *o, pid_t pid, uint64_t *keys, char *err, s
 int snap_save(const snap_opts_t *o, char *err, size_t errlen) {
     uint64_t keys = 0;
     if (save_to(o, getpid(), &keys, err, errlen) != 0) {
+        /* As Redis's rdbSave: a failed foreground save leaves the BGSAVE
+         * status (and so MISCONF) alone. */
         kl_warning("%s", err);
-        g_snap.lastbgsave_ok = false;
         return -1;
     }
     kl_notice("DB saved on disk");
     g_snap.lastsave = now_ms() / 1000;
     g_snap.lastbgsave_ok = true;
-    g_snap.rdb_saves++;
     return 0;
 }
 
@@ -153,6 +173,7 @@ static void child_main(const snap_opts_t *o, int wfd) {
     signal(SIGUSR2, SIG_DFL);
     char err[512];
     uint64_t keys = 0;
+    child_wfd = wfd;
     int rc = save_to(o, getpid(), &keys, err, sizeof(err));
     if (rc == 0) {
         kl_notice("DB saved on disk");
@@ -178,6 +199,7 @@ int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) 
         return -1;
     }
     g_snap.lastbgsave_try = now_ms() / 1000;
+    g_snap.rdb_saves++; /* Redis counts a BGSAVE when it starts, whatever its outcome */
     int64_t start = now_ms();
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
@@ -198,6 +220,7 @@ int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) 
     }
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     report_fd = fds[0];
+    memset(&last_report, 0, sizeof(last_report));
     g_snap.latest_fork_usec =
         (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_usec - t0.tv_usec);
     g_snap.total_forks++;
@@ -209,13 +232,20 @@ int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) 
     return 0;
 }
 
+/* Read the child's reports so far (non-blocking); keep the latest. */
+static void drain_reports(void) {
+    child_report_t rep;
+    while (report_fd >= 0 && read(report_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
+        last_report = rep;
+        g_snap.child_keys = rep.keys;
+    }
+}
+
 static void child_done(void) {
     if (report_fd >= 0) {
-        child_report_t rep;
-        if (read(report_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
-            g_snap.last_cow_size = rep.cow_bytes;
-            g_snap.child_keys = rep.keys;
-        }
+        drain_reports(); /* the last one is the child's final report */
+        g_snap.last_cow_size = last_report.cow_bytes;
+        g_snap.child_keys = last_report.keys;
         close(report_fd);
         report_fd = -1;
     }
@@ -224,6 +254,7 @@ static void child_done(void) {
 
 int snap_poll(bool *ok, uint64_t *dirty_at_fork) {
     if (g_snap.child_pid == -1) return 0;
+    drain_reports();
     int status;
     pid_t pid = waitpid(g_snap.child_pid, &status, WNOHANG);
     if (pid == 0) return 0;
@@ -233,7 +264,6 @@ int snap_poll(bool *ok, uint64_t *dirty_at_fork) {
     if (good) {
         kl_notice("Background saving terminated with success");
         g_snap.lastsave = now_ms() / 1000;
-        g_snap.rdb_saves++;
     } else if (pid > 0 && WIFSIGNALED(status)) {
         kl_warning("Background saving terminated by signal %d", WTERMSIG(status));
         char tmp[64];

@@ -40,7 +40,7 @@ typedef struct snap_state {
     long long last_bgsave_secs; /* rdb_last_bgsave_time_sec, -1 if none */
     long long latest_fork_usec;
     uint64_t total_forks;
-    uint64_t rdb_saves;     /* rdb_saves: successful saves */
+    uint64_t rdb_saves;     /* rdb_saves: SAVE commands and BGSAVEs started */
     uint64_t last_cow_size; /* rdb_last_cow_size */
     uint64_t child_keys;    /* current_save_keys_processed, when reported */
     uint64_t dirty_at_fork; /* the caller's dirty counter when the child forked */
@@ -66,7 +66,8 @@ typedef struct snap_opts {
 } snap_opts_t;
 
 /* Save the dataset to g_cfg.dbfilename in the foreground. 0, or -1 with
- * the reason logged and in err. Updates lastsave and the status. */
+ * the reason logged and in err. A success updates lastsave and sets the
+ * status ok; a failure changes neither (Redis's rdbSave). */
 int snap_save(const snap_opts_t *o, char *err, size_t errlen);
 /* Fork a child that saves (BGSAVE). 0, or -1 (fork failed: logged, err).
  * The caller passes its dirty counter, handed back by snap_poll. */

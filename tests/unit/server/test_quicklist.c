@@ -187,6 +187,9 @@ Test(quicklist, node_byte_limits) {
 }
 
 Test(quicklist, big_elements_get_plain_nodes) {
+    /* Plain nodes start at Redis's packed threshold (1 GB); lowered here as
+     * DEBUG QUICKLIST-PACKED-THRESHOLD does in Redis's own tests. */
+    size_t old_threshold = ql_set_packed_threshold(65536);
     quicklist_t *ql = ql_new(-2, 0);
     size_t big = 100000;
     unsigned char *b = kl_malloc(big);
@@ -238,6 +241,44 @@ Test(quicklist, big_elements_get_plain_nodes) {
     cr_assert(entry_is(&e, b, big));
     ql_free(d);
     kl_free(b);
+    ql_free(ql);
+    ql_set_packed_threshold(old_threshold);
+}
+
+/* Below the packed threshold, an element over the node limit gets a listpack
+ * node of its own, and a node takes an element while its bytes + the
+ * element's length + 8 fit (Redis 7.0's _quicklistNodeAllowInsert). */
+Test(quicklist, node_limits_follow_redis) {
+    quicklist_t *ql = ql_new(-2, 0);
+    unsigned char *b = kl_malloc(9000);
+    memset(b, 'Z', 9000);
+    ql_push(ql, QL_TAIL, (const unsigned char *)"head", 4);
+    ql_push(ql, QL_TAIL, b, 9000);
+    ql_push(ql, QL_TAIL, (const unsigned char *)"tail", 4);
+    cr_assert_eq(ql_validate(ql), 0);
+    cr_assert_eq(ql_node_count(ql), 3);
+    const ql_node_t *n = ql_node_next(ql_first_node(ql));
+    size_t len;
+    bool plain;
+    ql_node_view(n, &len, &plain);
+    cr_assert(!plain);
+    cr_assert_eq(len, 9014); /* 6 header + 5 encoding + 9000 + 2 back-length + 1 end */
+    ql_free(ql);
+    kl_free(b);
+    /* 100-byte elements: each adds 103 bytes to the listpack (2 encoding + 100
+     * + 1 back-length), the estimate is 108, so a node takes one more while
+     * its bytes + 108 <= 8192: 7 + 78 * 103 = 8041 takes a 79th (8144 bytes),
+     * which is full. redis-server 7.0.15 makes 3 nodes of 79, 79, 42. */
+    ql = ql_new(-2, 0);
+    unsigned char e[100];
+    memset(e, 'e', sizeof e);
+    for (int i = 0; i < 200; i++)
+        ql_push(ql, QL_TAIL, e, sizeof e);
+    cr_assert_eq(ql_node_count(ql), 3);
+    n = ql_first_node(ql);
+    ql_node_view(n, &len, &plain);
+    cr_assert_eq(len, 8144);
+    cr_assert_eq(ql_validate(ql), 0);
     ql_free(ql);
 }
 
