@@ -363,9 +363,9 @@ void persistence_info(kl_buf_t *b) {
         "# Persistence\r\n"
         "loading:%d\r\n"
         "async_loading:0\r\n"
-        "current_cow_peak:0\r\n"
-        "current_cow_size:0\r\n"
-        "current_cow_size_age:0\r\n"
+        "current_cow_peak:%llu\r\n"
+        "current_cow_size:%llu\r\n"
+        "current_cow_size_age:%lld\r\n"
         "current_fork_perc:%.2f\r\n"
         "current_save_keys_processed:%llu\r\n"
         "current_save_keys_total:%llu\r\n"
@@ -379,7 +379,9 @@ void persistence_info(kl_buf_t *b) {
         "rdb_last_cow_size:%llu\r\n"
         "rdb_last_load_keys_expired:%llu\r\n"
         "rdb_last_load_keys_loaded:%llu\r\n",
-        g_srv.loading ? 1 : 0,
+        g_srv.loading ? 1 : 0, (unsigned long long)(child ? g_snap.cur_cow_peak : 0),
+        (unsigned long long)(child ? g_snap.cur_cow : 0),
+        child && g_snap.cur_cow_at_ms ? (long long)((now - g_snap.cur_cow_at_ms) / 1000) : 0LL,
         child && save_keys_total ? 100.0 * (double)processed / (double)save_keys_total : 0.0,
         (unsigned long long)(child ? processed : 0),
         (unsigned long long)(child ? save_keys_total : 0), (unsigned long long)g_srv.dirty,

@@ -228,6 +228,8 @@ int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) 
     g_snap.child_start_ms = start;
     g_snap.dirty_at_fork = dirty;
     g_snap.child_keys = 0;
+    g_snap.cur_cow = g_snap.cur_cow_peak = 0;
+    g_snap.cur_cow_at_ms = 0;
     kl_notice("Background saving started by pid %d", (int)pid);
     return 0;
 }
@@ -238,6 +240,9 @@ static void drain_reports(void) {
     while (report_fd >= 0 && read(report_fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep)) {
         last_report = rep;
         g_snap.child_keys = rep.keys;
+        g_snap.cur_cow = rep.cow_bytes;
+        if (rep.cow_bytes > g_snap.cur_cow_peak) g_snap.cur_cow_peak = rep.cow_bytes;
+        g_snap.cur_cow_at_ms = now_ms();
     }
 }
 

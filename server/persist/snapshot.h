@@ -43,6 +43,10 @@ typedef struct snap_state {
     uint64_t rdb_saves;     /* rdb_saves: SAVE commands and BGSAVEs started */
     uint64_t last_cow_size; /* rdb_last_cow_size */
     uint64_t child_keys;    /* current_save_keys_processed, when reported */
+    /* current_cow_size / _peak and when it was reported (unix ms), while a
+     * child runs */
+    uint64_t cur_cow, cur_cow_peak;
+    int64_t cur_cow_at_ms;
     uint64_t dirty_at_fork; /* the caller's dirty counter when the child forked */
     pid_t other_child_pid;  /* the AOF rewrite child, -1 if none (one child at a time) */
 } snap_state_t;
