@@ -372,14 +372,9 @@ static void rewrite_done_ok(void) {
     if (A.state == AOF_WAIT_REWRITE) {
         /* Every older incremental file is history (the AOF was off since);
          * the commands written during the rewrite become the only one. */
-        for (size_t i = 0; i < m->nincr; i++) {
-            aof_file_t *h = kl_realloc(m->hist, sizeof(*m->hist) * (m->nhist + 1));
-            m->hist = h;
-            m->hist[m->nhist] = m->incr[i];
-            m->hist[m->nhist++].type = AOF_FILE_HIST;
-        }
-        m->nincr = 0;
         const char *incr = aof_manifest_new_incr(m, g_cfg.appendfilename);
+        aof_manifest_incrs_to_history(m);
+        incr = m->incr[0].name;
         char *from = path_in_dir(A.temp_incr), *to = path_in_dir(incr);
         if (rename(from, to) != 0)
             kl_warning("Error trying to rename the temporary AOF incr file %s into %s: %s",
