@@ -310,6 +310,10 @@ static void *writer_main(void *arg) {
         /* Wait for work: bytes, a switch, a flush request, stop, or (everysec)
          * an fsync that fell due. */
         while (!w.plen && w.switch_fd < 0 && !w.stop && !w.flush_req && boff == blen) {
+            /* Written but not synced while the policy is (now) always: the
+             * executor may hold replies for it (CONFIG SET appendfsync
+             * always after no, fsyncs resumed after a rewrite). */
+            if (dirty && w.policy == AOF_FSYNC_ALWAYS && !w.fsync_paused) break;
             if (dirty && w.policy == AOF_FSYNC_EVERYSEC && !w.fsync_paused) {
                 int64_t due = last_fsync + 1000 - now_ms();
                 if (due <= 0) break;
