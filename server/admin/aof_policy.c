@@ -280,6 +280,9 @@ static int rewrite_start(char *err, size_t errlen) {
         }
         A.closed_incr_size += aof_writer_file_size();
         aof_writer_switch(fd);
+        /* The new file starts with a SELECT, as in Redis (each file is
+         * loaded by a client that starts in db 0). */
+        prop_consumer_reset_db(A.pc);
         aof_manifest_free(A.m);
         kl_free(A.m);
         A.m = m;
