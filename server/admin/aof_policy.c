@@ -674,6 +674,8 @@ static int load_step(size_t budget) {
             char err[256];
             if (map_file(f, err, sizeof(err)) != 0) fatal_load("%s", err);
             L.valid_up_to = L.valid_before_multi = 0;
+            /* Every file starts in db 0 (Redis loads each with a new client). */
+            L.c->db = db_get(0);
             if (f->len >= 5 && !memcmp(f->p, "REDIS", 5)) {
                 L.rdb = rdb_loader_open_mem(f->p, f->len,
                                             RDB_LOAD_AOF_PREAMBLE |
