@@ -640,6 +640,72 @@ def test_garbage_in_base_refused(servers, tmp_path):
         read_text(os.path.join(str(d), "server.log"))
 
 
+def test_each_file_loaded_from_db_0(servers, tmp_path):
+    """Redis loads every file of the AOF with a new client in db 0: an incr file that does not
+    begin with SELECT writes to db 0, whatever the base selected last."""
+    d = tmp_path / "kl"
+    adir = d / "appendonlydir"
+    os.makedirs(str(adir))
+    with open(str(adir / "appendonly.aof.1.base.aof"), "wb") as f:
+        f.write(cmd_bytes("SELECT", "5") + cmd_bytes("SET", "in5", "1"))
+    with open(str(adir / "appendonly.aof.1.incr.aof"), "wb") as f:
+        f.write(cmd_bytes("SET", "where", "?"))
+    with open(str(adir / "appendonly.aof.manifest"), "wb") as f:
+        f.write(b"file appendonly.aof.1.base.aof seq 1 type b\n"
+                b"file appendonly.aof.1.incr.aof seq 1 type i\n")
+    rd = tmp_path / "ref"
+    shutil.copytree(str(d), str(rd))
+    for s in (servers.ref(rd, "--appendonly", "yes"), servers.kl(d, "--appendonly", "yes")):
+        with s.raw() as c:
+            assert c.execute("GET", "where") == b"?", s.binary
+            assert c.execute("SELECT", "5") == b"OK"
+            assert c.execute("KEYS", "*") == [b"in5"], s.binary
+
+
+@pytest.mark.timeout(60)
+def test_kill9_during_rewrite(servers, tmp_path):
+    """SIGKILL while a rewrite runs: the manifest names the old base, the old incr file and
+    the new one; a restart (keyloom and redis-server) has every acknowledged write."""
+    kd = tmp_path / "kl"
+    kd.mkdir()
+    args = ("--appendonly", "yes", "--appendfsync", "always")
+    kl = servers.kl(kd, *args)
+    with kl.raw() as c:
+        for i in range(100):
+            assert c.execute("RPUSH", "l", i) == i + 1
+        assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "1000000") == b"OK"
+        assert c.execute("BGREWRITEAOF") == b"Background append only file rewriting started"
+        for i in range(100, 150):
+            assert c.execute("RPUSH", "l", i) == i + 1
+        assert c.execute("SELECT", "4") == b"OK"
+        assert c.execute("SET", "k", "v") == b"OK"
+        assert info(c)["aof_rewrite_in_progress"] == "1"
+    log = read_text(kl.logfile)
+    marker = "Background append only file rewriting started by pid "
+    assert marker in log, log
+    child = int(log.split(marker, 1)[1].split()[0])
+    servers.kill9(kl)
+    try:
+        os.kill(child, 9)
+    except ProcessLookupError:
+        pass
+    assert manifest(kd) == (b"file appendonly.aof.1.base.rdb seq 1 type b\n"
+                            b"file appendonly.aof.1.incr.aof seq 1 type i\n"
+                            b"file appendonly.aof.2.incr.aof seq 2 type i\n")
+    rd = tmp_path / "ref"
+    copy_aof_dir(kd, rd)
+    for s in (servers.kl(kd, *args), servers.ref(rd, *args)):
+        with s.raw() as c:
+            assert c.execute("LRANGE", "l", 0, -1) == [str(i).encode() for i in range(150)]
+            assert c.execute("SELECT", "4") == b"OK"
+            assert c.execute("GET", "k") == b"v"
+            assert c.execute("BGREWRITEAOF") == b"Background append only file rewriting started"
+            wait_rewrite_done(c, rewrites=1)
+            assert c.execute("GET", "k") == b"v"
+    assert [f for f in listing(kd) if not f.startswith("temp-")] == [
+        "appendonly.aof.2.base.rdb", "appendonly.aof.3.incr.aof", "appendonly.aof.manifest"]
+
+
 def test_timestamp_annotations(servers, tmp_path):
     kd = tmp_path / "kl"
     kd.mkdir()
