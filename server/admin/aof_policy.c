@@ -55,7 +55,8 @@ static struct {
     int report_fd;
     int64_t child_start_ms;
     bool scheduled;
-    bool preamble; /* the running child writes an RDB preamble */
+    bool preamble;     /* the running child writes an RDB preamble */
+    bool fsync_paused; /* no-appendfsync-on-rewrite while the child runs */
     long long last_rewrite_secs;
     bool last_rewrite_ok;
     uint64_t rewrites, consecutive_failures, last_cow;
@@ -146,6 +147,9 @@ static void before_sleep(void *arg) {
  * durable; its ticket is the sequence number that must be synced. */
 static uint64_t gate(void) {
     if (fsync_policy() != AOF_FSYNC_ALWAYS || !aof_writer_running()) return 0;
+    /* No fsync during a rewrite (no-appendfsync-on-rewrite): Redis
+     * replies at once then, and so do we (the bytes still go out). */
+    if (A.fsync_paused) return 0;
     if (A.turn.len) {
         aof_writer_append(A.turn.p, A.turn.len);
         kl_buf_clear(&A.turn);
@@ -320,7 +324,10 @@ static int rewrite_start(char *err, size_t errlen) {
     A.child_start_ms = mstime();
     A.preamble = preamble;
     A.scheduled = false;
-    if (g_cfg.no_appendfsync_on_rewrite) aof_writer_fsync_pause(true);
+    if (g_cfg.no_appendfsync_on_rewrite) {
+        aof_writer_fsync_pause(true);
+        A.fsync_paused = true;
+    }
     kl_notice("Background append only file rewriting started by pid %d", (int)pid);
     return 0;
 }
@@ -336,6 +343,7 @@ static void child_gone(void) {
     A.child = -1;
     g_snap.other_child_pid = -1;
     if (aof_writer_running()) aof_writer_fsync_pause(false);
+    A.fsync_paused = false;
 }
 
 static void delete_history(aof_manifest_t *m) {
