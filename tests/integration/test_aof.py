@@ -875,6 +875,37 @@ def test_always_pipelined_batch_persisted_and_config_set_appendfsync(servers, tm
         assert c.execute("DBSIZE") == 2001
 
 
+@pytest.mark.timeout(60)
+def test_no_appendfsync_on_rewrite_does_not_hold_replies(servers, tmp_path):
+    """appendfsync always + no-appendfsync-on-rewrite yes: during a rewrite Redis skips the
+    fsync and replies at once; the writes are durable once the rewrite is over."""
+    for who in ("ref", "kl"):
+        d = tmp_path / who
+        d.mkdir()
+        args = ("--appendonly", "yes", "--appendfsync", "always",
+                "--no-appendfsync-on-rewrite", "yes")
+        s = servers.kl(d, *args) if who == "kl" else servers.ref(d, *args)
+        with s.raw(timeout=10) as c:
+            for i in range(20):
+                assert c.execute("SET", "k%d" % i, i) == b"OK"
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "100000") == b"OK"  # 2 s
+            assert c.execute("BGREWRITEAOF") == b"Background append only file rewriting started"
+            t0 = time.monotonic()
+            for i in range(10):
+                assert c.execute("SET", "during%d" % i, i) == b"OK"
+            took = time.monotonic() - t0
+            assert info(c)["aof_rewrite_in_progress"] == "1", who
+            assert took < 1.0, "%s: 10 SETs took %.2fs during the rewrite" % (who, took)
+            wait_rewrite_done(c, rewrites=1)
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "0") == b"OK"
+            assert c.execute("SET", "after", "1") == b"OK"
+        servers.kill9(s)
+        s = servers.kl(d, *args) if who == "kl" else servers.ref(d, *args)
+        with s.raw() as c:
+            assert c.execute("DBSIZE") == 31, who
+            assert c.execute("GET", "during9") == b"9"
+
+
 def test_debug_loadaof_keeps_digest(servers, tmp_path):
     d = tmp_path / "kl"
     d.mkdir()
