@@ -262,9 +262,17 @@ static void rewrite_child(int wfd, bool preamble) {
 
 /* BGREWRITEAOF: switch the stream to a new incremental file (AOF_ON) and
  * fork the child that writes the new base. */
+static int ensure_dir(void);
+
 static int rewrite_start(char *err, size_t errlen) {
     if (snap_child_running() || A.child != -1) {
         snprintf(err, errlen, "child running");
+        return -1;
+    }
+    /* BGREWRITEAOF with the AOF off still writes into appenddirname. */
+    if (ensure_dir() != 0) {
+        snprintf(err, errlen, "can't create the append-only dir");
+        A.last_rewrite_ok = false;
         return -1;
     }
     if (A.state == AOF_ON) {
