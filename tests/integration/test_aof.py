@@ -1192,3 +1192,46 @@ def test_config_set_appendonly_yes_then_no_then_yes(servers, tmp_path):
     ref = servers.ref(rd, "--appendonly", "yes")
     with ref.raw() as c:
         assert all_digest(c) == digest
+
+
+@pytest.mark.timeout(60)
+def test_config_set_appendonly_during_bgsave_and_rewrite_while_off_like_redis(servers, tmp_path):
+    """CONFIG SET appendonly yes while a BGSAVE runs schedules the rewrite; BGREWRITEAOF with
+    the AOF off writes a base and a manifest only. Same files and replies as redis-server."""
+    seen = {}
+    for who in ("ref", "kl"):
+        d = tmp_path / who
+        d.mkdir()
+        s = servers.kl(d) if who == "kl" else servers.ref(d)
+        got = []
+        with s.raw() as c:
+            for i in range(50):
+                c.execute("SET", "k%d" % i, i)
+            got.append(c.execute("BGREWRITEAOF"))
+            wait_rewrite_done(c, rewrites=1)
+            got.append(listing(d))
+            got.append(manifest(d))
+            got.append(info(c)["aof_enabled"])
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "10000") == b"OK"
+            got.append(c.execute("BGSAVE"))
+            got.append(c.execute("CONFIG", "SET", "appendonly", "yes"))
+            i = info(c)
+            got.append((i["aof_enabled"], i["aof_rewrite_scheduled"],
+                        i["aof_rewrite_in_progress"]))
+            assert c.execute("SET", "during", "1") == b"OK"
+            wait_bgsave_done(c)
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "0") == b"OK"
+            wait_rewrite_done(c, rewrites=2)
+            assert c.execute("SET", "after", "1") == b"OK"
+            got.append(listing(d))
+            got.append(manifest(d))
+        seen[who] = got
+        servers.stop(s)
+        s = servers.kl(d, "--appendonly", "yes") if who == "kl" else \
+            servers.ref(d, "--appendonly", "yes")
+        with s.raw() as c:
+            assert c.execute("DBSIZE") == 52, who
+        servers.stop(s)
+    assert seen["ref"][4] == b"Background saving started"
+    assert seen["ref"][6] == ("1", "1", "0")
+    assert seen["kl"] == seen["ref"]
