@@ -919,6 +919,7 @@ def test_no_appendfsync_on_rewrite_does_not_hold_replies(servers, tmp_path):
 def test_debug_loadaof_keeps_digest(servers, tmp_path):
     d = tmp_path / "kl"
     d.mkdir()
+    (tmp_path / "ref").mkdir()
     kl = servers.kl(d, "--appendonly", "yes")
     with kl.raw() as c:
         build_dataset(c)
@@ -930,6 +931,15 @@ def test_debug_loadaof_keeps_digest(servers, tmp_path):
         assert c.execute("SET", "after-load", "1") == b"OK"
         assert c.execute("DEBUG", "LOADAOF") == b"OK"
         assert c.execute("GET", "after-load") == b"1"
+    # With the AOF turned off, DEBUG LOADAOF loads what the files hold (redis-server 7.0.15
+    # does the same): a write made while off is gone.
+    for s in (kl, servers.ref(tmp_path / "ref", "--appendonly", "yes")):
+        with s.raw() as c:
+            assert c.execute("SET", "x", "1") == b"OK"
+            assert c.execute("CONFIG", "SET", "appendonly", "no") == b"OK"
+            assert c.execute("SET", "y", "1") == b"OK"
+            assert c.execute("DEBUG", "LOADAOF") == b"OK"
+            assert c.execute("EXISTS", "x") == 1 and c.execute("EXISTS", "y") == 0, s.binary
 
 
 # ------------------------------------------------------------------------------------------
