@@ -440,7 +440,7 @@ static void rewrite_poll(void) {
     if (ok) {
         rewrite_done_ok();
     } else {
-        if (pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1)
+        if (pid > 0 && WIFSIGNALED(status))
             kl_warning("Background AOF rewrite terminated by signal %d", WTERMSIG(status));
         else
             kl_warning("Background AOF rewrite terminated with error");
