@@ -307,6 +307,7 @@ static int rewrite_start(char *err, size_t errlen) {
     bool preamble = g_cfg.aof_use_rdb_preamble != 0;
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
+    A.rewrites++; /* INFO aof_rewrites counts the attempts, as in Redis */
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
@@ -427,7 +428,6 @@ static void rewrite_done_ok(void) {
     delete_history(A.m);
     A.last_rewrite_ok = true;
     A.consecutive_failures = 0;
-    A.rewrites++;
 }
 
 static void rewrite_poll(void) {
