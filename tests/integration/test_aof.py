@@ -1255,3 +1255,53 @@ def test_config_set_appendonly_during_bgsave_and_rewrite_while_off_like_redis(se
     assert seen["ref"][4] == b"Background saving started"
     assert seen["ref"][6] == ("1", "1", "0")
     assert seen["kl"] == seen["ref"]
+
+
+@pytest.mark.timeout(60)
+def test_rewrite_child_killed_like_redis(servers, tmp_path):
+    """A rewrite child that dies: INFO says err, the manifest keeps every incr file, nothing
+    is lost, temp files are gone, and the next rewrite succeeds. Same as redis-server."""
+    seen = {}
+    for who in ("ref", "kl"):
+        d = tmp_path / who
+        d.mkdir()
+        args = ("--appendonly", "yes")
+        s = servers.kl(d, *args) if who == "kl" else servers.ref(d, *args)
+        got = []
+        with s.raw() as c:
+            for i in range(20):
+                c.execute("SET", "k%d" % i, i)
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "1000000") == b"OK"
+            assert c.execute("BGREWRITEAOF") == b"Background append only file rewriting started"
+            assert c.execute("SET", "during", "1") == b"OK"
+            marker = "rewriting started by pid "
+            log = wait_until(lambda: marker in read_text(s.logfile) and read_text(s.logfile),
+                             what="the rewrite's log line")
+            child = int(log.split(marker, 1)[1].split()[0])
+            os.kill(child, 9)
+            wait_until(lambda: info(c)["aof_rewrite_in_progress"] == "0", timeout=10,
+                       what="the parent to see the child die")
+            i = info(c)
+            got.append((i["aof_last_bgrewrite_status"], i["aof_rewrites_consecutive_failures"],
+                        i["aof_rewrites"]))
+            assert "Background AOF rewrite terminated by signal 9" in read_text(s.logfile)
+            wait_until(lambda: not [f for f in os.listdir(s.dir) if f.startswith("temp-")],
+                       timeout=5, what="the temp file removed")
+            got.append(listing(d))
+            got.append(manifest(d))
+            assert c.execute("SET", "after", "1") == b"OK"
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "0") == b"OK"
+            assert c.execute("BGREWRITEAOF") == b"Background append only file rewriting started"
+            wait_rewrite_done(c, rewrites=1)
+            i = info(c)
+            got.append((i["aof_last_bgrewrite_status"], i["aof_rewrites_consecutive_failures"]))
+            got.append(listing(d))
+            got.append(manifest(d))
+        seen[who] = got
+        servers.stop(s)
+        s = servers.kl(d, *args) if who == "kl" else servers.ref(d, *args)
+        with s.raw() as c:
+            assert c.execute("DBSIZE") == 22, who
+        servers.stop(s)
+    assert seen["ref"][0] == ("err", "1", "1")  # aof_rewrites counts the forks
+    assert seen["kl"] == seen["ref"]
