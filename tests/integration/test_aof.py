@@ -1305,3 +1305,47 @@ def test_rewrite_child_killed_like_redis(servers, tmp_path):
         servers.stop(s)
     assert seen["ref"][0] == ("err", "1", "1")  # aof_rewrites counts the forks
     assert seen["kl"] == seen["ref"]
+
+
+@pytest.mark.timeout(60)
+def test_appendonly_no_during_rewrite_like_redis(servers, tmp_path):
+    """CONFIG SET appendonly no while a rewrite runs kills the child (not an error), leaves
+    no temp file; turning it on again rewrites. Files, manifest and INFO as redis-server."""
+    seen = {}
+    for who in ("ref", "kl"):
+        d = tmp_path / who
+        d.mkdir()
+        s = servers.kl(d, "--appendonly", "yes") if who == "kl" else \
+            servers.ref(d, "--appendonly", "yes")
+        got = []
+        with s.raw() as c:
+            for i in range(20):
+                c.execute("SET", "k%d" % i, i)
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "1000000") == b"OK"
+            assert c.execute("BGREWRITEAOF") == b"Background append only file rewriting started"
+            got.append(c.execute("CONFIG", "SET", "appendonly", "no"))
+            i = info(c)
+            got.append((i["aof_enabled"], i["aof_rewrite_in_progress"],
+                        i["aof_last_bgrewrite_status"]))
+            wait_until(lambda: not [f for f in os.listdir(s.dir) if f.startswith("temp-")]
+                       and not [f for f in listing(d) if f.startswith("temp-")], timeout=5,
+                       what="no temp files")
+            got.append(listing(d))
+            got.append(manifest(d))
+            assert c.execute("DEL", "k0") == 1
+            assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "0") == b"OK"
+            got.append(c.execute("CONFIG", "SET", "appendonly", "yes"))
+            wait_rewrite_done(c)
+            got.append(info(c)["aof_last_bgrewrite_status"])
+            got.append(listing(d))
+            got.append(manifest(d))
+        seen[who] = got
+        servers.stop(s)
+        s = servers.kl(d, "--appendonly", "yes") if who == "kl" else \
+            servers.ref(d, "--appendonly", "yes")
+        with s.raw() as c:
+            assert c.execute("DBSIZE") == 19, who
+            assert c.execute("EXISTS", "k0") == 0
+        servers.stop(s)
+    assert seen["ref"][1] == ("0", "0", "ok")
+    assert seen["kl"] == seen["ref"]
