@@ -11,8 +11,11 @@ server/persist/aof_rewrite.c, server/admin/aof_policy.c), checked against Debian
     (aof-load-truncated), #TS: annotations are written and skipped;
   * SIGKILL under a pipelined write load loses nothing acknowledged with appendfsync always
     and leaves a consistent prefix with everysec;
-  * BGREWRITEAOF (history, auto gc, INFO, scheduling against BGSAVE, auto rewrite), CONFIG SET
-    appendonly yes/no at run time, CONFIG SET appendfsync, DEBUG LOADAOF.
+  * BGREWRITEAOF (history, auto gc, INFO, scheduling against BGSAVE, auto rewrite, a killed
+    child, SIGKILL of the server mid-rewrite, with the AOF off), every new incr file starting
+    with SELECT and every file loading from db 0, CONFIG SET appendonly yes/no at run time
+    (also during a BGSAVE or a rewrite), CONFIG SET appendfsync, no-appendfsync-on-rewrite,
+    DEBUG LOADAOF.
 
 Every test starts its own servers on its own directories (the shared server runs with
 appendonly no). Error texts and log lines are compared with redis-server where the same
