@@ -55,7 +55,8 @@ static struct {
     int report_fd;
     int64_t child_start_ms;
     bool scheduled;
-    bool preamble; /* the running child writes an RDB preamble */
+    bool preamble;     /* the running child writes an RDB preamble */
+    bool fsync_paused; /* no-appendfsync-on-rewrite while the child runs */
     long long last_rewrite_secs;
     bool last_rewrite_ok;
     uint64_t rewrites, consecutive_failures, last_cow;
@@ -162,6 +163,9 @@ static void before_sleep(void *arg) {
  * durable; its ticket is the sequence number that must be synced. */
 static uint64_t gate(void) {
     if (fsync_policy() != AOF_FSYNC_ALWAYS || !aof_writer_running()) return 0;
+    /* No fsync during a rewrite (no-appendfsync-on-rewrite): Redis
+     * replies at once then, and so do we (the bytes still go out). */
+    if (A.fsync_paused) return 0;
     if (A.turn.len) {
         aof_writer_append(A.turn.p, A.turn.len);
         kl_buf_clear(&A.turn);
@@ -274,9 +278,17 @@ static void rewrite_child(int wfd, bool preamble) {
 
 /* BGREWRITEAOF: switch the stream to a new incremental file (AOF_ON) and
  * fork the child that writes the new base. */
+static int ensure_dir(void);
+
 static int rewrite_start(char *err, size_t errlen) {
     if (snap_child_running() || A.child != -1) {
         snprintf(err, errlen, "child running");
+        return -1;
+    }
+    /* BGREWRITEAOF with the AOF off still writes into appenddirname. */
+    if (ensure_dir() != 0) {
+        snprintf(err, errlen, "can't create the append-only dir");
+        A.last_rewrite_ok = false;
         return -1;
     }
     if (A.state == AOF_ON) {
@@ -296,6 +308,9 @@ static int rewrite_start(char *err, size_t errlen) {
         }
         A.closed_incr_size += aof_writer_file_size();
         aof_writer_switch(fd);
+        /* The new file starts with a SELECT, as in Redis (each file is
+         * loaded by a client that starts in db 0). */
+        prop_consumer_reset_db(A.pc);
         aof_manifest_free(A.m);
         kl_free(A.m);
         A.m = m;
@@ -308,6 +323,7 @@ static int rewrite_start(char *err, size_t errlen) {
     bool preamble = g_cfg.aof_use_rdb_preamble != 0;
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
+    A.rewrites++; /* INFO aof_rewrites counts the attempts, as in Redis */
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
@@ -333,7 +349,10 @@ static int rewrite_start(char *err, size_t errlen) {
     A.child_start_ms = mstime();
     A.preamble = preamble;
     A.scheduled = false;
-    if (g_cfg.no_appendfsync_on_rewrite) aof_writer_fsync_pause(true);
+    if (g_cfg.no_appendfsync_on_rewrite) {
+        aof_writer_fsync_pause(true);
+        A.fsync_paused = true;
+    }
     kl_notice("Background append only file rewriting started by pid %d", (int)pid);
     return 0;
 }
@@ -349,6 +368,7 @@ static void child_gone(void) {
     A.child = -1;
     g_snap.other_child_pid = -1;
     if (aof_writer_running()) aof_writer_fsync_pause(false);
+    A.fsync_paused = false;
 }
 
 /* Drop the history files from the manifest; they are removed once the
@@ -390,14 +410,9 @@ static void rewrite_done_ok(void) {
     if (A.state == AOF_WAIT_REWRITE) {
         /* Every older incremental file is history (the AOF was off since);
          * the commands written during the rewrite become the only one. */
-        for (size_t i = 0; i < m->nincr; i++) {
-            aof_file_t *h = kl_realloc(m->hist, sizeof(*m->hist) * (m->nhist + 1));
-            m->hist = h;
-            m->hist[m->nhist] = m->incr[i];
-            m->hist[m->nhist++].type = AOF_FILE_HIST;
-        }
-        m->nincr = 0;
         const char *incr = aof_manifest_new_incr(m, g_cfg.appendfilename);
+        aof_manifest_incrs_to_history(m);
+        incr = m->incr[0].name;
         char *from = path_in_dir(A.temp_incr), *to = path_in_dir(incr);
         if (rename(from, to) != 0)
             kl_warning("Error trying to rename the temporary AOF incr file %s into %s: %s",
@@ -431,7 +446,6 @@ static void rewrite_done_ok(void) {
     delete_history(A.m);
     A.last_rewrite_ok = true;
     A.consecutive_failures = 0;
-    A.rewrites++;
 }
 
 static void rewrite_poll(void) {
@@ -444,7 +458,7 @@ static void rewrite_poll(void) {
     if (ok) {
         rewrite_done_ok();
     } else {
-        if (pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1)
+        if (pid > 0 && WIFSIGNALED(status))
             kl_warning("Background AOF rewrite terminated by signal %d", WTERMSIG(status));
         else
             kl_warning("Background AOF rewrite terminated with error");
@@ -694,6 +708,8 @@ static int load_step(size_t budget) {
             char err[256];
             if (map_file(f, err, sizeof(err)) != 0) fatal_load("%s", err);
             L.valid_up_to = L.valid_before_multi = 0;
+            /* Every file starts in db 0 (Redis loads each with a new client). */
+            L.c->db = db_get(0);
             if (f->len >= 5 && !memcmp(f->p, "REDIS", 5)) {
                 L.rdb = rdb_loader_open_mem(f->p, f->len,
                                             RDB_LOAD_AOF_PREAMBLE |

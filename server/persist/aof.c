@@ -31,6 +31,15 @@ static aof_file_t *push(aof_file_t **arr, size_t *n) {
     return &(*arr)[(*n)++];
 }
 
+/* Insert k entries at the front of the history (Redis puts what becomes
+ * history at the head of its list, so the manifest lists it first). */
+static aof_file_t *hist_push_front(aof_manifest_t *m, size_t k) {
+    m->hist = kl_realloc(m->hist, sizeof(*m->hist) * (m->nhist + k));
+    memmove(m->hist + k, m->hist, sizeof(*m->hist) * m->nhist);
+    m->nhist += k;
+    return m->hist;
+}
+
 void aof_manifest_free(aof_manifest_t *m) {
     if (m->base) {
         kl_free(m->base->name);
@@ -172,7 +181,7 @@ char *aof_manifest_format(const aof_manifest_t *m) {
 
 const char *aof_manifest_new_base(aof_manifest_t *m, const char *prefix, bool rdb) {
     if (m->base) {
-        aof_file_t *h = push(&m->hist, &m->nhist);
+        aof_file_t *h = hist_push_front(m, 1);
         *h = *m->base;
         h->type = AOF_FILE_HIST;
     } else {
@@ -194,10 +203,10 @@ const char *aof_manifest_new_incr(aof_manifest_t *m, const char *prefix) {
 
 void aof_manifest_incrs_to_history(aof_manifest_t *m) {
     if (m->nincr <= 1) return;
+    aof_file_t *h = hist_push_front(m, m->nincr - 1);
     for (size_t i = 0; i + 1 < m->nincr; i++) {
-        aof_file_t *h = push(&m->hist, &m->nhist);
-        *h = m->incr[i];
-        h->type = AOF_FILE_HIST;
+        h[i] = m->incr[i];
+        h[i].type = AOF_FILE_HIST;
     }
     m->incr[0] = m->incr[m->nincr - 1];
     m->nincr = 1;
@@ -334,6 +343,10 @@ static void *writer_main(void *arg) {
          * an fsync that fell due. */
         while (!w.plen && w.switch_fd < 0 && !w.stop && !w.flush_req && boff == blen &&
                !w.job.text) {
+            /* Written but not synced while the policy is (now) always: the
+             * executor may hold replies for it (CONFIG SET appendfsync
+             * always after no, fsyncs resumed after a rewrite). */
+            if (dirty && w.policy == AOF_FSYNC_ALWAYS && !w.fsync_paused) break;
             if (dirty && w.policy == AOF_FSYNC_EVERYSEC && !w.fsync_paused) {
                 int64_t due = last_fsync + 1000 - now_ms();
                 if (due <= 0) break;

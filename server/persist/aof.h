@@ -47,11 +47,13 @@ int aof_manifest_parse(aof_manifest_t *m, const char *text, size_t len, char *er
 char *aof_manifest_format(const aof_manifest_t *m);
 void aof_manifest_free(aof_manifest_t *m);
 aof_manifest_t *aof_manifest_dup(const aof_manifest_t *m);
-/* A new base name (seq = ++base_seq; the old base becomes history). */
+/* A new base name (seq = ++base_seq; the old base becomes history, put
+ * first in the history as Redis does). */
 const char *aof_manifest_new_base(aof_manifest_t *m, const char *prefix, bool rdb);
 /* A new incremental file (seq = ++incr_seq), appended. */
 const char *aof_manifest_new_incr(aof_manifest_t *m, const char *prefix);
-/* After a rewrite: every incremental file but the last one becomes history. */
+/* After a rewrite: every incremental file but the last one becomes history
+ * (in their order, in front of the older history, as Redis does). */
 void aof_manifest_incrs_to_history(aof_manifest_t *m);
 
 /* Write dir/name atomically (temp file, fsync, rename, fsync dir). 0 or -errno. */
