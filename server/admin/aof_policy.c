@@ -159,19 +159,28 @@ static void before_sleep(void *arg) {
     kl_buf_clear(&A.turn);
 }
 
-/* appendfsync always: hold a client whose batch ended with bytes not yet
- * durable; its ticket is the sequence number that must be synced. */
+/* How far the stream must be for a reply to go out. appendfsync always:
+ * fsynced (no fsync during a rewrite with no-appendfsync-on-rewrite: Redis
+ * replies at once then, and so do we). everysec and no: written to the
+ * file, as Redis writes the AOF buffer before it sends the replies of a
+ * turn, so an acknowledged write survives a crash of the process (not of
+ * the machine: that is what the fsync policy is for). */
+static uint64_t gate_done(void) {
+    if (fsync_policy() == AOF_FSYNC_ALWAYS && !A.fsync_paused) return aof_writer_seq_synced();
+    return aof_writer_seq_written();
+}
+
+/* The reply gate (exec.h): hold a client whose batch ended with stream bytes
+ * not yet as far as gate_done() requires; its ticket is the sequence number
+ * of the last byte handed over. */
 static uint64_t gate(void) {
-    if (fsync_policy() != AOF_FSYNC_ALWAYS || !aof_writer_running()) return 0;
-    /* No fsync during a rewrite (no-appendfsync-on-rewrite): Redis
-     * replies at once then, and so do we (the bytes still go out). */
-    if (A.fsync_paused) return 0;
+    if (!aof_writer_running()) return 0;
     if (A.turn.len) {
         aof_writer_append(A.turn.p, A.turn.len);
         kl_buf_clear(&A.turn);
     }
     uint64_t appended = aof_writer_append(NULL, 0);
-    return appended > aof_writer_seq_synced() ? appended : 0;
+    return appended > gate_done() ? appended : 0;
 }
 
 /* Writer thread -> main loop. */
@@ -182,7 +191,7 @@ static void writer_progress(void *arg) {
 
 static void on_wake(void *arg) {
     (void)arg;
-    exec_gate_release(aof_writer_seq_synced());
+    exec_gate_release(gate_done());
 }
 
 static int start_stream(int fd) {
@@ -352,6 +361,7 @@ static int rewrite_start(char *err, size_t errlen) {
     if (g_cfg.no_appendfsync_on_rewrite) {
         aof_writer_fsync_pause(true);
         A.fsync_paused = true;
+        exec_gate_release(gate_done()); /* those waiting for an fsync wait no more */
     }
     kl_notice("Background append only file rewriting started by pid %d", (int)pid);
     return 0;
