@@ -155,7 +155,7 @@ static void feed(void *arg, const char *bytes, size_t len) {
 /* Right before the loop sleeps: hand the turn's bytes to the writer. */
 static void before_sleep(void *arg) {
     (void)arg;
-    if (A.turn.len && aof_writer_running()) aof_writer_append(A.turn.p, A.turn.len);
+    if (A.turn.len && aof_writer_running()) aof_writer_hand(&A.turn.p, &A.turn.len, &A.turn.cap);
     kl_buf_clear(&A.turn);
 }
 
@@ -172,15 +172,13 @@ static uint64_t gate_done(void) {
 
 /* The reply gate (exec.h): hold a client whose batch ended with stream bytes
  * not yet as far as gate_done() requires; its ticket is the sequence number
- * of the last byte handed over. */
+ * its last byte will have, the turn's bytes being handed over together
+ * right before the loop sleeps (one hand-over and one write per turn, not
+ * one per batch). */
 static uint64_t gate(void) {
     if (!aof_writer_running()) return 0;
-    if (A.turn.len) {
-        aof_writer_append(A.turn.p, A.turn.len);
-        kl_buf_clear(&A.turn);
-    }
-    uint64_t appended = aof_writer_append(NULL, 0);
-    return appended > gate_done() ? appended : 0;
+    uint64_t end = aof_writer_append(NULL, 0) + A.turn.len;
+    return end > gate_done() ? end : 0;
 }
 
 /* Writer thread -> main loop. */

@@ -364,11 +364,20 @@ static void *writer_main(void *arg) {
             }
         }
         /* Take the pending bytes (after what is still unwritten). */
-        if (w.plen) {
-            if (boff == blen) {
-                blen = boff = 0;
-                buf_from = w.pending_from;
-            }
+        if (w.plen && boff == blen) {
+            /* Nothing of ours left unwritten: take the buffer itself. */
+            char *tb = buf;
+            size_t tcap = bcap;
+            buf = w.pending;
+            bcap = w.pcap;
+            blen = w.plen;
+            boff = 0;
+            buf_from = w.pending_from;
+            w.pending = tb;
+            w.pcap = tcap;
+            w.pending_from += w.plen;
+            w.plen = 0;
+        } else if (w.plen) {
             if (bcap < blen + w.plen) {
                 bcap = blen + w.plen;
                 buf = kl_realloc(buf, bcap);
@@ -512,6 +521,38 @@ void aof_writer_stop(void) {
 
 bool aof_writer_running(void) {
     return w.running;
+}
+
+uint64_t aof_writer_hand(char **p, size_t *len, size_t *cap) {
+    size_t n = *len;
+    if (!n) return seq_appended;
+    pthread_mutex_lock(&w.mu);
+    if (w.plen == 0) {
+        /* Swap: the writer takes the caller's buffer, the caller gets the
+         * writer's spare one (no copy). */
+        char *tb = w.pending;
+        size_t tcap = w.pcap;
+        w.pending = *p;
+        w.pcap = *cap;
+        w.plen = n;
+        *p = tb;
+        *cap = tcap;
+    } else {
+        if (w.pcap < w.plen + n) {
+            size_t c = w.pcap;
+            while (c < w.plen + n)
+                c *= 2;
+            w.pending = kl_realloc(w.pending, c);
+            w.pcap = c;
+        }
+        memcpy(w.pending + w.plen, *p, n);
+        w.plen += n;
+    }
+    *len = 0;
+    seq_appended += n;
+    pthread_cond_signal(&w.cv);
+    pthread_mutex_unlock(&w.mu);
+    return seq_appended;
 }
 
 uint64_t aof_writer_append(const char *p, size_t n) {

@@ -75,6 +75,10 @@ bool aof_writer_running(void);
 /* Hand over bytes; returns the sequence number of the last byte (the
  * running count of bytes handed over). */
 uint64_t aof_writer_append(const char *p, size_t n);
+/* aof_writer_append for a whole buffer (kl_malloc'd *p, *len bytes of
+ * *cap): when nothing is pending the writer takes the buffer and hands its
+ * spare one back in *p / *cap (no copy); *len becomes 0. */
+uint64_t aof_writer_hand(char **p, size_t *len, size_t *cap);
 /* Everything before this point goes to the current file, everything after
  * to fd (the writer closes the old file after an fsync). */
 void aof_writer_switch(int fd);

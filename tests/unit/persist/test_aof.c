@@ -82,9 +82,10 @@ Test(aof_manifest, rewrite_transitions) {
                      "appendonly.aof.2.base.rdb");
     aof_manifest_incrs_to_history(&m);
     char *text = aof_manifest_format(&m);
+    /* History newest first, as Redis 7.0 lists it (listAddNodeHead). */
     cr_assert_str_eq(text, "file appendonly.aof.2.base.rdb seq 2 type b\n"
-                           "file appendonly.aof.1.base.rdb seq 1 type h\n"
                            "file appendonly.aof.1.incr.aof seq 1 type h\n"
+                           "file appendonly.aof.1.base.rdb seq 1 type h\n"
                            "file appendonly.aof.2.incr.aof seq 2 type i\n");
     kl_free(text);
     aof_manifest_t *d = aof_manifest_dup(&m);
