@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Under AddressSanitizer or ThreadSanitizer malloc is the sanitizer's, not
@@ -36,25 +37,116 @@ static void kl__oom(size_t n) {
     abort();
 }
 
+/* ---- the forked child's allocator ----------------------------------------------
+ *
+ * A BGSAVE / rewrite child is a copy of a process in which other threads (I/O
+ * threads, the lazy-free and AOF writer threads) may have held the
+ * allocator's locks at the moment of fork(): jemalloc's fork handlers cope,
+ * other allocators (the sanitizers') do not. So a child never calls malloc:
+ * after kl_alloc_fork_child() every kl_* allocation comes from a private
+ * region reserved with mmap, in power-of-two classes with a free list each
+ * (at most 2x waste; freed blocks are reused, so a save's transient buffers
+ * do not add up). Blocks of the parent's allocator that the child frees are
+ * left alone (the child exits soon). Nothing here takes a lock: the child
+ * has one thread. */
+#define CHILD_REGION (1ull << 40) /* reserved address space (MAP_NORESERVE) */
+#define CHILD_MIN_CLASS 4         /* 16 bytes */
+#define CHILD_CLASSES 48
+
+typedef struct child_hdr {
+    uint64_t cls;  /* size class: block of 1 << cls bytes, header included */
+    uint64_t size; /* bytes asked for */
+} child_hdr_t;
+
+static bool child_mode;
+static unsigned char *child_base, *child_top, *child_end;
+static void *child_free_list[CHILD_CLASSES];
+
+static inline bool child_owns(const void *p) {
+    return (const unsigned char *)p >= child_base && (const unsigned char *)p < child_end;
+}
+
+static void *child_alloc(size_t n) {
+    size_t need = n + sizeof(child_hdr_t);
+    unsigned cls = CHILD_MIN_CLASS;
+    while (((size_t)1 << cls) < need)
+        cls++;
+    if (cls >= CHILD_CLASSES) kl__oom(n);
+    child_hdr_t *h;
+    if (child_free_list[cls]) {
+        h = child_free_list[cls];
+        child_free_list[cls] = *(void **)(h + 1);
+    } else {
+        size_t sz = (size_t)1 << cls;
+        if ((size_t)(child_end - child_top) < sz) kl__oom(n);
+        h = (child_hdr_t *)child_top;
+        child_top += sz;
+    }
+    h->cls = cls;
+    h->size = n;
+    return h + 1;
+}
+
+static void child_free(void *p) {
+    if (!p || !child_owns(p)) return; /* the parent's block: not ours to reuse */
+    child_hdr_t *h = (child_hdr_t *)p - 1;
+    *(void **)p = child_free_list[h->cls];
+    child_free_list[h->cls] = h;
+}
+
+static void *child_realloc(void *p, size_t n) {
+    void *q = child_alloc(n);
+    if (p) {
+        size_t old = child_owns(p) ? ((child_hdr_t *)p - 1)->size : malloc_usable_size(p);
+        memcpy(q, p, old < n ? old : n);
+        child_free(p);
+    }
+    return q;
+}
+
+int kl_alloc_fork_child(void) {
+    void *r = mmap(NULL, CHILD_REGION, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) return -1;
+    child_base = child_top = r;
+    child_end = child_base + CHILD_REGION;
+    child_mode = true;
+    return 0;
+}
+
+/* ---- the wrappers ------------------------------------------------------------------ */
+
 void *kl_malloc(size_t n) {
+    if (__builtin_expect(child_mode, 0)) return child_alloc(n ? n : 1);
     void *p = malloc(n ? n : 1);
     if (!p) kl__oom(n);
     return p;
 }
 
 void *kl_calloc(size_t n, size_t size) {
+    if (__builtin_expect(child_mode, 0)) {
+        size_t t = (n ? n : 1) * (size ? size : 1);
+        void *p = child_alloc(t);
+        memset(p, 0, t);
+        return p;
+    }
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) kl__oom(n * size);
     return p;
 }
 
 void *kl_realloc(void *p, size_t n) {
+    if (__builtin_expect(child_mode, 0)) return child_realloc(p, n ? n : 1);
     void *q = realloc(p, n ? n : 1);
     if (!q) kl__oom(n);
     return q;
 }
 
 void kl_free(void *p) {
+    if (__builtin_expect(child_mode, 0)) {
+        child_free(p);
+        return;
+    }
     free(p);
 }
 
@@ -76,6 +168,7 @@ void *kl_memdup(const void *p, size_t n) {
 }
 
 size_t kl_alloc_size(void *p) {
+    if (p && child_mode && child_owns(p)) return ((child_hdr_t *)p - 1)->size;
     return p ? malloc_usable_size(p) : 0;
 }
 

@@ -14,6 +14,12 @@ void kl_free(void *p);
 char *kl_strdup(const char *s);
 char *kl_strndup(const char *s, size_t n);
 void *kl_memdup(const void *p, size_t n);
+/* In a forked child (BGSAVE, AOF rewrite), right after fork(): from now on
+ * every kl_* allocation comes from a private region of the child and never
+ * calls malloc, whose locks another thread of the parent may have held at
+ * the fork (kl_alloc.c). 0 or -1 (mmap failed: the child should exit).
+ * Thread: the child's only thread. */
+int kl_alloc_fork_child(void);
 /* Usable size of an allocation (jemalloc's malloc_usable_size). */
 size_t kl_alloc_size(void *p);
 

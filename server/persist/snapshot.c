@@ -3,6 +3,7 @@
  * keeps them. */
 #include "snapshot.h"
 
+#include "kl_alloc.h"
 #include "kl_log.h"
 #include "kv.h"
 #include "rdb.h"
@@ -162,6 +163,7 @@ static uint64_t child_cow_bytes(void) {
 
 /* The child: save, report, _exit. See the fork rules in snapshot.h. */
 static void child_main(const snap_opts_t *o, int wfd) {
+    if (kl_alloc_fork_child() != 0) _exit(1);
     kl_log_fork_child();
     /* The parent decides the child's fate: default signal handling. */
     /* The parent's handlers write to its event loop's signal pipe, which the

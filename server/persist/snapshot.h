@@ -12,8 +12,10 @@
  *  - only serializes the keyspace it inherited (rdb_save_fd) and writes its
  *    own file; it never touches the event loop, a connection, TLS state, the
  *    lazy-free queue or any structure another thread may have been changing;
- *  - allocates only through kl_malloc: jemalloc's fork handlers take every
- *    arena lock around fork(), so the child's allocator is consistent;
+ *  - allocates only through kl_malloc, which after kl_alloc_fork_child()
+ *    serves the child from a private mmap'd region and never calls malloc
+ *    (another thread may have held the allocator's locks at the fork;
+ *    jemalloc's fork handlers would cope, a sanitizer's allocator does not);
  *  - logs through kl_log after kl_log_fork_child(), which formats the time
  *    without localtime/strftime (they take glibc's timezone lock);
  *  - reports its copy-on-write size to the parent through a pipe, and
