@@ -127,6 +127,19 @@ def listing(d, sub="appendonlydir"):
     return sorted(os.listdir(os.path.join(str(d), sub)))
 
 
+def settled_listing(d, expect, timeout=5.0):
+    """The directory listing once the rewrite's background work is done: the new
+    manifest is persisted and the history files removed on the AOF writer thread
+    after INFO already shows the rewrite finished (Redis removes them on a bio
+    thread too), so poll, bounded, for the expected listing."""
+    deadline = time.monotonic() + timeout
+    got = listing(d)
+    while got != expect and time.monotonic() < deadline:
+        time.sleep(0.02)
+        got = listing(d)
+    return got
+
+
 def manifest(d, sub="appendonlydir", name="appendonly.aof"):
     return read_bytes(os.path.join(str(d), sub, name + ".manifest"))
 
@@ -479,8 +492,8 @@ def test_old_single_file_aof_upgraded(servers, tmp_path, preamble):
         assert c.execute("BGREWRITEAOF") == b"Background append only file rewriting started"
         wait_rewrite_done(c, rewrites=1)
         _check_old_data(c)
-    assert listing(kd) == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
-                           "appendonly.aof.manifest"]
+    expect = ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]
+    assert settled_listing(kd, expect) == expect
 
 
 # ------------------------------------------------------------------------------------------
@@ -1152,8 +1165,8 @@ def test_auto_rewrite(servers, tmp_path):
         # Five keys of 1000 bytes: the new base is far below the threshold.
         assert int(i["aof_base_size"]) < 20000
     assert "Starting automatic rewriting of AOF on" in read_text(kl.logfile)
-    assert listing(kd) == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
-                           "appendonly.aof.manifest"]
+    expect = ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof", "appendonly.aof.manifest"]
+    assert settled_listing(kd, expect) == expect
 
 
 # ------------------------------------------------------------------------------------------
@@ -1182,8 +1195,8 @@ def test_config_set_appendonly_yes_then_no_then_yes(servers, tmp_path):
         assert c.execute("CONFIG", "SET", "rdb-key-save-delay", "0") == b"OK"
         assert c.execute("SET", "after", "1") == b"OK"
         digest = all_digest(c)
-    assert listing(kd) == ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof",
-                           "appendonly.aof.manifest"]
+    expect = ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof", "appendonly.aof.manifest"]
+    assert settled_listing(kd, expect) == expect
     assert not [f for f in os.listdir(str(kd / "appendonlydir")) if f.startswith("temp")]
     servers.stop(kl)
     kl = servers.kl(kd, "--appendonly", "yes")
