@@ -57,6 +57,9 @@ static struct {
     bool scheduled;
     bool preamble;     /* the running child writes an RDB preamble */
     bool fsync_paused; /* no-appendfsync-on-rewrite while the child runs */
+    /* the last manifest handed to the writer: a rewrite shows as in
+     * progress until it is durable (Redis writes it before INFO changes) */
+    uint64_t manifest_gen;
     long long last_rewrite_secs;
     bool last_rewrite_ok;
     uint64_t rewrites, consecutive_failures, last_cow;
@@ -97,7 +100,7 @@ static int persist_manifest_and_unlink(const aof_manifest_t *m, char **paths, si
     char name[1024];
     snprintf(name, sizeof(name), "%s.manifest", g_cfg.appendfilename);
     if (aof_writer_running()) {
-        aof_writer_manifest(dirname_(), name, text, paths, npaths);
+        A.manifest_gen = aof_writer_manifest(dirname_(), name, text, paths, npaths);
         return 0;
     }
     int rc = aof_write_file_atomic(dirname_(), name, text, strlen(text));
@@ -1040,6 +1043,11 @@ int aof_debug_loadaof(void) {
     return 0;
 }
 
+/* The rewrite's manifest is not durable yet (the writer persists it). */
+static bool rewrite_finishing(void) {
+    return A.manifest_gen > aof_writer_manifest_done();
+}
+
 void aof_info(kl_buf_t *b) {
     int64_t now = mstime();
     kl_buf_appendf(b,
@@ -1053,7 +1061,8 @@ void aof_info(kl_buf_t *b) {
                    "aof_rewrites_consecutive_failures:%llu\r\n"
                    "aof_last_write_status:%s\r\n"
                    "aof_last_cow_size:%llu\r\n",
-                   A.state != AOF_OFF, A.child != -1, A.scheduled, A.last_rewrite_secs,
+                   A.state != AOF_OFF, A.child != -1 || rewrite_finishing(), A.scheduled,
+                   A.last_rewrite_secs,
                    A.child != -1 ? (long long)((now - A.child_start_ms) / 1000) : -1LL,
                    A.last_rewrite_ok ? "ok" : "err", (unsigned long long)A.rewrites,
                    (unsigned long long)A.consecutive_failures,

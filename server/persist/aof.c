@@ -268,7 +268,9 @@ static struct {
     uint64_t switch_at;
     uint64_t flush_done_gen, flush_req_gen;
     /* a manifest to persist (job.text != NULL), see aof_writer_manifest */
+    uint64_t jobs_queued; /* generation of the last aof_writer_manifest */
     struct manifest_job {
+        uint64_t gen;
         char *dir, *name, *text;
         char **paths;
         size_t npaths;
@@ -316,8 +318,13 @@ static void job_free(job_t *j) {
 }
 
 /* Writer thread: persist the manifest, then remove the history files. */
+/* Generation of the last manifest job done (release: published after the
+ * file and the unlinks; INFO's rewrite state reads it, acquire). */
+static _Atomic uint64_t jobs_done;
+
 static void job_run(job_t *j) {
     if (!j->text) return;
+    uint64_t gen = j->gen;
     int rc = aof_write_file_atomic(j->dir, j->name, j->text, strlen(j->text));
     if (rc) {
         atomic_store_explicit(&last_error, -rc, memory_order_relaxed);
@@ -326,6 +333,7 @@ static void job_run(job_t *j) {
             unlink(j->paths[i]);
     }
     job_free(j);
+    atomic_store_explicit(&jobs_done, gen, memory_order_release);
 }
 
 static void *writer_main(void *arg) {
@@ -391,6 +399,7 @@ static void *writer_main(void *arg) {
             if (job.text) { /* a newer manifest replaces the waiting one */
                 kl_free(job.text);
                 job.text = w.job.text;
+                job.gen = w.job.gen;
                 job.paths = kl_realloc(job.paths, sizeof(char *) * (job.npaths + w.job.npaths));
                 memcpy(job.paths + job.npaths, w.job.paths, sizeof(char *) * w.job.npaths);
                 job.npaths += w.job.npaths;
@@ -589,8 +598,8 @@ void aof_writer_switch(int fd) {
     pthread_mutex_unlock(&w.mu);
 }
 
-void aof_writer_manifest(const char *dir, const char *name, char *text, char **unlink_paths,
-                         size_t npaths) {
+uint64_t aof_writer_manifest(const char *dir, const char *name, char *text, char **unlink_paths,
+                             size_t npaths) {
     pthread_mutex_lock(&w.mu);
     if (w.job.text) {
         kl_free(w.job.text);
@@ -605,8 +614,14 @@ void aof_writer_manifest(const char *dir, const char *name, char *text, char **u
         w.job.npaths = npaths;
     }
     w.job.text = text;
+    uint64_t gen = w.job.gen = ++w.jobs_queued;
     pthread_cond_signal(&w.cv);
     pthread_mutex_unlock(&w.mu);
+    return gen;
+}
+
+uint64_t aof_writer_manifest_done(void) {
+    return atomic_load_explicit(&jobs_done, memory_order_acquire);
 }
 
 void aof_writer_set_policy(int fsync_policy) {

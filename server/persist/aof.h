@@ -88,8 +88,11 @@ void aof_writer_switch(int fd);
  * file switch requested after it: a new incremental file is in the durable
  * manifest before its first byte. A later call before it ran replaces the
  * text and adds its paths. Takes text and paths (kl_malloc'd). */
-void aof_writer_manifest(const char *dir, const char *name, char *text, char **unlink_paths,
-                         size_t npaths);
+uint64_t aof_writer_manifest(const char *dir, const char *name, char *text, char **unlink_paths,
+                             size_t npaths);
+/* The generation (aof_writer_manifest's return value) of the last manifest
+ * job done. Thread: any. */
+uint64_t aof_writer_manifest_done(void);
 /* Change the fsync policy (CONFIG SET appendfsync). */
 void aof_writer_set_policy(int fsync_policy);
 /* Suspend / resume fsyncs (no-appendfsync-on-rewrite while a child runs). */
