@@ -105,13 +105,19 @@ static void *child_realloc(void *p, size_t n) {
 }
 
 int kl_alloc_fork_child(void) {
-    void *r = mmap(NULL, CHILD_REGION, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r == MAP_FAILED) return -1;
-    child_base = child_top = r;
-    child_end = child_base + CHILD_REGION;
-    child_mode = true;
-    return 0;
+    /* As much address space as the process may take (only what is touched
+     * costs memory): 1 TB, or less where the layout is tighter (the
+     * sanitizers reserve most of it for their shadow memory). */
+    for (size_t size = CHILD_REGION; size >= ((size_t)1 << 28); size >>= 1) {
+        void *r = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (r == MAP_FAILED) continue;
+        child_base = child_top = r;
+        child_end = child_base + size;
+        child_mode = true;
+        return 0;
+    }
+    return -1;
 }
 
 /* ---- the wrappers ------------------------------------------------------------------ */

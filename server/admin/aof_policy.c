@@ -245,8 +245,11 @@ static uint64_t child_cow_bytes(void) {
 /* The child: write the new base to temp-rewriteaof-bg-<pid>.aof in the
  * working directory. The fork rules of persist/snapshot.h apply. */
 static void rewrite_child(int wfd, bool preamble) {
-    if (kl_alloc_fork_child() != 0) _exit(1);
     kl_log_fork_child();
+    if (kl_alloc_fork_child() != 0) {
+        kl_warning("Can't reserve the memory of the child: %s", strerror(errno));
+        _exit(1);
+    }
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);

@@ -163,8 +163,11 @@ static uint64_t child_cow_bytes(void) {
 
 /* The child: save, report, _exit. See the fork rules in snapshot.h. */
 static void child_main(const snap_opts_t *o, int wfd) {
-    if (kl_alloc_fork_child() != 0) _exit(1);
     kl_log_fork_child();
+    if (kl_alloc_fork_child() != 0) {
+        kl_warning("Can't reserve the memory of the child: %s", strerror(errno));
+        _exit(1);
+    }
     /* The parent decides the child's fate: default signal handling. */
     /* The parent's handlers write to its event loop's signal pipe, which the
      * child shares: a signal to the child must not reach the parent. */
