@@ -223,38 +223,10 @@ typedef struct child_report {
     uint64_t keys, cow_bytes;
 } child_report_t;
 
-static uint64_t child_cow_bytes(void) {
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    char buf[4096];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "Private_Dirty:");
-    if (!p) return 0;
-    p += strlen("Private_Dirty:");
-    while (*p == ' ')
-        p++;
-    uint64_t kb = 0;
-    while (*p >= '0' && *p <= '9')
-        kb = kb * 10 + (uint64_t)(*p++ - '0');
-    return kb * 1024;
-}
-
 /* The child: write the new base to temp-rewriteaof-bg-<pid>.aof in the
  * working directory. The fork rules of persist/snapshot.h apply. */
 static void rewrite_child(int wfd, bool preamble) {
-    kl_log_fork_child();
-    if (kl_alloc_fork_child() != 0) {
-        kl_warning("Can't reserve the memory of the child: %s", strerror(errno));
-        _exit(1);
-    }
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    signal(SIGUSR1, SIG_DFL);
-    signal(SIGUSR2, SIG_DFL);
+    snap_child_enter();
     char tmp[64];
     snprintf(tmp, sizeof(tmp), "temp-rewriteaof-bg-%d.aof", (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -284,7 +256,7 @@ static void rewrite_child(int wfd, bool preamble) {
     } else {
         kl_notice("Successfully created the temporary AOF base file %s", tmp);
     }
-    child_report_t rep = {keys, child_cow_bytes()};
+    child_report_t rep = {keys, snap_child_cow_bytes()};
     ssize_t w = write(wfd, &rep, sizeof(rep));
     (void)w;
     _exit(rc ? 1 : 0);

@@ -54,8 +54,6 @@ static void fsync_dir(void) {
     close(fd);
 }
 
-static uint64_t child_cow_bytes(void);
-
 /* In the child, every 1024 keys: report the progress at most once a second
  * (Redis's CHILD_INFO_TYPE_CURRENT_INFO), for INFO's
  * current_save_keys_processed while the save runs. A 16-byte write(2) to a
@@ -65,7 +63,7 @@ static void child_progress(void *arg, uint64_t keys) {
     int64_t now = now_ms();
     if (now - child_last_report_ms < 1000) return;
     child_last_report_ms = now;
-    child_report_t rep = {.keys = keys, .cow_bytes = child_cow_bytes()};
+    child_report_t rep = {.keys = keys, .cow_bytes = snap_child_cow_bytes()};
     ssize_t w = write(child_wfd, &rep, sizeof(rep));
     (void)w;
 }
@@ -142,7 +140,7 @@ int snap_save(const snap_opts_t *o, char *err, size_t errlen) {
 
 /* Private_Dirty of the whole process: the pages this child copied. From
  * /proc/self/smaps_rollup with plain read(2) (no stdio lock). */
-static uint64_t child_cow_bytes(void) {
+uint64_t snap_child_cow_bytes(void) {
     int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     char buf[4096];
@@ -162,20 +160,24 @@ static uint64_t child_cow_bytes(void) {
 }
 
 /* The child: save, report, _exit. See the fork rules in snapshot.h. */
-static void child_main(const snap_opts_t *o, int wfd) {
+void snap_child_enter(void) {
     kl_log_fork_child();
     if (kl_alloc_fork_child() != 0) {
         kl_warning("Can't reserve the memory of the child: %s", strerror(errno));
         _exit(1);
     }
-    /* The parent decides the child's fate: default signal handling. */
-    /* The parent's handlers write to its event loop's signal pipe, which the
+    /* The parent decides the child's fate: default signal handling. The
+     * parent's handlers write to its event loop's signal pipe, which the
      * child shares: a signal to the child must not reach the parent. */
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
     signal(SIGUSR2, SIG_DFL);
+}
+
+static void child_main(const snap_opts_t *o, int wfd) {
+    snap_child_enter();
     char err[512];
     uint64_t keys = 0;
     child_wfd = wfd;
@@ -185,7 +187,7 @@ static void child_main(const snap_opts_t *o, int wfd) {
     } else {
         kl_warning("%s", err);
     }
-    child_report_t rep = {.keys = keys, .cow_bytes = child_cow_bytes()};
+    child_report_t rep = {.keys = keys, .cow_bytes = snap_child_cow_bytes()};
     if (rc == 0)
         kl_notice("Fork CoW for RDB: current %llu MB, peak %llu MB, average %llu MB",
                   (unsigned long long)(rep.cow_bytes >> 20),

@@ -84,6 +84,13 @@ int snap_poll(bool *ok, uint64_t *dirty_at_fork);
 /* Kill the running child and remove its temporary file (FLUSHALL,
  * SHUTDOWN). Waits for it. */
 void snap_kill_child(void);
+/* The first steps of any forked child (BGSAVE, AOF rewrite), the fork
+ * rules above: fork-safe logging and allocation, default signal handling.
+ * _exits when the child cannot set up. Thread: the child's only thread. */
+void snap_child_enter(void);
+/* The child's copy-on-write bytes so far (Private_Dirty of
+ * /proc/self/smaps_rollup, read without stdio). Thread: the child. */
+uint64_t snap_child_cow_bytes(void);
 /* Is a child running? */
 static inline bool snap_child_running(void) {
     return g_snap.child_pid != -1;
