@@ -23,6 +23,7 @@
 #include "supervise.h"
 #include "tls.h"
 #include "reply.h"
+#include "repl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -297,6 +298,7 @@ static void cron(iol_timer_t *t, void *arg) {
     exec_clients_cron();
     exec_stats_cron();
     persistence_cron();
+    repl_cron();
 }
 
 static void on_signal(int signum) {
@@ -524,6 +526,7 @@ int main(int argc, char **argv) {
     cmd_table_register(cmds_persistence);
     cmd_table_register(cmds_dump);
     cmd_table_register(cmds_aof);
+    repl_init();
     memory_note_startup(); /* the last start-up step before the I/O layer and clients */
     iol_limits_t limits = limits_from_config();
     int nthreads = g_cfg.io_threads > 1 ? g_cfg.io_threads - 1 : 0;
@@ -602,6 +605,7 @@ int main(int argc, char **argv) {
     /* Graceful shutdown: stop accepting, flush what clients can take, join. */
     supervise_stopping();
     close_listeners();
+    repl_shutdown(); /* links and replicas close with the I/O layer below */
     iol_shutdown();
     iol_timer_free(cron_timer);
     cron_timer = NULL;

@@ -144,12 +144,19 @@ static void section_clients(kl_buf_t *b) {
                    block_timeout_clients(), exec_parked_count());
 }
 
+/* The replication section comes from replication/, above this layer,
+ * through info_set_replication (a master with no replicas until then). */
+static void (*repl_section)(kl_buf_t *b);
+static info_repl_mem_fn repl_mem;
+
 /* Redis 7.0's memory section. The overhead, dataset, fragmentation and
- * client figures are MEMORY STATS's (memory_overhead_compute). keyloom has no
- * Lua, functions, replication, AOF, cluster or active defrag, so those fields
- * are 0 (Redis prints about 32K for the idle Lua VM it always creates;
- * keyloom has none). */
+ * client figures are MEMORY STATS's (memory_overhead_compute); the
+ * replication buffers are replication/'s. keyloom has no Lua, functions,
+ * cluster or active defrag, so those fields are 0 (Redis prints about 32K
+ * for the idle Lua VM it always creates; keyloom has none). */
 static void section_memory(kl_buf_t *b) {
+    size_t backlog_mem = 0, total_repl_mem = 0;
+    if (repl_mem) repl_mem(&backlog_mem, &total_repl_mem);
     kl_mem_overhead_t mh;
     memory_overhead_compute(&mh);
     exec_stats_note_memory(mh.total_allocated);
@@ -213,8 +220,8 @@ static void section_memory(kl_buf_t *b) {
                    "mem_fragmentation_ratio:%.2f\r\n"
                    "mem_fragmentation_bytes:%lld\r\n"
                    "mem_not_counted_for_evict:%llu\r\n"
-                   "mem_replication_backlog:0\r\n"
-                   "mem_total_replication_buffers:0\r\n"
+                   "mem_replication_backlog:%zu\r\n"
+                   "mem_total_replication_buffers:%zu\r\n"
                    "mem_clients_slaves:%zu\r\n"
                    "mem_clients_normal:%zu\r\n"
                    "mem_cluster_links:0\r\n"
@@ -223,8 +230,8 @@ static void section_memory(kl_buf_t *b) {
                    "active_defrag_running:0\r\n",
                    (double)mh.allocator_frag, mh.allocator_frag_bytes, (double)mh.allocator_rss,
                    mh.allocator_rss_bytes, (double)mh.rss_extra, mh.rss_extra_bytes,
-                   (double)mh.total_frag, mh.total_frag_bytes, evict_mem_not_counted(),
-                   mh.clients_slaves, mh.clients_normal, kl_allocator_name());
+                   (double)mh.total_frag, mh.total_frag_bytes, evict_mem_not_counted(), backlog_mem,
+                   total_repl_mem, mh.clients_slaves, mh.clients_normal, kl_allocator_name());
     kl_buf_appendf(b,
                    "lazyfree_pending_objects:%zu\r\n"
                    "lazyfreed_objects:%zu\r\n",
@@ -330,7 +337,16 @@ static void section_stats(kl_buf_t *b) {
                    (unsigned long long)qbuf_kills, (unsigned long long)obuf_kills);
 }
 
+void info_set_replication(void (*section)(kl_buf_t *b), info_repl_mem_fn mem) {
+    repl_section = section;
+    repl_mem = mem;
+}
+
 static void section_replication(kl_buf_t *b) {
+    if (repl_section) {
+        repl_section(b);
+        return;
+    }
     kl_buf_appendf(b,
                    "# Replication\r\n"
                    "role:master\r\n"

@@ -11,6 +11,12 @@
 
 void info_generate(kl_buf_t *out, int argc, const resp_arg_t *argv);
 
+/* replication/ provides INFO's replication section and the memory of its
+ * buffers (mem_replication_backlog, mem_total_replication_buffers), which
+ * this layer cannot reach directly. Thread: executor, at start-up. */
+typedef void (*info_repl_mem_fn)(size_t *backlog, size_t *total);
+void info_set_replication(void (*section)(kl_buf_t *b), info_repl_mem_fn mem);
+
 /* Memory accounting shared by INFO memory and MEMORY STATS/DOCTOR (Redis's
  * struct redisMemOverhead, with keyloom's sources). Computed by
  * memory_overhead_compute() in cmd_memory.c. Ratios are floats as in Redis. */

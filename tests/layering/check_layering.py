@@ -38,8 +38,8 @@ LOWER = {
     "server/main": {"server/admin", "server/commands", "server/exec", "server/persist",
                     "server/kv", "server/ds", "server/config", "ioloop", "tls", "common",
                     "replication", "cluster"},
-    "replication": {"server/exec", "server/kv", "server/ds", "server/config", "ioloop", "tls",
-                    "common"},
+    "replication": {"server/admin", "server/exec", "server/persist", "server/kv", "server/ds",
+                    "server/config", "ioloop", "tls", "common"},
     "cluster": {"replication", "server/exec", "server/kv", "server/ds", "server/config", "ioloop",
                 "tls", "common"},
 }
