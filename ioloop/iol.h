@@ -59,6 +59,7 @@ typedef struct iol_limits {
     size_t out_high_water; /* stop running a client's commands while this much output waits */
     iol_obuf_limit_t obuf_normal; /* client-output-buffer-limit normal */
     iol_obuf_limit_t obuf_pubsub; /* ... pubsub (clients flagged IOL_HAND_PUBSUB) */
+    iol_obuf_limit_t obuf_replica; /* ... replica (clients made replicas, iol_repl.h) */
 } iol_limits_t;
 
 /* What the server plugs in. All hooks run on the executor thread except free. */
@@ -81,6 +82,9 @@ typedef struct iol_hooks {
      * are already freed) with iol_client_delete. Must not touch executor
      * state. */
     void (*free)(iol_client_t *c);
+    /* A replica's payload (iol_repl.h) was sent (status 0) or failed
+     * (negative UV error; the connection is being closed). Optional. */
+    void (*repl_payload)(iol_client_t *c, int status);
 } iol_hooks_t;
 
 /* Thread: main, before iol_start. nthreads = io-threads - 1 (0: single thread). The

@@ -83,6 +83,24 @@ struct iol_client {
      * else by the I/O thread (MSG_PUSH hands it over, MSG_PUSHED back). */
     iol_reply_t push_xfer;
 
+    /* Replica output (iol_repl.h, iothread.c). repl: the I/O side, the
+     * owner's from MSG_REPL_START on (repl_next carries it there; the
+     * channel publishes it). repl_rbuf, repl_notified, repl_defer: the
+     * executor's. repl_end: written by the executor before MSG_REPL_FEED,
+     * read by the owner (relaxed: a limit, the blocks publish the bytes).
+     * repl_feed_flag: set by the executor when it sends MSG_REPL_FEED,
+     * cleared by the owner before it looks at the blocks (seq_cst on both
+     * sides, as the wake-up flags: a feed is never lost). repl_pending,
+     * repl_sent: the owner's gauges (relaxed). */
+    struct iol_repl_io *repl, *repl_next, *repl_later;
+    struct iol_rbuf *repl_rbuf;
+    uint64_t repl_notified;
+    bool repl_defer;
+    _Atomic uint64_t repl_end;
+    _Atomic bool repl_feed_flag;
+    _Atomic uint64_t repl_pending, repl_sent;
+    int repl_status; /* payload outcome, written by the owner before MSG_REPL_PAYLOAD */
+
     /* Written by the I/O thread, read by anyone (CLIENT LIST, MEMORY, timeouts):
      * relaxed atomics, each a number for display or a limit; they publish
      * nothing else. */

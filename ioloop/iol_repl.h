@@ -62,8 +62,8 @@ bool iol_rbuf_peek(const iol_rbuf_t *b, uint64_t from, void *out, size_t n);
 
 /* How a replica's output starts. */
 typedef struct iol_repl_start {
-    /* Sent first (after the replies already queued): "$<len>\r\n" of a disk
-     * payload. Copied. */
+    /* Sent first, after the replies already queued ("+FULLRESYNC <id>
+     * <offset>\r\n", "+CONTINUE <id>\r\n"). Copied. */
     const char *header;
     size_t header_len;
     /* The payload: -1 for none; otherwise read from this descriptor by the
@@ -72,16 +72,31 @@ typedef struct iol_repl_start {
      * owns and closes it from this call on. */
     int payload_fd;
     int64_t payload_len;
+    /* The payload is not known yet (a disk sync whose BGSAVE runs): the
+     * stream is held (its blocks kept from `from` on) until
+     * iol_client_repl_payload() gives it. */
+    bool payload_later;
+    /* Close the connection once the payload is out (REPLCONF rdb-only). */
+    bool close_after_payload;
     /* Then the stream from this offset (it must be inside the backlog
      * window, or its end). */
     uint64_t from;
 } iol_repl_start_t;
 
 /* Make c a replica reading b. c keeps working as a client (its commands
- * run, its replies go out before the payload). When the payload has been
+ * run, its replies go out before the header). When the payload has been
  * sent (or failed), the repl_payload hook of iol_hooks_t runs with the
- * status (0, or a negative UV error: the connection is then closed). */
+ * status (0, or a negative UV error: the connection is then closed). A
+ * start made while the executor holds c goes out after c's batch returns. */
 void iol_client_repl_start(iol_client_t *c, iol_rbuf_t *b, const iol_repl_start_t *s);
+/* The payload of a start made with payload_later: header ("$<len>\r\n"),
+ * then len bytes of fd (owned by ioloop from this call on). */
+void iol_client_repl_payload(iol_client_t *c, const char *header, size_t header_len, int fd,
+                             int64_t len);
+/* A newline to c while it waits for its payload (not started, or started
+ * with payload_later and no payload yet): Redis's keepalive of a replica
+ * waiting for its BGSAVE. Ignored otherwise. */
+void iol_client_repl_keepalive(iol_client_t *c);
 /* Bytes of the stream c has yet to write (its share of the buffers, for
  * CLIENT LIST omem and the output limit on the executor's side). Thread:
  * any (relaxed). */

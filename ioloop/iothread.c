@@ -1,13 +1,14 @@
 /* I/O threads and the client hand-off. See iol.h and THREADING.md. */
 #include "iol_internal.h"
+#include "iol_repl_internal.h"
 
 #include "chan.h"
-#include "iol_internal.h"
 #include "kl_alloc.h"
 #include "kl_log.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 /* Messages from an I/O thread to the executor. */
-enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE, MSG_EOF, MSG_PUSHED };
+enum { MSG_DISPATCH = 1, MSG_CLOSED, MSG_GONE, MSG_EOF, MSG_PUSHED, MSG_REPL_PAYLOAD };
 /* Messages from the executor to an I/O thread. */
 enum {
     MSG_ATTACH = 16,
@@ -27,7 +28,11 @@ enum {
     MSG_FREE,
     MSG_PUSH,
     MSG_LIMITS,
-    MSG_STOP
+    MSG_STOP,
+    MSG_REPL_START,     /* c->repl_next becomes c->repl (iol_client_repl_start) */
+    MSG_REPL_FEED,      /* the buffer c reads grew */
+    MSG_REPL_LATER,     /* c->repl_later is the payload of a payload_later start */
+    MSG_REPL_KEEPALIVE, /* a newline to a replica waiting for its payload */
 };
 
 /* io_flags, owned by the I/O thread. */
@@ -104,6 +109,36 @@ static struct {
     bool started;
 } S;
 
+/* A replica's output state (see "replica output" below). */
+#define REPL_CHUNK (64 * 1024)
+#define REPL_MAX_IOV 64
+#define REPL_MAX_WRITE (1024 * 1024)
+
+enum { RW_NONE = 0, RW_PAYLOAD, RW_STREAM };
+
+typedef struct iol_repl_io {
+    iol_client_t *c;
+    /* Stream cursor: a reference on blk, the byte pos in it, its offset. */
+    iol_rblk_t *blk;
+    uint32_t pos;
+    uint64_t off;
+    /* Payload. */
+    int pfd;       /* -1 once finished */
+    int64_t pleft; /* bytes left of a file; -1: a pipe, read until EOF */
+    char *pbuf;    /* the chunk being written */
+    size_t plen, ppos;
+    bool payload_reported;
+    bool payload_wait; /* payload_later: nothing is sent until it comes */
+    bool close_after;  /* close once the payload is out (rdb-only) */
+    bool polling;      /* poll started on pfd (a pipe with nothing to read) */
+    bool poll_inited;
+    uv_poll_t poll;
+    /* The write in flight. */
+    uint8_t wkind;
+    char *hdr; /* header, until queued */
+    size_t hdr_len;
+} iol_repl_io_t;
+
 /* ---------------------------------------------------------------- owner checks
  *
  * Which iol thread the calling thread is: an I/O thread sets its own in
@@ -146,6 +181,13 @@ void iol__check_executor(const char *fn) {
 
 static void io_close(iol_client_t *c);
 static void io_unpend(iol_client_t *c);
+static void io_repl_start(iol_client_t *c);
+static void io_repl_feed(iol_client_t *c);
+static void io_repl_later(iol_client_t *c);
+static void io_repl_keepalive(iol_client_t *c);
+static void exec_repl_forget(iol_client_t *c);
+static void exec_repl_after_return(iol_client_t *c);
+static void exec_repl_notify(void);
 static void exec_on_idle(uv_idle_t *h);
 
 static void exec_push_unlist(iol_client_t *c);
@@ -184,6 +226,9 @@ static bool exec_run(iol_client_t *c) {
 }
 static void io_flush(iol_client_t *c);
 static void io_resume(iol_client_t *c);
+static void io_repl_pump(iol_client_t *c);
+static void io_repl_written(iol_client_t *c, size_t n);
+static void io_repl_free(struct iol_repl_io *r);
 static void io_update_reading(iol_client_t *c);
 static void io_eof_notify(iol_client_t *c);
 static void io_eof_check(iol_client_t *c);
@@ -286,7 +331,10 @@ static void io_on_write(conn_t *conn, int status, void *ctx) {
     }
     atomic_fetch_add_explicit(&c->net_out, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->thread->st_out, n, memory_order_relaxed);
-    iol_reply_consume(&c->out, n);
+    if (c->repl && c->repl->wkind)
+        io_repl_written(c, n);
+    else
+        iol_reply_consume(&c->out, n);
     if (c->io_flags & IOF_CLOSING) return;
     io_flush(c);
     io_after_write(c);
@@ -326,6 +374,8 @@ static void io_flush(iol_client_t *c) {
         atomic_fetch_add_explicit(&c->thread->st_out, total, memory_order_relaxed);
         iol_reply_consume(&c->out, total);
     }
+    /* A replica's payload and stream follow its replies. */
+    if (c->repl && !c->writing && c->out.bytes == 0) io_repl_pump(c);
     io_after_write(c);
 }
 
@@ -347,10 +397,12 @@ static void io_stash(iol_client_t *c, const char *p, size_t n) {
  * Returns true if it closed the client. Thread: owner. */
 static bool io_check_output_limits(iol_client_t *c) {
     IOL_ASSERT_OWNER(c);
-    const iol_obuf_limit_t *l = (c->io_flags & IOF_PUBSUB_CLASS) ? &c->thread->limits.obuf_pubsub
-                                                                 : &c->thread->limits.obuf_normal;
+    const iol_obuf_limit_t *l = c->repl                            ? &c->thread->limits.obuf_replica
+                                : (c->io_flags & IOF_PUBSUB_CLASS) ? &c->thread->limits.obuf_pubsub
+                                                                   : &c->thread->limits.obuf_normal;
     if (!l->hard && !l->soft) return false;
     size_t used = io_out_pending(c);
+    if (c->repl) used += (size_t)atomic_load_explicit(&c->repl_pending, memory_order_relaxed);
     bool over = l->hard && used >= l->hard;
     if (!over && l->soft && used >= l->soft) {
         int64_t now = now_ms(c->thread->loop);
@@ -424,6 +476,7 @@ static bool io_dispatch(iol_client_t *c) {
                 return !(c->io_flags & (IOF_CLOSING | IOF_CLOSE_AFTER_WRITE));
             }
             io_collect(c);
+            exec_repl_after_return(c);
             /* A batch cut short for output back-pressure goes on at once if
              * the socket took the output; otherwise the write completion
              * (io_on_write -> io_resume) resumes it. */
@@ -646,6 +699,487 @@ static void io_update_reading(iol_client_t *c) {
     io_publish_events(c);
 }
 
+/* ---------------------------------------------------------------- replica output
+ *
+ * A replica (iol_repl.h) writes, in this order: its replies (c->out), the
+ * payload read from payload_fd (a disk sync's RDB file, or the pipe of a
+ * diskless sync's child), then the shared buffer from its cursor on. All of
+ * it happens here, on the owning thread; the executor only announces that
+ * the buffer grew (MSG_REPL_FEED, at most one in flight per replica). */
+
+static void repl_poll_closed(uv_handle_t *h) {
+    kl_free(h->data);
+}
+
+/* Release a replica's I/O side: its block reference, its payload source.
+ * Thread: owner (or the executor for one never handed over, when the I/O
+ * layer is gone or the client died first). */
+static void io_repl_free(iol_repl_io_t *r) {
+    if (!r) return;
+    if (r->blk) iol__rblk_unref(r->blk);
+    r->blk = NULL;
+    kl_free(r->pbuf);
+    r->pbuf = NULL;
+    kl_free(r->hdr);
+    r->hdr = NULL;
+    if (r->pfd >= 0) close(r->pfd);
+    r->pfd = -1;
+    if (r->poll_inited) {
+        r->poll.data = r;
+        uv_close((uv_handle_t *)&r->poll, repl_poll_closed);
+        return;
+    }
+    kl_free(r);
+}
+
+/* The payload is out (status 0) or failed: tell the executor. Thread: owner. */
+static void io_repl_report(iol_client_t *c, int status) {
+    iol_repl_io_t *r = c->repl;
+    if (r->payload_reported) return;
+    r->payload_reported = true;
+    c->repl_status = status;
+    if (!S.hooks.repl_payload) return;
+    if (threaded())
+        iol_chan_send(&c->thread->to_exec, c, MSG_REPL_PAYLOAD);
+    else
+        S.hooks.repl_payload(c, status);
+}
+
+static void io_repl_fail(iol_client_t *c, int status, const char *why) {
+    kl_warning("Replica %s: %s, closing the connection", c->peer, why);
+    io_repl_report(c, status);
+    io_close(c);
+}
+
+static void repl_on_poll(uv_poll_t *h, int status, int events) {
+    iol_repl_io_t *r = h->data;
+    iol_client_t *c = r->c;
+    IOL_ASSERT_OWNER(c);
+    (void)events;
+    uv_poll_stop(h);
+    r->polling = false;
+    if (status < 0) {
+        io_repl_fail(c, status, "cannot wait for the RDB pipe");
+        return;
+    }
+    io_flush(c);
+}
+
+/* The stream's pending bytes for the output limit and CLIENT LIST. */
+static void io_repl_publish(iol_client_t *c) {
+    iol_repl_io_t *r = c->repl;
+    uint64_t end = atomic_load_explicit(&c->repl_end, memory_order_relaxed);
+    atomic_store_explicit(&c->repl_pending, end > r->off ? end - r->off : 0, memory_order_relaxed);
+    atomic_store_explicit(&c->repl_sent, r->off, memory_order_relaxed);
+}
+
+/* Move the cursor n bytes on (they were written), passing the reference
+ * from block to block. Thread: owner. */
+static void io_repl_advance(iol_repl_io_t *r, size_t n) {
+    while (n) {
+        uint32_t left = r->blk->size - r->pos;
+        size_t k = n < left ? n : left;
+        r->pos += (uint32_t)k;
+        r->off += k;
+        n -= k;
+        if (r->pos == r->blk->size) {
+            iol_rblk_t *next = atomic_load_explicit(&r->blk->next, memory_order_acquire);
+            if (!next) break; /* n is 0 here: we never write past `used` */
+            iol__rblk_ref(next);
+            iol__rblk_unref(r->blk);
+            r->blk = next;
+            r->pos = 0;
+        }
+    }
+}
+
+static void io_repl_written(iol_client_t *c, size_t n) {
+    iol_repl_io_t *r = c->repl;
+    if (r->wkind == RW_PAYLOAD) {
+        r->ppos += n;
+    } else {
+        io_repl_advance(r, n);
+        io_repl_publish(c);
+    }
+    r->wkind = RW_NONE;
+}
+
+/* Hand one write to the connection. Returns 1 when it completed at once,
+ * 0 when it goes on in the background, -1 after closing c. */
+static int io_repl_write(iol_client_t *c, uv_buf_t *iov, unsigned n, size_t total, int kind) {
+    iol_repl_io_t *r = c->repl;
+    atomic_fetch_add_explicit(&c->thread->st_writes, 1, memory_order_relaxed);
+    c->writing = total;
+    r->wkind = (uint8_t)kind;
+    int rc = conn_writev(c->conn, iov, n, io_on_write, c);
+    if (rc < 0) {
+        c->writing = 0;
+        r->wkind = RW_NONE;
+        io_close(c);
+        return -1;
+    }
+    if (rc == 0) return 0;
+    c->writing = 0;
+    atomic_fetch_add_explicit(&c->net_out, total, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->thread->st_out, total, memory_order_relaxed);
+    io_repl_written(c, total);
+    return 1;
+}
+
+/* The next payload chunk into pbuf. Returns 1 with bytes, 0 at the end of
+ * the payload, 2 when a pipe has nothing yet (poll started), -1 after
+ * failing c. */
+static int io_repl_read(iol_client_t *c) {
+    iol_repl_io_t *r = c->repl;
+    if (r->pleft == 0) return 0;
+    if (!r->pbuf) r->pbuf = kl_malloc(REPL_CHUNK);
+    size_t want = REPL_CHUNK;
+    if (r->pleft > 0 && (uint64_t)r->pleft < want) want = (size_t)r->pleft;
+    ssize_t got;
+    do {
+        got = read(r->pfd, r->pbuf, want);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!r->poll_inited) {
+            int err = uv_poll_init(c->thread->loop, &r->poll, r->pfd);
+            if (err) {
+                io_repl_fail(c, err, "cannot watch the RDB pipe");
+                return -1;
+            }
+            r->poll_inited = true;
+            r->poll.data = r;
+        }
+        int err = uv_poll_start(&r->poll, UV_READABLE, repl_on_poll);
+        if (err) {
+            io_repl_fail(c, err, "cannot watch the RDB pipe");
+            return -1;
+        }
+        r->polling = true;
+        return 2;
+    }
+    if (got < 0) {
+        io_repl_fail(c, -errno, "error reading the RDB to send");
+        return -1;
+    }
+    if (got == 0) {
+        if (r->pleft > 0) {
+            io_repl_fail(c, UV_EOF, "the RDB file ended early");
+            return -1;
+        }
+        r->pleft = 0; /* the pipe's EOF: the child wrote everything */
+        return 0;
+    }
+    if (r->pleft > 0) r->pleft -= got;
+    r->plen = (size_t)got;
+    r->ppos = 0;
+    return 1;
+}
+
+/* Write what a replica has to write next: payload, then stream, until the
+ * connection is busy or there is nothing more. Thread: owner. */
+static void io_repl_pump(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    iol_repl_io_t *r = c->repl;
+    while (!c->writing && c->out.bytes == 0 && !(c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED)) &&
+           (c->io_flags & IOF_READY)) {
+        if (r->payload_wait) {
+            io_repl_publish(c);
+            return;
+        }
+        if (r->pfd >= 0) {
+            if (r->polling) return;
+            if (r->ppos == r->plen) {
+                int rc = io_repl_read(c);
+                if (rc < 0 || rc == 2) return;
+                if (rc == 0) {
+                    close(r->pfd);
+                    r->pfd = -1;
+                    kl_free(r->pbuf);
+                    r->pbuf = NULL;
+                    r->plen = r->ppos = 0;
+                    if (r->poll_inited) {
+                        /* The handle goes with the struct; stop using it. */
+                        uv_poll_stop(&r->poll);
+                    }
+                    io_repl_report(c, 0);
+                    if (r->close_after) {
+                        c->io_flags |= IOF_CLOSE_AFTER_WRITE;
+                        io_close(c); /* nothing is queued: the payload is written */
+                        return;
+                    }
+                    continue;
+                }
+            }
+            uv_buf_t iov = uv_buf_init(r->pbuf + r->ppos, (unsigned)(r->plen - r->ppos));
+            if (io_repl_write(c, &iov, 1, iov.len, RW_PAYLOAD) <= 0) return;
+            continue;
+        }
+        if (!r->payload_reported) io_repl_report(c, 0);
+        /* The stream: every byte published from the cursor on. */
+        uv_buf_t iov[REPL_MAX_IOV];
+        unsigned n = 0;
+        size_t total = 0;
+        iol_rblk_t *b = r->blk;
+        uint32_t pos = r->pos;
+        while (b && n < REPL_MAX_IOV && total < REPL_MAX_WRITE) {
+            /* acquire: pairs with the executor's release of used. */
+            uint32_t used = atomic_load_explicit(&b->used, memory_order_acquire);
+            if (used > pos) {
+                iov[n++] = uv_buf_init(b->data + pos, used - pos);
+                total += used - pos;
+            }
+            if (used < b->size) break;
+            b = atomic_load_explicit(&b->next, memory_order_acquire);
+            pos = 0;
+        }
+        if (total == 0) {
+            /* Caught up; the cursor may sit at the end of a full block. */
+            if (r->pos == r->blk->size) io_repl_advance(r, 0);
+            io_repl_publish(c);
+            return;
+        }
+        if (io_repl_write(c, iov, n, total, RW_STREAM) <= 0) return;
+    }
+}
+
+/* MSG_REPL_START: c becomes a replica. Thread: owner. */
+static void io_repl_start(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    iol_repl_io_t *r = c->repl_next;
+    c->repl_next = NULL;
+    if (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED) || c->repl) {
+        io_repl_free(r);
+        return;
+    }
+    r->c = c;
+    c->repl = r;
+    if (r->hdr) {
+        iol_reply_append(&c->out, r->hdr, r->hdr_len);
+        kl_free(r->hdr);
+        r->hdr = NULL;
+    }
+    io_repl_publish(c);
+    io_flush(c);
+    if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
+}
+
+/* MSG_REPL_LATER: the payload of a payload_later start. Thread: owner. */
+static void io_repl_later(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    iol_repl_io_t *p = c->repl_later;
+    c->repl_later = NULL;
+    iol_repl_io_t *r = c->repl;
+    if (!r || !r->payload_wait || (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) {
+        io_repl_free(p);
+        return;
+    }
+    r->payload_wait = false;
+    r->pfd = p->pfd;
+    r->pleft = p->pleft;
+    p->pfd = -1;
+    if (p->hdr) iol_reply_append(&c->out, p->hdr, p->hdr_len);
+    io_repl_free(p);
+    io_flush(c);
+}
+
+/* MSG_REPL_KEEPALIVE: while a replica waits for its payload (before the
+ * start, or with payload_later), a newline keeps its link from timing out,
+ * as Redis sends one each second. Thread: owner. */
+static void io_repl_keepalive(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    if (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED)) return;
+    if (c->repl && !c->repl->payload_wait) return;
+    iol_reply_append(&c->out, "\n", 1);
+    io_flush(c);
+}
+
+/* MSG_REPL_FEED: the buffer grew. Thread: owner. */
+static void io_repl_feed(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    /* seq_cst: clear before looking at the blocks, so a feed announced after
+     * this point sends a new message (the executor's exchange sees false). */
+    atomic_store_explicit(&c->repl_feed_flag, false, memory_order_seq_cst);
+    if (!c->repl || (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) return;
+    io_repl_publish(c);
+    io_flush(c);
+    if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
+}
+
+/* Executor side. */
+
+static iol_rbuf_t **repl_bufs; /* buffers with readers, for the per-turn notify */
+static size_t nrepl_bufs;
+
+static void exec_repl_forget(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    iol_rbuf_t *rb = c->repl_rbuf;
+    if (c->repl_next) { /* never handed over (the client died first) */
+        io_repl_free(c->repl_next);
+        c->repl_next = NULL;
+    }
+    if (c->repl_later) {
+        io_repl_free(c->repl_later);
+        c->repl_later = NULL;
+    }
+    if (!rb) return;
+    c->repl_rbuf = NULL;
+    for (size_t i = 0; i < rb->nreaders; i++) {
+        if (rb->readers[i] == c) {
+            rb->readers[i] = rb->readers[--rb->nreaders];
+            break;
+        }
+    }
+}
+
+void iol__rbuf_detach_all(iol_rbuf_t *rb) {
+    IOL_ASSERT_EXECUTOR();
+    for (size_t i = 0; i < rb->nreaders; i++)
+        rb->readers[i]->repl_rbuf = NULL;
+    kl_free(rb->readers);
+    rb->readers = NULL;
+    rb->nreaders = rb->readers_cap = 0;
+    for (size_t i = 0; i < nrepl_bufs; i++) {
+        if (repl_bufs[i] == rb) {
+            repl_bufs[i] = repl_bufs[--nrepl_bufs];
+            break;
+        }
+    }
+    if (nrepl_bufs == 0) {
+        kl_free(repl_bufs);
+        repl_bufs = NULL;
+    }
+}
+
+static void exec_repl_send_start(iol_client_t *c) {
+    if (!threaded()) {
+        io_repl_start(c);
+        return;
+    }
+    iol_chan_send(&c->thread->from_exec, c, MSG_REPL_START);
+}
+
+static void exec_repl_after_return(iol_client_t *c) {
+    if (!c->repl_defer) return;
+    c->repl_defer = false;
+    exec_repl_send_start(c);
+}
+
+/* Announce new bytes to every replica that has not seen them (once per
+ * loop turn). Thread: executor. */
+static void exec_repl_notify(void) {
+    for (size_t i = 0; i < nrepl_bufs; i++) {
+        iol_rbuf_t *rb = repl_bufs[i];
+        for (size_t k = 0; k < rb->nreaders; k++) {
+            iol_client_t *c = rb->readers[k];
+            if (c->repl_notified == rb->end || c->repl_defer || c->repl_next) continue;
+            c->repl_notified = rb->end;
+            atomic_store_explicit(&c->repl_end, rb->end, memory_order_relaxed);
+            if (!threaded()) {
+                io_repl_feed(c);
+                continue;
+            }
+            /* seq_cst exchange: pairs with the owner's clear in io_repl_feed. */
+            if (atomic_exchange_explicit(&c->repl_feed_flag, true, memory_order_seq_cst)) continue;
+            iol_chan_send(&c->thread->from_exec, c, MSG_REPL_FEED);
+        }
+    }
+}
+
+void iol_client_repl_start(iol_client_t *c, iol_rbuf_t *rb, const iol_repl_start_t *st) {
+    IOL_ASSERT_EXECUTOR();
+    iol_repl_io_t *r = kl_calloc(1, sizeof(*r));
+    r->pfd = st->payload_fd;
+    r->pleft = st->payload_len;
+    r->payload_wait = st->payload_later;
+    r->close_after = st->close_after_payload;
+    if (r->pfd >= 0 && st->payload_len < 0) {
+        int fl = fcntl(r->pfd, F_GETFL);
+        if (fl >= 0) fcntl(r->pfd, F_SETFL, fl | O_NONBLOCK);
+    }
+    if (r->pfd < 0 && !r->payload_wait) r->payload_reported = true; /* nothing to report */
+    if (st->header_len) {
+        r->hdr = kl_malloc(st->header_len);
+        memcpy(r->hdr, st->header, st->header_len);
+        r->hdr_len = st->header_len;
+    }
+    /* The cursor: a reference on the block holding `from`. */
+    uint64_t from = st->from < rb->start ? rb->start : st->from;
+    iol_rblk_t *b = rb->head;
+    for (;;) {
+        iol_rblk_t *next = atomic_load_explicit(&b->next, memory_order_relaxed);
+        if (!next || next->offset > from) break;
+        b = next;
+    }
+    iol__rblk_ref(b);
+    r->blk = b;
+    r->pos = (uint32_t)(from - b->offset);
+    r->off = from;
+    /* Reader list, for the notifications. */
+    if (!c->repl_rbuf) {
+        if (rb->nreaders == rb->readers_cap) {
+            rb->readers_cap = rb->readers_cap ? rb->readers_cap * 2 : 4;
+            rb->readers = kl_realloc(rb->readers, rb->readers_cap * sizeof(*rb->readers));
+        }
+        rb->readers[rb->nreaders++] = c;
+        c->repl_rbuf = rb;
+        bool listed = false;
+        for (size_t i = 0; i < nrepl_bufs; i++)
+            listed |= repl_bufs[i] == rb;
+        if (!listed) {
+            repl_bufs = kl_realloc(repl_bufs, (nrepl_bufs + 1) * sizeof(*repl_bufs));
+            repl_bufs[nrepl_bufs++] = rb;
+        }
+    }
+    c->repl_notified = rb->end;
+    atomic_store_explicit(&c->repl_end, rb->end, memory_order_relaxed);
+    io_repl_free(c->repl_next); /* a second start before the first went out */
+    c->repl_next = r;
+    if (c->exec_held) {
+        c->repl_defer = true; /* after the replies of the batch (MSG_RETURN) */
+        return;
+    }
+    exec_repl_send_start(c);
+}
+
+void iol_client_repl_payload(iol_client_t *c, const char *header, size_t header_len, int fd,
+                             int64_t len) {
+    IOL_ASSERT_EXECUTOR();
+    iol_repl_io_t *p = kl_calloc(1, sizeof(*p));
+    p->pfd = fd;
+    p->pleft = len;
+    if (header_len) {
+        p->hdr = kl_malloc(header_len);
+        memcpy(p->hdr, header, header_len);
+        p->hdr_len = header_len;
+    }
+    io_repl_free(c->repl_later);
+    c->repl_later = p;
+    if (!threaded()) {
+        if (c->repl_next || c->repl_defer) return; /* not started yet: never in practice */
+        io_repl_later(c);
+        return;
+    }
+    iol_chan_send(&c->thread->from_exec, c, MSG_REPL_LATER);
+}
+
+void iol_client_repl_keepalive(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    if (c->repl_defer || c->repl_next) return; /* its start is on its way */
+    if (!threaded()) {
+        io_repl_keepalive(c);
+        return;
+    }
+    iol_chan_send(&c->thread->from_exec, c, MSG_REPL_KEEPALIVE);
+}
+
+uint64_t iol_client_repl_pending(const iol_client_t *c) {
+    return atomic_load_explicit(&c->repl_pending, memory_order_relaxed);
+}
+
+uint64_t iol_client_repl_sent(const iol_client_t *c) {
+    return atomic_load_explicit(&c->repl_sent, memory_order_relaxed);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 static void list_remove(iol_client_t *c) {
@@ -668,6 +1202,10 @@ static void io_free_parts(iol_client_t *c) {
     kl_free(c->stash);
     c->stash = NULL;
     c->stash_len = 0;
+    if (c->repl) {
+        io_repl_free(c->repl);
+        c->repl = NULL;
+    }
     c->io_flags |= IOF_CONN_CLOSED;
 }
 
@@ -681,6 +1219,7 @@ static void io_finish_close(iol_client_t *c) {
     list_remove(c);
     atomic_fetch_sub_explicit(&t->st_clients, 1, memory_order_relaxed);
     if (!threaded()) {
+        exec_repl_forget(c);
         S.hooks.closed(c);
         S.hooks.free(c);
         return;
@@ -839,6 +1378,7 @@ static void io_unpend(iol_client_t *c) {
 
 static void io_on_push_prepare(uv_prepare_t *h) {
     iol_thread_t *t = h->data;
+    exec_repl_notify(); /* single thread: the executor's before-sleep too */
     if (t->npend) io_flush_pushed(t);
 }
 
@@ -892,6 +1432,18 @@ static void io_drain(iol_thread_t *t) {
             case MSG_STOP:
                 io_flush_pushed(t);
                 io_stop_all(t);
+                break;
+            case MSG_REPL_START:
+                io_repl_start(c);
+                break;
+            case MSG_REPL_FEED:
+                io_repl_feed(c);
+                break;
+            case MSG_REPL_LATER:
+                io_repl_later(c);
+                break;
+            case MSG_REPL_KEEPALIVE:
+                io_repl_keepalive(c);
                 break;
             default:
                 if (m[i].arg >= IOL__MSG_LINK_FIRST) iol__link_io_msg(t, m[i].ptr, m[i].arg);
@@ -987,7 +1539,10 @@ static void exec_handle(iol_thread_t *t, const iol_msg_t *m) {
     iol_client_t *c = m->ptr;
     switch ((int)m->arg) {
     case MSG_DISPATCH:
-        if (exec_run(c)) iol_chan_send(&t->from_exec, c, MSG_RETURN);
+        if (exec_run(c)) {
+            iol_chan_send(&t->from_exec, c, MSG_RETURN);
+            exec_repl_after_return(c);
+        }
         break;
     case MSG_GONE:
         if (c->exec_held) S.hooks.gone(c);
@@ -997,8 +1552,12 @@ static void exec_handle(iol_thread_t *t, const iol_msg_t *m) {
         break;
     case MSG_CLOSED:
         exec_push_forget(c);
+        exec_repl_forget(c);
         S.hooks.closed(c);
         iol_chan_send(&t->from_exec, c, MSG_FREE);
+        break;
+    case MSG_REPL_PAYLOAD:
+        if (S.hooks.repl_payload) S.hooks.repl_payload(c, c->repl_status);
         break;
     case MSG_PUSHED:
         /* push_xfer is ours again; the gathered rest goes out at the next
@@ -1079,6 +1638,7 @@ static void exec_push_flush(void) {
 
 static void exec_flush_all(void) {
     exec_push_flush();
+    exec_repl_notify();
     /* A channel left with overflow is flushed again when its I/O thread has
      * made room and wakes this loop (iol_chan_recv), not on a timer. */
     for (int i = 1; i <= S.nthreads; i++)
@@ -1359,9 +1919,11 @@ void iol_client_release(iol_client_t *c) {
     c->exec_held = false;
     if (!threaded()) {
         io_on_return(c);
+        exec_repl_after_return(c);
         return;
     }
     iol_chan_send(&c->thread->from_exec, c, MSG_RETURN);
+    exec_repl_after_return(c);
 }
 
 void iol_client_push(iol_client_t *c, iol_reply_t *r) {

@@ -138,9 +138,3 @@ bool iol_rbuf_peek(const iol_rbuf_t *rb, uint64_t from, void *out, size_t n) {
     return n == 0;
 }
 
-/* Placeholder until replica output lands in iothread.c: no readers yet. */
-void iol__rbuf_detach_all(iol_rbuf_t *rb) {
-    kl_free(rb->readers);
-    rb->readers = NULL;
-    rb->nreaders = rb->readers_cap = 0;
-}

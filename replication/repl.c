@@ -57,6 +57,10 @@ void repl_shift_replid(void) {
               g_repl.replid2, g_repl.second_replid_offset, g_repl.replid);
 }
 
+int repl__stream_db(void) {
+    return stream_pc ? prop_consumer_db(stream_pc) : -1;
+}
+
 void repl_stream_reset_db(void) {
     g_repl.stream_db = -1;
     if (stream_pc) prop_consumer_reset_db(stream_pc);

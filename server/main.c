@@ -240,10 +240,13 @@ static iol_limits_t limits_from_config(void) {
     l.out_high_water = 4 * 1024 * 1024;
     const kl_obuf_limit_t *n = &g_cfg.client_output_buffer_limit[KL_OBUF_NORMAL];
     const kl_obuf_limit_t *p = &g_cfg.client_output_buffer_limit[KL_OBUF_PUBSUB];
+    const kl_obuf_limit_t *r = &g_cfg.client_output_buffer_limit[KL_OBUF_REPLICA];
     l.obuf_normal =
         (iol_obuf_limit_t){n->hard_bytes, n->soft_bytes, (int64_t)n->soft_seconds * 1000};
     l.obuf_pubsub =
         (iol_obuf_limit_t){p->hard_bytes, p->soft_bytes, (int64_t)p->soft_seconds * 1000};
+    l.obuf_replica =
+        (iol_obuf_limit_t){r->hard_bytes, r->soft_bytes, (int64_t)r->soft_seconds * 1000};
     return l;
 }
 

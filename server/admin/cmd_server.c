@@ -179,6 +179,42 @@ static bool debug_allowed(client_t *c) {
     return false;
 }
 
+/* DEBUG POPULATE count [prefix] [size]: keys "<prefix>:<n>" (prefix "key")
+ * holding "value:<n>", or size bytes starting with it and zero-padded;
+ * existing keys are left alone; nothing is propagated (Redis 7.0). */
+static void debug_populate(client_t *c) {
+    long long keys, valsize = 0;
+    if (kl_str_to_ll(c->argv[2].ptr, c->argv[2].len, &keys) != 0 || keys < 0) {
+        reply_error(c, "ERR value is out of range, must be positive");
+        return;
+    }
+    if (c->argc == 5 &&
+        (kl_str_to_ll(c->argv[4].ptr, c->argv[4].len, &valsize) != 0 || valsize < 0)) {
+        reply_error(c, "ERR value is out of range, must be positive");
+        return;
+    }
+    const char *prefix = c->argc == 3 ? "key" : c->argv[3].ptr;
+    char kbuf[160], vbuf[64];
+    char *big = valsize > 0 ? kl_calloc(1, (size_t)valsize) : NULL;
+    for (long long j = 0; j < keys; j++) {
+        int kl = snprintf(kbuf, sizeof(kbuf), "%.100s:%lld", prefix, j);
+        if (db_lookup_write(c->db, kbuf, (size_t)kl)) continue;
+        int vl = snprintf(vbuf, sizeof(vbuf), "value:%lld", j);
+        kobj_t *val;
+        if (valsize == 0) {
+            val = obj_string_new(vbuf, (size_t)vl);
+        } else {
+            memset(big, 0, (size_t)valsize);
+            memcpy(big, vbuf, (size_t)vl < (size_t)valsize ? (size_t)vl : (size_t)valsize);
+            val = obj_string_new(big, (size_t)valsize);
+        }
+        db_add(c->db, kbuf, (size_t)kl, val);
+        db_key_modified(c->db, kbuf, (size_t)kl);
+    }
+    kl_free(big);
+    reply_ok(c);
+}
+
 static void cmd_debug(client_t *c) {
     if (!debug_allowed(c)) return;
     const resp_arg_t *sub = &c->argv[1];
@@ -192,6 +228,10 @@ static void cmd_debug(client_t *c) {
             "    Flush the AOF buffers on disk and reload the AOF in memory.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cache master will not be updated.",
             "RELOAD [option ...]",
             "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
             "    * MERGE: conflicting keys will be loaded from RDB.",
@@ -226,6 +266,8 @@ static void cmd_debug(client_t *c) {
             nanosleep(&ts, NULL);
         }
         reply_ok(c);
+    } else if (arg_is(sub, "populate") && c->argc >= 3 && c->argc <= 5) {
+        debug_populate(c);
     } else if (arg_is(sub, "reload")) {
         bool save = true, flush = true, merge = false;
         for (uint32_t j = 2; j < c->argc; j++) {

@@ -46,9 +46,20 @@ static int64_t mstime(void) {
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static persistence_repl_hooks_t repl_hooks;
+
+void persistence_set_repl_hooks(const persistence_repl_hooks_t *h) {
+    repl_hooks = *h;
+}
+
 static void fill_opts(snap_opts_t *o) {
     memset(o, 0, sizeof(*o));
     o->used_mem = (long long)kl_used_memory();
+    if (repl_hooks.save_info) repl_hooks.save_info(o);
+}
+
+void persistence_fill_snap_opts(snap_opts_t *o) {
+    fill_opts(o);
 }
 
 static int load_flags(void) {
@@ -83,6 +94,10 @@ static int bgsave_start(char *err, size_t errlen) {
     if (snap_bgsave(&o, g_srv.dirty, err, errlen) != 0) return -1;
     save_keys_total = total;
     return 0;
+}
+
+int persistence_bgsave_for_replication(char *err, size_t errlen) {
+    return bgsave_start(err, errlen);
 }
 
 void persistence_after_flushall(void) {
@@ -208,8 +223,10 @@ void persistence_cron(void) {
     if (snap_child_running()) {
         bool ok;
         uint64_t dirty_at_fork;
-        if (snap_poll(&ok, &dirty_at_fork) == 1 && ok)
+        int done = snap_poll(&ok, &dirty_at_fork);
+        if (done == 1 && ok)
             g_srv.dirty = g_srv.dirty > dirty_at_fork ? g_srv.dirty - dirty_at_fork : 0;
+        if (done && repl_hooks.child_done) repl_hooks.child_done(ok, done == 2);
         if (snap_child_running()) return;
     }
     bool may_retry = now - g_snap.lastbgsave_try > BGSAVE_RETRY_DELAY || g_snap.lastbgsave_ok;

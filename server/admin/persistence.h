@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "kl_util.h"
+#include "snapshot.h"
 
 #include <stdbool.h>
 
@@ -37,5 +38,21 @@ int persistence_prepare_shutdown(int flags);
 int persistence_debug_reload(bool save, bool flush, bool merge, const char **msg);
 /* The INFO persistence section. */
 void persistence_info(kl_buf_t *b);
+
+/* Replication's part in snapshots, registered from above: save_info fills
+ * the replication AUX fields of every RDB written (Redis's
+ * rdbPopulateSaveInfo; leaves with_repl false when there is nothing to
+ * say); child_done hears of every finished snapshot child (a BGSAVE, or
+ * the diskless sync child when to_fds). Thread: executor. */
+typedef struct persistence_repl_hooks {
+    void (*save_info)(snap_opts_t *o);
+    void (*child_done)(bool ok, bool to_fds);
+} persistence_repl_hooks_t;
+void persistence_set_repl_hooks(const persistence_repl_hooks_t *h);
+/* The options every snapshot of this server is written with. */
+void persistence_fill_snap_opts(snap_opts_t *o);
+/* BGSAVE to dbfilename for a replica's full sync (disk target). 0 or -1
+ * (err). */
+int persistence_bgsave_for_replication(char *err, size_t errlen);
 
 #endif

@@ -201,7 +201,11 @@ static void cmd_select(client_t *c) {
 
 static const char *client_flags_str(const client_t *c, char *buf) {
     char *p = buf;
-    if (c->flags & CF_MONITOR) *p++ = 'O';
+    if (c->flags & CF_MONITOR)
+        *p++ = 'O';
+    else if (c->flags & CF_REPLICA)
+        *p++ = 'S';
+    if (c->flags & CF_MASTER) *p++ = 'M';
     if (c->flags & CF_PUBSUB) *p++ = 'P';
     if (c->flags & CF_MULTI) *p++ = 'x';
     if (c->flags & (CF_BLOCKED | CF_PAUSED)) *p++ = 'b';

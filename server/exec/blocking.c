@@ -49,7 +49,8 @@ struct block_state {
     uint8_t want; /* OBJ_LIST or OBJ_ZSET */
     bool rerun;   /* the command is being run again */
     int db;
-    int64_t deadline; /* unix ms, 0 = none */
+    int64_t deadline;                /* unix ms, 0 = none */
+    void (*on_timeout)(client_t *c); /* a wait without keys (block_custom): its reply */
     uint32_t heap_idx;
     uint32_t nkeys;
     bnode_t nodes[];
@@ -270,6 +271,7 @@ void block_for_keys(client_t *c, const resp_arg_t *keys, int nkeys, int64_t abs_
     bs->rerun = false;
     bs->db = c->db_id;
     bs->deadline = abs_ms;
+    bs->on_timeout = NULL;
     bs->heap_idx = NOT_IN_HEAP;
     bs->nkeys = 0;
     c->bstate = bs;
@@ -330,6 +332,20 @@ static void unlink_waiting(client_t *c) {
     }
     c->flags &= ~CF_BLOCKED;
     nwaiting--;
+}
+
+static void finish_wait(client_t *c);
+
+void block_custom(client_t *c, int64_t abs_ms, void (*on_timeout)(client_t *c)) {
+    block_for_keys(c, NULL, 0, abs_ms);
+    if (c->bstate && (c->flags & CF_BLOCKED)) c->bstate->on_timeout = on_timeout;
+}
+
+bool block_custom_finish(client_t *c) {
+    if (!c->bstate || c->bstate->state != BS_WAITING || !c->bstate->on_timeout) return false;
+    exec_blocked_done(c, false);
+    finish_wait(c);
+    return true;
 }
 
 bool block_rerunning(const client_t *c) {
@@ -440,7 +456,10 @@ static void on_timer(iol_timer_t *t, void *arg) {
     int64_t now = g_kv.mstime;
     while (nheap && deadline_of(heap[0]) <= now) {
         client_t *c = heap[0];
-        reply_null_array(c);
+        if (c->bstate->on_timeout)
+            c->bstate->on_timeout(c);
+        else
+            reply_null_array(c);
         exec_blocked_done(c, false);
         finish_wait(c);
     }
@@ -452,6 +471,8 @@ bool block_unblock_client(client_t *c, bool error) {
     if (!c->bstate || c->bstate->state != BS_WAITING) return false;
     if (error)
         reply_error(c, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    else if (c->bstate->on_timeout)
+        c->bstate->on_timeout(c);
     else
         reply_null_array(c);
     exec_blocked_done(c, error);

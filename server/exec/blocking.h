@@ -54,6 +54,16 @@ void block_for_keys(client_t *c, const resp_arg_t *keys, int nkeys, int64_t abs_
  * LPOP with no dirty; BLMOVE spells its directions "left"/"right"). */
 bool block_rerunning(const client_t *c);
 
+/* A wait on something other than keys (WAIT for replica acknowledgements):
+ * parks c's batch as block_for_keys does (the command must not have
+ * replied). At the deadline (abs_ms, 0: none) or on CLIENT UNBLOCK,
+ * on_timeout(c) writes the reply. Where c may not block, on_timeout is not
+ * called: the caller checks CF_DENY_BLOCKING first. block_custom_finish:
+ * the caller replied, resume c (block_handle_pending runs the batch on);
+ * false if c was not waiting so. Thread: executor. */
+void block_custom(client_t *c, int64_t abs_ms, void (*on_timeout)(client_t *c));
+bool block_custom_finish(client_t *c);
+
 /* Called by the keyspace when a key is created or replaced with a list or
  * sorted set value; cheap when nobody waits. */
 void block_key_ready(struct kdb *db, const char *key, size_t klen);

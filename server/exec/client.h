@@ -68,6 +68,9 @@ typedef struct client {
     struct client *gate_next;
     uint64_t gate_ticket;
     bool gated;
+    /* Replication's state for a replica attached to us (replication/
+     * master.c), NULL for other clients. */
+    struct repl_peer *peer;
 } client_t;
 
 static inline client_t *client_of(iol_client_t *io) {

@@ -54,6 +54,8 @@ client_t *client_by_id(uint64_t id) {
 }
 
 const char *client_type_name(const client_t *c) {
+    if (c->flags & CF_MASTER) return "master";
+    if ((c->flags & CF_REPLICA) && !(c->flags & CF_MONITOR)) return "replica";
     if (c->flags & CF_PUBSUB) return "pubsub";
     return "normal";
 }
@@ -175,8 +177,15 @@ static void parked_remove(client_t *c) {
 
 static void gate_remove(client_t *c);
 
+static void (*closed_hook)(client_t *c);
+
+void exec_set_closed_hook(void (*fn)(client_t *c)) {
+    closed_hook = fn;
+}
+
 static void hook_closed(iol_client_t *io) {
     client_t *c = client_of(io);
+    if (closed_hook) closed_hook(c);
     gate_remove(c);
     if (c->flags & CF_MONITOR) exec_monitor_remove(c);
     pubsub_client_closed(c);
@@ -230,6 +239,14 @@ static bool is_write_cmd(client_t *c, const kl_command_t *cmd) {
     uint32_t f = cmd->flags;
     if ((c->flags & CF_MULTI) && multi_is_exec(cmd)) f |= multi_queued_flags(c);
     return (f & CMD_WRITE) != 0;
+}
+
+/* Replication's check of writes (min-replicas-to-write), registered from
+ * above (exec_set_write_check). */
+static const char *(*write_check)(client_t *c);
+
+void exec_set_write_check(const char *(*check)(client_t *c)) {
+    write_check = check;
 }
 
 /* What became of one command of a batch. */
@@ -303,6 +320,15 @@ static kl_command_t *exec_check(client_t *c) {
                        "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
                        "Please check the Redis logs for details about the RDB error.");
         return NULL;
+    }
+    if (write_check && !(c->flags & CF_MASTER) && is_write_cmd(c, cmd)) {
+        const char *err = write_check(c);
+        if (err) {
+            cmd->rejected_calls++;
+            g_srv.stat.rejected_calls++;
+            reply_error(c, err);
+            return NULL;
+        }
     }
     if (!pubsub_cmd_allowed(c, cmd)) return NULL; /* RESP2 subscribed mode */
     if (g_srv.loading && !(cmd->flags & CMD_LOADING)) {
@@ -518,12 +544,23 @@ static void hook_gone(iol_client_t *io) {
     iol_client_release(io);
 }
 
+static void (*repl_payload_hook)(client_t *c, int status);
+
+void exec_set_repl_payload_hook(void (*fn)(client_t *c, int status)) {
+    repl_payload_hook = fn;
+}
+
+static void hook_repl_payload(iol_client_t *io, int status) {
+    if (repl_payload_hook) repl_payload_hook(client_of(io), status);
+}
+
 static const iol_hooks_t hooks = {
     .accept = hook_accept,
     .dispatch = hook_dispatch,
     .gone = hook_gone,
     .closed = hook_closed,
     .free = hook_free,
+    .repl_payload = hook_repl_payload,
 };
 
 const iol_hooks_t *exec_hooks(void) {

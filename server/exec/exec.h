@@ -87,6 +87,17 @@ void exec_gate_release(uint64_t done);
 /* Release every gated client (the AOF was turned off). */
 void exec_gate_release_all(void);
 
+/* Hooks for the layers above (replication). The write check runs for
+ * every write command (not the master's) after the MISCONF check and
+ * returns the error to reply (without the "-"), or NULL to let it run
+ * (Redis's NOREPLICAS check). The closed hook sees each connected client
+ * once, when it goes away, before the executor forgets it. Thread:
+ * executor, at start-up. */
+void exec_set_write_check(const char *(*check)(client_t *c));
+void exec_set_closed_hook(void (*fn)(client_t *c));
+/* A replica's RDB payload was sent (0) or failed (ioloop/iol_repl.h). */
+void exec_set_repl_payload_hook(void (*fn)(client_t *c, int status));
+
 /* Internal clients (the AOF loader): no connection, not in the client
  * list, never blocking. exec_internal_run runs every command of b (replies
  * are discarded). Thread: executor. */

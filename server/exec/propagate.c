@@ -207,6 +207,10 @@ void prop_consumer_reset_db(prop_consumer_t *pc) {
     pc->seldb = -1;
 }
 
+int prop_consumer_db(const prop_consumer_t *pc) {
+    return pc->seldb;
+}
+
 size_t prop_consumer_count(void) {
     return prop__nconsumers;
 }

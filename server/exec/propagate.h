@@ -81,6 +81,9 @@ void prop_consumer_remove(prop_consumer_t *pc);
 /* The next command fed to pc starts with a SELECT (a new AOF file, a
  * replica that resynchronised). */
 void prop_consumer_reset_db(prop_consumer_t *pc);
+/* The database pc's stream last selected, -1 when its next command starts
+ * with a SELECT (Redis's slaveseldb, for the RDB's repl-stream-db). */
+int prop_consumer_db(const prop_consumer_t *pc);
 /* Number of registered consumers. */
 size_t prop_consumer_count(void);
 

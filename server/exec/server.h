@@ -18,7 +18,8 @@ typedef struct kl_stats {
     uint64_t unexpected_error_replies, total_error_replies;
     uint64_t rejected_calls, failed_calls;
     uint64_t io_reads_processed, io_writes_processed;
-    uint64_t dump_payload_sanitizations; /* RESTOREs checked deeply */
+    uint64_t dump_payload_sanitizations;                   /* RESTOREs checked deeply */
+    uint64_t sync_full, sync_partial_ok, sync_partial_err; /* replicas' syncs (replication/) */
     /* Time spent in active expiry cycles, and over maxmemory (closed periods,
      * and the start of the open one or 0): INFO stats. */
     uint64_t expire_cycle_us, evict_exceeded_total_us;

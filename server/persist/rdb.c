@@ -775,8 +775,14 @@ kobj_t *rdb_payload_load(const unsigned char *p, size_t len, int flags, rdb_err_
 
 /* ================================================================ saving a file */
 
+#define RDB_SINK_MAX_FDS 64
+
 typedef struct sink {
     int fd;
+    /* Several targets (a diskless sync's pipes): fds[i] < 0 once it failed;
+     * the save fails only when every one did. */
+    int fds[RDB_SINK_MAX_FDS];
+    int nfds, nlive;
     rdb_buf_t w;
     uint64_t crc;
     uint64_t written, synced;
@@ -784,20 +790,46 @@ typedef struct sink {
     int err; /* -errno once a write failed */
 } sink_t;
 
-static void sink_flush(sink_t *s) {
-    if (s->err || s->w.len == 0) return;
-    if (s->checksum) s->crc = crc64(s->crc, s->w.b, s->w.len);
-    const unsigned char *p = s->w.b;
-    size_t left = s->w.len;
+/* Write all of p to fd (blocking: a file, or a pipe in the child).
+ * 0 or -errno. */
+static int write_all(int fd, const unsigned char *p, size_t left) {
     while (left) {
-        ssize_t n = write(s->fd, p, left);
+        ssize_t n = write(fd, p, left);
         if (n < 0) {
             if (errno == EINTR) continue;
-            s->err = -errno;
-            return;
+            return -errno;
         }
         p += n;
         left -= (size_t)n;
+    }
+    return 0;
+}
+
+static void sink_flush(sink_t *s) {
+    if (s->err || s->w.len == 0) return;
+    if (s->checksum) s->crc = crc64(s->crc, s->w.b, s->w.len);
+    if (s->nfds == 0) {
+        int e = write_all(s->fd, s->w.b, s->w.len);
+        if (e) {
+            s->err = e;
+            return;
+        }
+    } else {
+        int last = 0;
+        for (int i = 0; i < s->nfds; i++) {
+            if (s->fds[i] < 0) continue;
+            int e = write_all(s->fds[i], s->w.b, s->w.len);
+            if (e) {
+                /* That replica is gone (EPIPE): the others go on. */
+                s->fds[i] = -1;
+                s->nlive--;
+                last = e;
+            }
+        }
+        if (s->nlive == 0) {
+            s->err = last ? last : -EPIPE;
+            return;
+        }
     }
     s->written += s->w.len;
     s->w.len = 0;
@@ -830,7 +862,18 @@ static void key_delay(int delay) {
 }
 
 int rdb_save_fd(int fd, const rdb_save_opts_t *o, uint64_t *keys, rdb_err_t *err) {
-    sink_t s = {.fd = fd, .checksum = o->checksum, .autosync = o->incremental_fsync};
+    return rdb_save_fds(&fd, 1, o, keys, err);
+}
+
+int rdb_save_fds(const int *fds, int nfds, const rdb_save_opts_t *o, uint64_t *keys,
+                 rdb_err_t *err) {
+    sink_t s = {.fd = fds[0], .checksum = o->checksum, .autosync = o->incremental_fsync};
+    if (nfds > 1) {
+        if (nfds > RDB_SINK_MAX_FDS) nfds = RDB_SINK_MAX_FDS;
+        memcpy(s.fds, fds, (size_t)nfds * sizeof(int));
+        s.nfds = s.nlive = nfds;
+        s.autosync = false;
+    }
     uint64_t nkeys = 0;
     char magic[16];
     snprintf(magic, sizeof(magic), "REDIS%04d", RDB_VERSION);

@@ -96,6 +96,11 @@ typedef struct rdb_save_opts {
  * touches no I/O thread, connection, TLS or lazy-free state, and does not
  * log. Thread: executor, or the forked child. */
 int rdb_save_fd(int fd, const rdb_save_opts_t *o, uint64_t *keys, rdb_err_t *err);
+/* The same to nfds descriptors at once (a diskless sync's pipes, one per
+ * replica, at most 64): a target whose write fails is dropped and the save
+ * goes on for the others; it fails when none is left. */
+int rdb_save_fds(const int *fds, int nfds, const rdb_save_opts_t *o, uint64_t *keys,
+                 rdb_err_t *err);
 
 /* ---- loading ------------------------------------------------------------------- */
 

@@ -198,6 +198,103 @@ static void child_main(const snap_opts_t *o, int wfd) {
     _exit(rc == 0 ? 0 : 1);
 }
 
+/* A diskless sync's child: the RDB, between the EOF-mark lines, to every
+ * replica's pipe at once (Redis's rdbSaveRioWithEOFMark). */
+static void child_fds_main(const snap_opts_t *o, int wfd, const int *fds, int nfds,
+                           const int *close_fds, int nclose, const char *prefix, size_t plen,
+                           const char *suffix, size_t slen) {
+    snap_child_enter();
+    /* The read ends are the I/O threads': with a copy here a replica that
+     * goes away would never make our writes fail. */
+    for (int i = 0; i < nclose; i++)
+        close(close_fds[i]);
+    child_wfd = wfd;
+    int live[64];
+    int n = 0;
+    for (int i = 0; i < nfds && n < 64; i++) {
+        size_t left = plen;
+        const char *p = prefix;
+        while (left) {
+            ssize_t w = write(fds[i], p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) break;
+            p += w;
+            left -= (size_t)w;
+        }
+        if (left == 0) live[n++] = fds[i];
+    }
+    uint64_t keys = 0;
+    int rc = -1;
+    if (n > 0) {
+        rdb_save_opts_t ro;
+        fill_opts(&ro, o);
+        ro.incremental_fsync = false;
+        rdb_err_t re;
+        rc = rdb_save_fds(live, n, &ro, &keys, &re);
+        if (rc != 0) kl_warning("Diskless sync child: %s", re.msg);
+    }
+    int done = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        size_t left = slen;
+        const char *p = suffix;
+        while (left) {
+            ssize_t w = write(live[i], p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) break;
+            p += w;
+            left -= (size_t)w;
+        }
+        if (left == 0) done++;
+    }
+    child_report_t rep = {.keys = keys, .cow_bytes = snap_child_cow_bytes()};
+    ssize_t w = write(wfd, &rep, sizeof(rep));
+    (void)w;
+    _exit(rc == 0 && done > 0 ? 0 : 1);
+}
+
+int snap_bgsave_fds(const snap_opts_t *o, const int *fds, int nfds, const int *close_fds,
+                    int nclose, const char *prefix, size_t plen, const char *suffix, size_t slen,
+                    char *err, size_t errlen) {
+    int rep[2];
+    if (pipe2(rep, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "Can't save in background: pipe: %s", strerror(errno));
+        kl_warning("%s", err);
+        return -1;
+    }
+    int64_t start = now_ms();
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(rep[0]);
+        child_fds_main(o, rep[1], fds, nfds, close_fds, nclose, prefix, plen, suffix,
+                       slen); /* never returns */
+    }
+    gettimeofday(&t1, NULL);
+    close(rep[1]);
+    if (pid < 0) {
+        int e = errno;
+        close(rep[0]);
+        snprintf(err, errlen, "Can't save in background: fork: %s", strerror(e));
+        kl_warning("%s", err);
+        return -1;
+    }
+    fcntl(rep[0], F_SETFL, O_NONBLOCK);
+    report_fd = rep[0];
+    memset(&last_report, 0, sizeof(last_report));
+    g_snap.latest_fork_usec =
+        (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_usec - t0.tv_usec);
+    g_snap.total_forks++;
+    g_snap.child_pid = pid;
+    g_snap.child_to_fds = true;
+    g_snap.child_start_ms = start;
+    g_snap.dirty_at_fork = 0;
+    g_snap.child_keys = 0;
+    g_snap.cur_cow = g_snap.cur_cow_peak = 0;
+    g_snap.cur_cow_at_ms = 0;
+    return 0;
+}
+
 int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -262,6 +359,7 @@ static void child_done(void) {
         report_fd = -1;
     }
     g_snap.child_pid = -1;
+    g_snap.child_to_fds = false;
 }
 
 int snap_poll(bool *ok, uint64_t *dirty_at_fork) {
@@ -273,6 +371,20 @@ int snap_poll(bool *ok, uint64_t *dirty_at_fork) {
     if (pid < 0 && errno == EINTR) return 0;
     int64_t took = now_ms() - g_snap.child_start_ms;
     bool good = pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (g_snap.child_to_fds) {
+        /* A diskless transfer: no file, no save status (Redis's
+         * backgroundSaveDoneHandlerSocket). */
+        if (good)
+            kl_notice("Background RDB transfer terminated with success");
+        else if (pid > 0 && WIFSIGNALED(status))
+            kl_warning("Background transfer terminated by signal %d", WTERMSIG(status));
+        else
+            kl_warning("Background transfer error");
+        *ok = good;
+        *dirty_at_fork = 0;
+        child_done();
+        return 2;
+    }
     if (good) {
         kl_notice("Background saving terminated with success");
         g_snap.lastsave = now_ms() / 1000;

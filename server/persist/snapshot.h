@@ -51,6 +51,7 @@ typedef struct snap_state {
     int64_t cur_cow_at_ms;
     uint64_t dirty_at_fork; /* the caller's dirty counter when the child forked */
     pid_t other_child_pid;  /* the AOF rewrite child, -1 if none (one child at a time) */
+    bool child_to_fds;      /* the child writes to replicas' pipes (diskless sync), not a file */
 } snap_state_t;
 
 extern snap_state_t g_snap;
@@ -78,8 +79,17 @@ int snap_save(const snap_opts_t *o, char *err, size_t errlen);
 /* Fork a child that saves (BGSAVE). 0, or -1 (fork failed: logged, err).
  * The caller passes its dirty counter, handed back by snap_poll. */
 int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen);
+/* Fork a child that writes prefix, the RDB and suffix to each of fds (the
+ * pipes of a diskless sync, one per replica; the caller closes its copies
+ * after the call), after closing close_fds (the pipes' read ends) in the
+ * child. A target that stops reading is dropped; the child fails when none
+ * is left. 0, or -1 (fork failed: logged, err). */
+int snap_bgsave_fds(const snap_opts_t *o, const int *fds, int nfds, const int *close_fds,
+                    int nclose, const char *prefix, size_t plen, const char *suffix, size_t slen,
+                    char *err, size_t errlen);
 /* Reap a finished child without blocking. Returns 0 when none finished, 1
- * when one did (*ok: it saved; *dirty_at_fork: what snap_bgsave got). */
+ * when a BGSAVE did (*ok: it saved; *dirty_at_fork: what snap_bgsave got),
+ * 2 when a snap_bgsave_fds child did (*ok: it wrote everything). */
 int snap_poll(bool *ok, uint64_t *dirty_at_fork);
 /* Kill the running child and remove its temporary file (FLUSHALL,
  * SHUTDOWN). Waits for it. */
