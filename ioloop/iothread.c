@@ -52,6 +52,7 @@ enum {
     IOF_PUSH_ACK = 1u << 12,     /* took push_xfer: answer PUSHED after the batched flush */
     IOF_PUSH_OVER = 1u << 13,    /* single thread: pushes passed the hard limit, close at flush */
     IOF_HTTP = 1u << 14,         /* input had a "POST" or "Host:" command (with IOF_PROTO_ERR) */
+    IOF_REPL_YIELD = 1u << 15,   /* a replica waiting in ryield for its next turn */
 };
 
 #define RING_CAPACITY 4096
@@ -82,6 +83,12 @@ struct iol_thread {
     iol_client_t **pend;
     uint32_t npend, pend_cap;
     uv_prepare_t push_prepare; /* single-thread mode only: runs the flush */
+    /* Replicas that wrote their budget in one go and yielded (io_repl_pump):
+     * resumed from repl_idle, which keeps the loop polling without blocking
+     * while any waits, so other clients get their turn in between. */
+    iol_client_t **ryield;
+    uint32_t nryield, ryield_cap;
+    uv_idle_t repl_idle;
     bool stopping;
     /* Statistics: written by this thread (or the executor for accepts),
      * read by INFO; relaxed, they publish nothing. */
@@ -113,6 +120,11 @@ static struct {
 #define REPL_CHUNK (64 * 1024)
 #define REPL_MAX_IOV 64
 #define REPL_MAX_WRITE (1024 * 1024)
+/* Bytes a replica may write per turn of its thread's loop before it lets
+ * the other connections of the thread go (a local replica's socket takes
+ * bytes as fast as we give them: without this a 1 GB transfer would hold
+ * the thread for its whole length). */
+#define REPL_PUMP_BUDGET (256 * 1024)
 
 enum { RW_NONE = 0, RW_PAYLOAD, RW_STREAM };
 
@@ -875,15 +887,61 @@ static int io_repl_read(iol_client_t *c) {
     return 1;
 }
 
+static void io_on_repl_idle(uv_idle_t *h) {
+    iol_thread_t *t = h->data;
+    uint32_t n = t->nryield;
+    iol_client_t **list = t->ryield;
+    t->ryield = NULL;
+    t->nryield = t->ryield_cap = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        iol_client_t *c = list[i];
+        if (!c) continue;
+        c->io_flags &= ~IOF_REPL_YIELD;
+        if (!(c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED))) io_flush(c);
+    }
+    kl_free(list);
+    if (t->nryield == 0) uv_idle_stop(h);
+}
+
+/* c wrote its budget: continue at the next turn of the loop. Thread: owner. */
+static void io_repl_yield(iol_client_t *c) {
+    if (c->io_flags & IOF_REPL_YIELD) return;
+    iol_thread_t *t = c->thread;
+    if (t->nryield == t->ryield_cap) {
+        t->ryield_cap = t->ryield_cap ? t->ryield_cap * 2 : 8;
+        t->ryield = kl_realloc(t->ryield, t->ryield_cap * sizeof(*t->ryield));
+    }
+    t->ryield[t->nryield++] = c;
+    c->io_flags |= IOF_REPL_YIELD;
+    if (!uv_is_active((uv_handle_t *)&t->repl_idle)) uv_idle_start(&t->repl_idle, io_on_repl_idle);
+}
+
+/* A closing client leaves the yield list. Thread: owner. */
+static void io_repl_unyield(iol_client_t *c) {
+    if (!(c->io_flags & IOF_REPL_YIELD)) return;
+    iol_thread_t *t = c->thread;
+    for (uint32_t i = 0; i < t->nryield; i++)
+        if (t->ryield[i] == c) t->ryield[i] = NULL;
+    c->io_flags &= ~IOF_REPL_YIELD;
+}
+
 /* Write what a replica has to write next: payload, then stream, until the
- * connection is busy or there is nothing more. Thread: owner. */
+ * connection is busy, there is nothing more, or it wrote its budget for
+ * this turn. Thread: owner. */
 static void io_repl_pump(iol_client_t *c) {
     IOL_ASSERT_OWNER(c);
     iol_repl_io_t *r = c->repl;
+    uint64_t start_out = atomic_load_explicit(&c->net_out, memory_order_relaxed);
     while (!c->writing && c->out.bytes == 0 && !(c->io_flags & (IOF_CLOSING | IOF_CONN_CLOSED)) &&
            (c->io_flags & IOF_READY)) {
         if (r->payload_wait) {
             io_repl_publish(c);
+            return;
+        }
+        if (atomic_load_explicit(&c->net_out, memory_order_relaxed) - start_out >=
+            REPL_PUMP_BUDGET) {
+            io_repl_publish(c);
+            io_repl_yield(c);
             return;
         }
         if (r->pfd >= 0) {
@@ -1240,6 +1298,7 @@ static void io_close(iol_client_t *c) {
     IOL_ASSERT_OWNER(c);
     if (c->io_flags & IOF_CLOSING) return;
     io_unpend(c);
+    io_repl_unyield(c);
     c->io_flags |= IOF_CLOSING;
     c->io_flags &= ~IOF_READING;
     io_publish_events(c);
@@ -1518,6 +1577,10 @@ static void io_stop_all(iol_thread_t *t) {
     uv_close((uv_handle_t *)&t->prepare, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->check, io_close_handle_cb);
     uv_close((uv_handle_t *)&t->idle_timer, io_close_handle_cb);
+    uv_close((uv_handle_t *)&t->repl_idle, io_close_handle_cb);
+    kl_free(t->ryield);
+    t->ryield = NULL;
+    t->nryield = t->ryield_cap = 0;
 }
 
 static void io_thread_main(void *arg) {
@@ -1682,6 +1745,7 @@ static void close_if_inited(uv_handle_t *h) {
 static void thread_undo(iol_thread_t *t) {
     close_if_inited((uv_handle_t *)&t->idle_timer);
     close_if_inited((uv_handle_t *)&t->push_prepare);
+    close_if_inited((uv_handle_t *)&t->repl_idle);
     close_if_inited((uv_handle_t *)&t->async);
     close_if_inited((uv_handle_t *)&t->prepare);
     close_if_inited((uv_handle_t *)&t->check);
@@ -1706,6 +1770,8 @@ static int thread_init(iol_thread_t *t, int index, uv_loop_t *loop) {
     t->loop = loop;
     if ((err = uv_timer_init(loop, &t->idle_timer))) goto fail;
     t->idle_timer.data = t;
+    if ((err = uv_idle_init(loop, &t->repl_idle))) goto fail;
+    t->repl_idle.data = t;
     if ((err = uv_timer_start(&t->idle_timer, io_on_idle_timer, 1000, 1000))) goto fail;
     uv_unref((uv_handle_t *)&t->idle_timer);
     if (index == 0) {
@@ -2187,10 +2253,15 @@ void iol_shutdown(void) {
         uv_close((uv_handle_t *)&S.exec_check, NULL);
         uv_close((uv_handle_t *)&S.exec_idle, NULL);
         uv_close((uv_handle_t *)&S.threads[0].idle_timer, NULL);
+        uv_close((uv_handle_t *)&S.threads[0].repl_idle, NULL);
     } else {
         iol_thread_t *t = &S.threads[0];
         uv_close((uv_handle_t *)&t->idle_timer, NULL);
         uv_close((uv_handle_t *)&t->push_prepare, NULL);
+        uv_close((uv_handle_t *)&t->repl_idle, NULL);
+        kl_free(t->ryield);
+        t->ryield = NULL;
+        t->nryield = t->ryield_cap = 0;
         io_flush_pushed(t);
         io_close_clients_for_stop(t);
         iol__links_stop(t);
