@@ -57,8 +57,8 @@ typedef struct iol_limits {
     size_t proto_max_bulk_len;
     size_t client_query_buffer_limit;
     size_t out_high_water; /* stop running a client's commands while this much output waits */
-    iol_obuf_limit_t obuf_normal; /* client-output-buffer-limit normal */
-    iol_obuf_limit_t obuf_pubsub; /* ... pubsub (clients flagged IOL_HAND_PUBSUB) */
+    iol_obuf_limit_t obuf_normal;  /* client-output-buffer-limit normal */
+    iol_obuf_limit_t obuf_pubsub;  /* ... pubsub (clients flagged IOL_HAND_PUBSUB) */
     iol_obuf_limit_t obuf_replica; /* ... replica (clients made replicas, iol_repl.h) */
 } iol_limits_t;
 

@@ -12,6 +12,13 @@
 #include <stdatomic.h>
 
 typedef struct iol_rblk iol_rblk_t;
+
+/* The memory gauge of a buffer's blocks: outlives the buffer while blocks
+ * do (each block and the buffer hold a reference). */
+typedef struct iol_rgauge {
+    _Atomic size_t bytes; /* relaxed: a figure for INFO */
+    _Atomic uint32_t refs;
+} iol_rgauge_t;
 struct iol_rblk {
     /* Holders: the previous block (its `next`), the backlog (its first
      * block), each replica reading it. */
@@ -21,8 +28,8 @@ struct iol_rblk {
     /* The following block; release-stored once this one is full. */
     _Atomic(iol_rblk_t *) next;
     uint32_t size;
-    uint64_t offset;     /* stream offset of data[0] */
-    _Atomic size_t *mem; /* the buffer's memory gauge */
+    uint64_t offset;   /* stream offset of data[0] */
+    iol_rgauge_t *mem; /* the buffer's memory gauge */
     char data[];
 };
 
@@ -32,7 +39,7 @@ struct iol_rbuf {
     uint64_t start;   /* first offset in the window */
     uint64_t end;     /* offset of the next byte */
     size_t block_size;
-    _Atomic size_t *mem; /* bytes of blocks alive (relaxed gauge) */
+    iol_rgauge_t *mem; /* bytes of blocks alive */
     /* Replicas reading this buffer (executor side): notified once per turn. */
     struct iol_client **readers;
     size_t nreaders, readers_cap;

@@ -9,6 +9,16 @@
 
 #define RBUF_DEFAULT_BLOCK (16 * 1024)
 
+static void gauge_unref(iol_rgauge_t *g) {
+    /* acq_rel: the last holder frees it after everyone's updates. */
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) kl_free(g);
+}
+
+static void gauge_sub(iol_rgauge_t *g, size_t n) {
+    atomic_fetch_sub_explicit(&g->bytes, n, memory_order_relaxed);
+    gauge_unref(g);
+}
+
 /* Thread: any (whoever drops the last reference). Frees b and, down the
  * chain, every block whose last reference was b's. */
 void iol__rblk_unref(iol_rblk_t *b) {
@@ -16,7 +26,7 @@ void iol__rblk_unref(iol_rblk_t *b) {
         /* acq_rel: the thread that frees sees every other holder's reads done. */
         if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
         iol_rblk_t *next = atomic_load_explicit(&b->next, memory_order_acquire);
-        atomic_fetch_sub_explicit(b->mem, sizeof(*b) + b->size, memory_order_relaxed);
+        gauge_sub(b->mem, sizeof(*b) + b->size);
         kl_free(b);
         b = next;
     }
@@ -36,7 +46,9 @@ static iol_rblk_t *blk_new(iol_rbuf_t *rb, uint64_t offset) {
     b->size = (uint32_t)rb->block_size;
     b->offset = offset;
     b->mem = rb->mem;
-    atomic_fetch_add_explicit(rb->mem, sizeof(*b) + b->size, memory_order_relaxed);
+    /* relaxed: the executor holds the gauge through the buffer here. */
+    atomic_fetch_add_explicit(&rb->mem->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rb->mem->bytes, sizeof(*b) + b->size, memory_order_relaxed);
     return b;
 }
 
@@ -45,7 +57,8 @@ iol_rbuf_t *iol_rbuf_new(uint64_t next_offset, size_t block_size) {
     rb->block_size = block_size ? block_size : RBUF_DEFAULT_BLOCK;
     /* The memory gauge outlives the buffer while replicas hold blocks. */
     rb->mem = kl_malloc(sizeof(*rb->mem));
-    atomic_init(rb->mem, 0);
+    atomic_init(&rb->mem->bytes, 0);
+    atomic_init(&rb->mem->refs, 1);
     iol_rblk_t *b = blk_new(rb, next_offset);
     atomic_init(&b->refs, 1); /* the backlog's */
     rb->head = rb->tail = b;
@@ -56,12 +69,10 @@ iol_rbuf_t *iol_rbuf_new(uint64_t next_offset, size_t block_size) {
 void iol_rbuf_free(iol_rbuf_t *rb) {
     if (!rb) return;
     iol__rbuf_detach_all(rb);
-    /* The gauge is leaked on purpose only while readers hold blocks; with
-     * none it goes now. */
     iol_rblk_t *head = rb->head;
     rb->head = rb->tail = NULL;
     iol__rblk_unref(head);
-    if (atomic_load_explicit(rb->mem, memory_order_relaxed) == 0) kl_free(rb->mem);
+    gauge_unref(rb->mem);
     kl_free(rb);
 }
 
@@ -117,7 +128,7 @@ void iol_rbuf_trim(iol_rbuf_t *rb, uint64_t keep) {
 }
 
 size_t iol_rbuf_mem(const iol_rbuf_t *rb) {
-    return atomic_load_explicit(rb->mem, memory_order_relaxed);
+    return atomic_load_explicit(&rb->mem->bytes, memory_order_relaxed);
 }
 
 bool iol_rbuf_peek(const iol_rbuf_t *rb, uint64_t from, void *out, size_t n) {
@@ -137,4 +148,3 @@ bool iol_rbuf_peek(const iol_rbuf_t *rb, uint64_t from, void *out, size_t n) {
     }
     return n == 0;
 }
-
