@@ -66,6 +66,11 @@ void db_set_expire(kdb_t *db, const char *key, size_t klen, int64_t when_ms) {
     kv__hooks.modified(db, key, klen); /* EXPIRE & co. break WATCH, as in Redis */
 }
 
+void db_set_expire_loaded(kdb_t *db, const char *key, size_t klen, int64_t when_ms) {
+    dict_entry_t *e = dict_add_or_find(db->expires, key, klen, NULL);
+    dict_entry_set_s64(e, when_ms);
+}
+
 bool db_remove_expire(kdb_t *db, const char *key, size_t klen) {
     if (dict_size(db->expires) == 0) return false;
     if (dict_delete(db->expires, key, klen) != 1) return false;

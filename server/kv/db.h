@@ -65,6 +65,9 @@ kobj_t *db_take(kdb_t *db, const char *key, size_t klen, int64_t *expire_out);
 
 int64_t db_get_expire(kdb_t *db, const char *key, size_t klen); /* -1 if none */
 void db_set_expire(kdb_t *db, const char *key, size_t klen, int64_t when_ms);
+/* The same for a key just added with db_add_loaded: no hooks (the db may be
+ * a temporary one that clients and WATCHes never see). */
+void db_set_expire_loaded(kdb_t *db, const char *key, size_t klen, int64_t when_ms);
 bool db_remove_expire(kdb_t *db, const char *key, size_t klen);
 /* True if the key has a TTL in the past (it is then deleted). */
 bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen);

@@ -1217,7 +1217,7 @@ static int load_one(rdb_loader_t *l, rdb_err_t *err) {
         kl_free(key);
         return -1;
     }
-    if (expire != -1) db_set_expire(l->db, (const char *)key, klen, expire);
+    if (expire != -1) db_set_expire_loaded(l->db, (const char *)key, klen, expire);
     evict_obj_loaded(val, lfu_freq, lru_idle);
     kl_free(key);
     l->info.keys_loaded++;

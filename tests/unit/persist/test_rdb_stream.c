@@ -821,6 +821,43 @@ Test(rdb_stream, errors) {
 
 /* ---------------------------------------------------------------- temporary db arrays */
 
+/* Keyspace hook calls (kv.h): a load into a temporary set must make none,
+ * since the executor's reactions (WATCH, notifications, propagation) are for
+ * live databases. */
+static int hook_calls;
+static void count_key(kdb_t *db, const char *key, size_t klen) {
+    (void)db, (void)key, (void)klen;
+    hook_calls++;
+}
+static void count_stored(kdb_t *db, const char *key, size_t klen, const kobj_t *val, bool added) {
+    (void)val, (void)added;
+    count_key(db, key, klen);
+}
+
+Test(rdb_stream, loading_into_a_set_calls_no_keyspace_hook) {
+    fill_keyspace();
+    size_t n;
+    unsigned char *p = save_to_mem(true, &n);
+    db_flush_all();
+    kv_hooks_t h = {.modified = count_key,
+                    .stored = count_stored,
+                    .expired = count_key,
+                    .evicted = count_key,
+                    .miss = count_key};
+    kv_set_hooks(&h);
+    hook_calls = 0;
+    kdb_set_t *s = kdb_set_new();
+    rdb_loader_t *l = rdb_loader_open_stream(0);
+    rdb_loader_set_target(l, s);
+    result_t r = feed_all(l, p, n, 0, false);
+    rdb_loader_close(l);
+    cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+    cr_assert_eq(kdb_set_keys(s), 509);
+    cr_assert_eq(hook_calls, 0, "%d hook calls", hook_calls);
+    kdb_set_free(s, false);
+    free(p);
+}
+
 Test(rdb_stream, load_into_a_set_then_swap_it_in) {
     cr_assert_eq(lazyfree_start(), 0);
     fill_keyspace();
