@@ -66,6 +66,11 @@ void db_set_expire(kdb_t *db, const char *key, size_t klen, int64_t when_ms) {
     kv__hooks.modified(db, key, klen); /* EXPIRE & co. break WATCH, as in Redis */
 }
 
+void db_set_expire_loaded(kdb_t *db, const char *key, size_t klen, int64_t when_ms) {
+    dict_entry_t *e = dict_add_or_find(db->expires, key, klen, NULL);
+    dict_entry_set_s64(e, when_ms);
+}
+
 bool db_remove_expire(kdb_t *db, const char *key, size_t klen) {
     if (dict_size(db->expires) == 0) return false;
     if (dict_delete(db->expires, key, klen) != 1) return false;
@@ -241,16 +246,89 @@ long long db_flush_all_lazy(bool lazy) {
     return n;
 }
 
+/* Exchange what two databases hold; each keeps its address and id. */
+static void swap_contents(kdb_t *a, kdb_t *b) {
+    kdb_t tmp = *a;
+    a->keys = b->keys;
+    a->expires = b->expires;
+    a->avg_ttl = b->avg_ttl;
+    a->expire_cursor = b->expire_cursor;
+    b->keys = tmp.keys;
+    b->expires = tmp.expires;
+    b->avg_ttl = tmp.avg_ttl;
+    b->expire_cursor = tmp.expire_cursor;
+}
+
 void db_swap(int a, int b) {
-    kdb_t tmp = dbs[a];
-    dbs[a].keys = dbs[b].keys;
-    dbs[a].expires = dbs[b].expires;
-    dbs[a].avg_ttl = dbs[b].avg_ttl;
-    dbs[a].expire_cursor = dbs[b].expire_cursor;
-    dbs[b].keys = tmp.keys;
-    dbs[b].expires = tmp.expires;
-    dbs[b].avg_ttl = tmp.avg_ttl;
-    dbs[b].expire_cursor = tmp.expire_cursor;
+    swap_contents(&dbs[a], &dbs[b]);
+}
+
+/* ---------------------------------------------------------------- temporary db arrays */
+
+struct kdb_set {
+    int count;
+    kdb_t *dbs;
+};
+
+kdb_set_t *kdb_set_new(void) {
+    kdb_set_t *s = kl_calloc(1, sizeof(*s));
+    s->count = ndbs;
+    s->dbs = kl_calloc(ndbs > 0 ? (size_t)ndbs : 1, sizeof(kdb_t));
+    for (int i = 0; i < ndbs; i++) {
+        s->dbs[i].keys = dict_create(&keys_type);
+        s->dbs[i].expires = dict_create(&expires_type);
+        s->dbs[i].id = i;
+    }
+    return s;
+}
+
+int kdb_set_count(const kdb_set_t *s) {
+    return s->count;
+}
+
+kdb_t *kdb_set_db(kdb_set_t *s, int id) {
+    return (id >= 0 && id < s->count) ? &s->dbs[id] : NULL;
+}
+
+size_t kdb_set_keys(const kdb_set_t *s) {
+    size_t n = 0;
+    for (int i = 0; i < s->count; i++)
+        n += dict_size(s->dbs[i].keys);
+    return n;
+}
+
+void kdb_set_free(kdb_set_t *s, bool lazy) {
+    if (!s) return;
+    for (int i = 0; i < s->count; i++) {
+        size_t n = dict_size(s->dbs[i].keys);
+        if (lazy && n > 0) {
+            lazyfree_dicts(s->dbs[i].keys, s->dbs[i].expires, n);
+        } else {
+            dict_release(s->dbs[i].keys);
+            dict_release(s->dbs[i].expires);
+        }
+    }
+    kl_free(s->dbs);
+    kl_free(s);
+}
+
+void db_swap_set(kdb_set_t *s) {
+    /* databases cannot change at run time: a set made by kdb_set_new()
+     * always matches the live array. */
+    int n = s->count < ndbs ? s->count : ndbs;
+    for (int i = 0; i < n; i++)
+        swap_contents(&dbs[i], &s->dbs[i]);
+}
+
+kdb_set_t *db_move_aside(void) {
+    kdb_set_t *s = kdb_set_new();
+    db_swap_set(s);
+    return s;
+}
+
+void db_restore_aside(kdb_set_t *s, bool lazy) {
+    db_swap_set(s);
+    kdb_set_free(s, lazy);
 }
 
 bool db_random_key(kdb_t *db, const char **key, size_t *klen) {

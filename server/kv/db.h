@@ -65,6 +65,9 @@ kobj_t *db_take(kdb_t *db, const char *key, size_t klen, int64_t *expire_out);
 
 int64_t db_get_expire(kdb_t *db, const char *key, size_t klen); /* -1 if none */
 void db_set_expire(kdb_t *db, const char *key, size_t klen, int64_t when_ms);
+/* The same for a key just added with db_add_loaded: no hooks (the db may be
+ * a temporary one that clients and WATCHes never see). */
+void db_set_expire_loaded(kdb_t *db, const char *key, size_t klen, int64_t when_ms);
 bool db_remove_expire(kdb_t *db, const char *key, size_t klen);
 /* True if the key has a TTL in the past (it is then deleted). */
 bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen);
@@ -80,6 +83,50 @@ long long db_flush_lazy(kdb_t *db, bool lazy);
 long long db_flush_all_lazy(bool lazy);
 /* Swap the contents of two databases. */
 void db_swap(int a, int b);
+
+/* ---- temporary database arrays (repl-diskless-load swapdb / on-empty-db) ----
+ *
+ * A kdb_set_t is an array of db_count() databases that clients never see:
+ * a replica loads its master's RDB into one while the live databases keep
+ * serving, then db_swap_set() exchanges the contents in O(databases). Every
+ * live kdb_t keeps its address and id (clients hold pointers to them): only
+ * the dicts and their bookkeeping move, as db_swap does. Two orders of use:
+ *
+ *  - load aside: s = kdb_set_new(); load into s (rdb_loader_set_target);
+ *    on success db_swap_set(s) then kdb_set_free(s, lazy) frees the old
+ *    live contents; on failure kdb_set_free(s, lazy) drops the partial load.
+ *  - backup: s = db_move_aside() (the live dbs are now empty); load into
+ *    the live dbs; on success kdb_set_free(s, lazy) drops the backup, on
+ *    failure db_restore_aside(s, lazy) brings it back and frees the partial
+ *    load.
+ *
+ * Nothing here touches WATCHes, blocked clients or keyspace hooks: the
+ * caller (the replication layer) signals the change of every db's contents
+ * as FLUSHALL / SWAPDB do. Active expiry, the cron and lookups only see the
+ * live databases. Thread: executor. */
+typedef struct kdb_set kdb_set_t;
+
+/* A new set of db_count() empty databases with ids 0..count-1. Thread: executor. */
+kdb_set_t *kdb_set_new(void);
+/* How many databases s holds. Thread: executor. */
+int kdb_set_count(const kdb_set_t *s);
+/* Database id of s, or NULL when out of range. Thread: executor. */
+kdb_t *kdb_set_db(kdb_set_t *s, int id);
+/* Keys in all of s's databases. Thread: executor. */
+size_t kdb_set_keys(const kdb_set_t *s);
+/* Frees s and everything in it; its dicts go to the lazy-free thread when
+ * lazy (as FLUSHALL ASYNC), else are freed now. NULL is a no-op. Thread: executor. */
+void kdb_set_free(kdb_set_t *s, bool lazy);
+/* Exchanges the contents of every live database with s's database of the
+ * same id (O(databases); addresses and ids stay). Thread: executor. */
+void db_swap_set(kdb_set_t *s);
+/* Moves the whole live dataset into a new set and leaves the live databases
+ * empty (the "backup" before loading into them). Thread: executor. */
+kdb_set_t *db_move_aside(void);
+/* Puts a backup from db_move_aside() back: the live contents (a failed
+ * partial load) are swapped into s and freed with s (lazily when lazy).
+ * Thread: executor. */
+void db_restore_aside(kdb_set_t *s, bool lazy);
 /* A random non-expired key, or false when the db is empty. */
 bool db_random_key(kdb_t *db, const char **key, size_t *klen);
 

@@ -967,7 +967,22 @@ struct rdb_loader {
     uint64_t crc;
     size_t crc_pos;
     rdb_load_info_t info;
+    kdb_set_t *target; /* where keys go; NULL: the live databases */
+    /* A stream loader (rdb_loader_open_stream) parses from its own buffer:
+     * base = sbuf, the unconsumed tail is sbuf[r.pos..slen), crc_pos ==
+     * r.pos between feeds (the consumed part is folded into crc). */
+    bool stream;
+    bool failed; /* a feed returned -1: later feeds do too */
+    unsigned char *sbuf;
+    size_t scap, slen;
+    size_t off0; /* stream bytes dropped before sbuf[0] */
+    size_t fed;  /* stream bytes fed in all */
+    size_t need; /* parse again only once the tail holds this many bytes */
 };
+
+/* A stream loader's buffer is shrunk back when it is more than 4 times the
+ * tail it holds and larger than this. */
+#define RDB_STREAM_KEEP (128u * 1024)
 
 static rdb_loader_t *loader_new(const void *p, size_t len, int flags, bool mapped) {
     rdb_loader_t *l = kl_calloc(1, sizeof(*l));
@@ -984,6 +999,12 @@ static rdb_loader_t *loader_new(const void *p, size_t len, int flags, bool mappe
 
 rdb_loader_t *rdb_loader_open_mem(const void *p, size_t len, int flags) {
     return loader_new(p, len, flags, false);
+}
+
+rdb_loader_t *rdb_loader_open_stream(int flags) {
+    rdb_loader_t *l = loader_new(NULL, 0, flags, false);
+    l->stream = true;
+    return l;
 }
 
 rdb_loader_t *rdb_loader_open_file(const char *path, int flags, rdb_err_t *err) {
@@ -1022,19 +1043,34 @@ rdb_loader_t *rdb_loader_open_file(const char *path, int flags, rdb_err_t *err) 
 void rdb_loader_close(rdb_loader_t *l) {
     if (!l) return;
     if (l->mapped) munmap((void *)l->base, l->len);
+    kl_free(l->sbuf);
     kl_free(l);
 }
 
 size_t rdb_loader_pos(const rdb_loader_t *l) {
-    return l->r.pos;
+    return l->off0 + l->r.pos;
 }
 
 size_t rdb_loader_size(const rdb_loader_t *l) {
-    return l->len;
+    return l->stream ? l->fed : l->len;
 }
 
 const rdb_load_info_t *rdb_loader_info(const rdb_loader_t *l) {
     return &l->info;
+}
+
+/* The database id keys go to: the target set's, else the live one. */
+static kdb_t *loader_db(const rdb_loader_t *l, int id) {
+    return l->target ? kdb_set_db(l->target, id) : db_get(id);
+}
+
+static int loader_db_count(const rdb_loader_t *l) {
+    return l->target ? kdb_set_count(l->target) : db_count();
+}
+
+void rdb_loader_set_target(rdb_loader_t *l, kdb_set_t *set) {
+    l->target = set;
+    if (l->db) l->db = loader_db(l, l->db->id);
 }
 
 static int load_header(rdb_loader_t *l, rdb_err_t *err) {
@@ -1060,11 +1096,10 @@ static int load_header(rdb_loader_t *l, rdb_err_t *err) {
         return -1;
     }
     l->info.version = ver;
-    l->db = db_get(0);
+    l->db = loader_db(l, 0);
     l->state = 1;
     return 0;
 }
-
 static void load_aux(rdb_loader_t *l, const char *k, size_t kn, const char *v, size_t vn) {
     rdb_load_info_t *in = &l->info;
     long long ll = 0;
@@ -1153,14 +1188,14 @@ static int load_one(rdb_loader_t *l, rdb_err_t *err) {
         return load_trailer(l, err) == 0 ? 0 : -1;
     case RDB_OPCODE_SELECTDB:
         if ((rc = rdb_get_len(r, &a, NULL)) != 0) goto codec;
-        if (a >= (uint64_t)db_count()) {
+        if (a >= (uint64_t)loader_db_count(l)) {
             set_err(err, start,
                     "FATAL: Data file was created with a Redis server configured to handle "
                     "more than %d databases. Exiting",
-                    db_count());
+                    loader_db_count(l));
             return -1;
         }
-        l->db = db_get((int)a);
+        l->db = loader_db(l, (int)a);
         return 1;
     case RDB_OPCODE_RESIZEDB:
         if ((rc = rdb_get_len(r, &a, NULL)) != 0 || (rc = rdb_get_len(r, &b, NULL)) != 0)
@@ -1225,7 +1260,7 @@ static int load_one(rdb_loader_t *l, rdb_err_t *err) {
         kl_free(key);
         return -1;
     }
-    if (expire != -1) db_set_expire(l->db, (const char *)key, klen, expire);
+    if (expire != -1) db_set_expire_loaded(l->db, (const char *)key, klen, expire);
     evict_obj_loaded(val, lfu_freq, lru_idle);
     kl_free(key);
     l->info.keys_loaded++;
@@ -1238,6 +1273,10 @@ codec:
 }
 
 int rdb_loader_step(rdb_loader_t *l, size_t budget, rdb_err_t *err) {
+    if (l->stream) {
+        set_err(err, 0, "rdb_loader_step on a stream loader (use rdb_loader_feed)");
+        return -1;
+    }
     if (l->state == 2) return 0;
     if (l->state == 0 && load_header(l, err) != 0) return -1;
     size_t until = l->r.pos + budget;
@@ -1250,4 +1289,132 @@ int rdb_loader_step(rdb_loader_t *l, size_t budget, rdb_err_t *err) {
         l->crc_pos = l->r.pos;
     }
     return rc;
+}
+
+/* ---- streaming ---- */
+
+/* Drop the consumed prefix of the stream buffer (already folded into the
+ * checksum: crc_pos == r.pos). Costs the tail's size. */
+static void stream_compact(rdb_loader_t *l) {
+    size_t head = l->r.pos, tail = l->slen - head;
+    if (head == 0) return;
+    if (tail) memmove(l->sbuf, l->sbuf + head, tail);
+    l->off0 += head;
+    l->slen = tail;
+    l->r.pos = 0;
+    l->crc_pos = 0;
+}
+
+/* Append n bytes to the stream buffer. The consumed prefix is dropped only
+ * when it is at least as large as the tail (so each byte is moved at most
+ * about once more than it is consumed), else the buffer doubles: appending
+ * stays linear in the input even while one value arrives in many pieces. */
+static void stream_append(rdb_loader_t *l, const unsigned char *p, size_t n) {
+    if (n > l->scap - l->slen && l->r.pos >= l->slen - l->r.pos) stream_compact(l);
+    if (n > l->scap - l->slen) {
+        size_t cap = l->scap ? l->scap : RDB_STREAM_KEEP / 2;
+        while (cap - l->slen < n)
+            cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+        l->sbuf = kl_realloc(l->sbuf, cap);
+        l->scap = cap;
+    }
+    if (n) memcpy(l->sbuf + l->slen, p, n);
+    l->slen += n;
+    l->fed += n;
+}
+
+/* After a feed: give memory back when the buffer is much larger than what
+ * it still has to hold (a big value went through). */
+static void stream_trim(rdb_loader_t *l) {
+    size_t tail = l->slen - l->r.pos;
+    if (l->scap <= RDB_STREAM_KEEP || tail > l->scap / 4) return;
+    stream_compact(l);
+    size_t cap = tail * 2 > RDB_STREAM_KEEP ? tail * 2 : RDB_STREAM_KEEP;
+    l->sbuf = kl_realloc(l->sbuf, cap);
+    l->scap = cap;
+}
+
+/* Fail a stream loader for good, turning err's offset into a stream offset. */
+static int stream_fail(rdb_loader_t *l, rdb_err_t *err, bool relative) {
+    if (err && relative) err->offset += l->off0;
+    l->failed = true;
+    return -1;
+}
+
+int rdb_loader_feed(rdb_loader_t *l, const void *p, size_t n, bool last, rdb_err_t *err) {
+    if (!l->stream) {
+        set_err(err, 0, "rdb_loader_feed on a file or memory loader");
+        return -1;
+    }
+    if (l->failed) {
+        set_err(err, rdb_loader_pos(l), "The RDB load failed already");
+        return -1;
+    }
+    if (l->state == 2) {
+        if (n == 0) return 0;
+        set_err(err, rdb_loader_pos(l), "Unexpected data after the end of the RDB");
+        return stream_fail(l, err, false);
+    }
+    stream_append(l, p, n);
+    l->base = l->sbuf;
+    l->r.p = l->sbuf;
+    l->r.len = l->slen;
+    if (!last && l->slen - l->r.pos < l->need) return 1; /* not worth a retry yet */
+    l->need = 0;
+    int rc;
+    for (;;) {
+        /* What a retry has to restore: the reader's position and the
+         * opcodes that apply to the next key. Nothing else changes before
+         * an entry is complete (the key goes in last, the info counters
+         * after it, a partial value is freed by the value loaders). */
+        size_t start = l->r.pos;
+        int64_t expire = l->expire;
+        long long idle = l->lru_idle, freq = l->lfu_freq;
+        l->r.short_read = false;
+        l->r.need = 0;
+        if (l->state == 0)
+            rc = load_header(l, err) == 0 ? 1 : -1;
+        else
+            rc = load_one(l, err);
+        if (rc == 1) continue;
+        if (rc == 0) break;
+        if (!l->r.short_read) return stream_fail(l, err, true);
+        /* The entry at start is not all here yet. */
+        l->r.pos = start;
+        l->expire = expire;
+        l->lru_idle = idle;
+        l->lfu_freq = freq;
+        if (last) {
+            set_err(err, l->off0 + start,
+                    "Unexpected EOF reading RDB file: truncated at byte %zu (an entry starts at "
+                    "byte %zu)",
+                    l->fed, l->off0 + start);
+            return stream_fail(l, err, false);
+        }
+        /* Retry once the tail doubled and holds what the failed read asked
+         * for: every failed attempt costs at most the tail it looked at, so
+         * the attempts on one entry cost less than twice its size. */
+        size_t tail = l->slen - start;
+        size_t want = l->r.need > start ? l->r.need - start : 0;
+        l->need = tail > SIZE_MAX / 2 ? SIZE_MAX : tail * 2;
+        if (want > l->need) l->need = want;
+        rc = 1;
+        break;
+    }
+    if (rc == 1 && !(l->flags & RDB_LOAD_NO_CHECKSUM) && l->info.version >= 5) {
+        l->crc = crc64(l->crc, l->sbuf + l->crc_pos, l->r.pos - l->crc_pos);
+        l->crc_pos = l->r.pos;
+    }
+    if (rc == 0) l->state = 2;
+    if (rc == 1) stream_trim(l);
+    return rc;
+}
+
+const void *rdb_loader_rest(const rdb_loader_t *l, size_t *n) {
+    if (!l->stream || l->state != 2) {
+        *n = 0;
+        return NULL;
+    }
+    *n = l->slen - l->r.pos;
+    return l->sbuf + l->r.pos;
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 struct kobj;
+struct kdb_set;
 
 /* An error: what went wrong, and where (bytes from the start of the input). */
 typedef struct rdb_err {
@@ -136,7 +137,35 @@ rdb_loader_t *rdb_loader_open_mem(const void *p, size_t len, int flags);
  * is loaded (and checked), -1 on an error (err filled; the keys loaded so far
  * stay: the caller decides). Thread: executor. */
 int rdb_loader_step(rdb_loader_t *l, size_t budget, rdb_err_t *err);
-/* Bytes consumed so far and the input's size (INFO loading progress). */
+/* A loader fed from a stream (a replica loading its master's RDB straight
+ * from the socket, repl-diskless-load): nothing to open, the bytes come
+ * through rdb_loader_feed. Same flags as the file loader. */
+rdb_loader_t *rdb_loader_open_stream(int flags);
+/* Feed the next n bytes of the RDB (any split: 1 byte, half a value, 64 KB;
+ * p is copied as needed, the caller keeps it). Every complete entry is
+ * loaded; an incomplete one at the end waits, its bytes kept, for the next
+ * feed. last: no more bytes will come. Returns 1 (wants more), 0 (the whole
+ * RDB loaded and its checksum verified; bytes that followed its end in this
+ * feed are not loaded, see rdb_loader_rest; feeding more bytes after that is
+ * an error), -1 (err says what and at which stream offset: corrupt data, or
+ * "Unexpected EOF ... truncated" when last came before the end; the keys
+ * loaded so far stay, as with the file loader, and every later feed fails).
+ * A failed attempt on an incomplete entry frees what it built; it is tried
+ * again only once its bytes have doubled (or reach the size a length it read
+ * asked for), so the work is linear in the input, and memory holds the
+ * unconsumed tail only. One call loads at most the old tail plus p.
+ * Thread: executor. */
+int rdb_loader_feed(rdb_loader_t *l, const void *p, size_t n, bool last, rdb_err_t *err);
+/* After rdb_loader_feed returned 0: the bytes of that feed past the RDB's
+ * end (such as a replication EOF mark), *n of them; valid until the next
+ * call on l. NULL and 0 otherwise. Thread: executor. */
+const void *rdb_loader_rest(const rdb_loader_t *l, size_t *n);
+/* Load into the databases of set (kv/db.h kdb_set_t; NULL: the live ones)
+ * instead of the live databases, for repl-diskless-load swapdb. Call it
+ * before the first step or feed; set must outlive the loading. Thread: executor. */
+void rdb_loader_set_target(rdb_loader_t *l, struct kdb_set *set);
+/* Bytes consumed so far and the input's size (INFO loading progress; a
+ * stream loader's size is the bytes fed so far). */
 size_t rdb_loader_pos(const rdb_loader_t *l);
 size_t rdb_loader_size(const rdb_loader_t *l);
 /* Where the RDB part ended (the AOF tail of a preamble file starts there). */

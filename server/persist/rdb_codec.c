@@ -191,6 +191,16 @@ void rdb_reader_init(rdb_reader_t *r, const void *p, size_t len) {
     r->p = p;
     r->len = len;
     r->pos = 0;
+    r->short_read = false;
+    r->need = 0;
+}
+
+/* A read of n bytes at the current position did not fit: remember it. */
+static int ran_short(rdb_reader_t *r, uint64_t n) {
+    uint64_t end = n > (uint64_t)(SIZE_MAX - r->pos) ? SIZE_MAX : r->pos + (size_t)n;
+    r->short_read = true;
+    if (end > r->need) r->need = (size_t)end;
+    return RDB_ERR_TRUNC;
 }
 
 /* See rdb_codec.h. Thread: the owner's. */
@@ -200,7 +210,7 @@ size_t rdb_remaining(const rdb_reader_t *r) {
 
 /* See rdb_codec.h. Thread: the owner's. */
 int rdb_get_raw(rdb_reader_t *r, size_t n, const unsigned char **out) {
-    if (n > rdb_remaining(r)) return RDB_ERR_TRUNC;
+    if (n > rdb_remaining(r)) return ran_short(r, n);
     *out = r->p + r->pos;
     r->pos += n;
     return RDB_OK;
@@ -279,7 +289,8 @@ static int get_lzf(rdb_reader_t *r, unsigned char **out, size_t *n) {
     int rc;
     if ((rc = rdb_get_len(r, &clen, NULL)) != RDB_OK) return rc;
     if ((rc = rdb_get_len(r, &len, NULL)) != RDB_OK) return rc;
-    if ((rc = rdb_get_raw(r, clen > SIZE_MAX ? SIZE_MAX : (size_t)clen, &c)) != RDB_OK) return rc;
+    if (clen > rdb_remaining(r)) return ran_short(r, clen);
+    if ((rc = rdb_get_raw(r, (size_t)clen, &c)) != RDB_OK) return rc;
     if (clen == 0 || len / LZF_MAX_EXPANSION > clen) return RDB_ERR_CORRUPT;
     unsigned char *s = kl_malloc((size_t)len + 1);
     if (len > 0 && kl_lzf_decompress(c, (size_t)clen, s, (size_t)len) != len) {
@@ -319,7 +330,7 @@ int rdb_get_string(rdb_reader_t *r, unsigned char **out, size_t *n) {
         }
     }
     const unsigned char *p;
-    if (len > rdb_remaining(r)) return RDB_ERR_TRUNC;
+    if (len > rdb_remaining(r)) return ran_short(r, len);
     if ((rc = rdb_get_raw(r, (size_t)len, &p)) != RDB_OK) return rc;
     unsigned char *s = kl_malloc((size_t)len + 1);
     if (len) memcpy(s, p, (size_t)len);

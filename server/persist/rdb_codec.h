@@ -121,10 +121,18 @@ void rdb_put_ms(rdb_buf_t *w, int64_t ms);
 /* ---- reading ---------------------------------------------------------------- */
 
 /* A reader over p[0..len): never reads outside it. After an error the
- * position is unspecified. */
+ * position is unspecified.
+ *
+ * A read that fails for lack of bytes (RDB_ERR_TRUNC) sets short_read and
+ * records in need the position it would have had to reach: a streaming
+ * loader tells "not arrived yet" from corrupt bytes with the flag, and knows
+ * how many bytes to wait for (need is a lower bound: the same prefix parses
+ * the same way). rdb_reader_init clears both. */
 typedef struct rdb_reader {
     const unsigned char *p;
     size_t len, pos;
+    bool short_read; /* some read ran past len */
+    size_t need;     /* the largest end position such a read asked for (saturating) */
 } rdb_reader_t;
 
 /* A reader over p[0..len). Thread: any. */
