@@ -43,6 +43,7 @@ struct iol_rbuf {
     /* Replicas reading this buffer (executor side): notified once per turn. */
     struct iol_client **readers;
     size_t nreaders, readers_cap;
+    bool listed; /* in iothread.c's list of buffers to announce */
 };
 
 void iol__rblk_ref(iol_rblk_t *b);

@@ -1102,6 +1102,7 @@ void iol__rbuf_detach_all(iol_rbuf_t *rb) {
             break;
         }
     }
+    rb->listed = false;
     if (nrepl_bufs == 0) {
         kl_free(repl_bufs);
         repl_bufs = NULL;
@@ -1180,12 +1181,10 @@ void iol_client_repl_start(iol_client_t *c, iol_rbuf_t *rb, const iol_repl_start
         }
         rb->readers[rb->nreaders++] = c;
         c->repl_rbuf = rb;
-        bool listed = false;
-        for (size_t i = 0; i < nrepl_bufs; i++)
-            listed |= repl_bufs[i] == rb;
-        if (!listed) {
+        if (!rb->listed) {
             repl_bufs = kl_realloc(repl_bufs, (nrepl_bufs + 1) * sizeof(*repl_bufs));
             repl_bufs[nrepl_bufs++] = rb;
+            rb->listed = true;
         }
     }
     c->repl_notified = rb->end;

@@ -68,7 +68,7 @@ iol_rbuf_t *iol_rbuf_new(uint64_t next_offset, size_t block_size) {
 
 void iol_rbuf_free(iol_rbuf_t *rb) {
     if (!rb) return;
-    iol__rbuf_detach_all(rb);
+    if (rb->listed) iol__rbuf_detach_all(rb);
     iol_rblk_t *head = rb->head;
     rb->head = rb->tail = NULL;
     iol__rblk_unref(head);
