@@ -271,6 +271,7 @@ static void cmd_replconf(client_t *c) {
             }
             p->ack_time = unix_now();
             master__acks_changed();
+            if (g_failover_state == FAILOVER_WAIT_FOR_SYNC) failover__cron();
             return;
         } else if (!strcasecmp(opt, "getack")) {
             if (repl_is_replica() && replica_master_client()) replica_send_ack();
@@ -569,11 +570,70 @@ static bool try_partial(client_t *c, repl_peer_t *p, const char *replid, long lo
     return true;
 }
 
+/* ---------------------------------------------------------------- FAILOVER's */
+
+/* The address a replica listens on: its announced ip, or its peer's. */
+static void peer_ip(const repl_peer_t *p, char *ip, size_t cap) {
+    if (p->announced_ip[0]) {
+        snprintf(ip, cap, "%s", p->announced_ip);
+        return;
+    }
+    const char *peer = iol_client_peer(p->c->io);
+    const char *colon = strrchr(peer, ':');
+    snprintf(ip, cap, "%.*s", (int)(colon ? colon - peer : (long)strlen(peer)), peer);
+}
+
+static repl_peer_t *find_peer(const char *host, int port) {
+    for (repl_peer_t *p = peers; p; p = p->next) {
+        char ip[64];
+        peer_ip(p, ip, sizeof(ip));
+        if (p->listening_port == port && !strcasecmp(ip, host)) return p;
+    }
+    return NULL;
+}
+
+int master__replica_state(const char *host, int port) {
+    repl_peer_t *p = find_peer(host, port);
+    if (!p) return -1;
+    return p->state == PS_ONLINE ? 1 : 0;
+}
+
+bool master__synced_replica(const char *host, int port, char *out, size_t cap, int *out_port) {
+    for (repl_peer_t *p = peers; p; p = p->next) {
+        if (p->state != PS_ONLINE || p->ack_off != g_repl.master_repl_offset) continue;
+        char ip[64];
+        peer_ip(p, ip, sizeof(ip));
+        if (host && (p->listening_port != port || strcasecmp(ip, host))) continue;
+        snprintf(out, cap, "%s", ip);
+        *out_port = p->listening_port;
+        return true;
+    }
+    return false;
+}
+
+void master__request_acks(void) {
+    getack_wanted = true;
+}
+
 /* ---------------------------------------------------------------- SYNC / PSYNC */
 
 static void cmd_sync(client_t *c) {
     bool psync = !strcasecmp(c->argv[0].ptr, "psync");
     if (is_replica(c)) return; /* already a replica: ignored */
+    if (psync && c->argc > 3 && !strcasecmp(c->argv[3].ptr, "failover")) {
+        /* Our master hands over to us (its FAILOVER): become a master and
+         * take it as a replica. */
+        if (strcasecmp(c->argv[1].ptr, g_repl.replid) != 0) {
+            reply_error(c, "ERR PSYNC FAILOVER replid must match my replid.");
+            return;
+        }
+        replica_unset_master();
+        kl_notice("Failover request received for replid %s, accepting", g_repl.replid2);
+    }
+    if (g_failover_state != FAILOVER_NONE) {
+        reply_error(c, "NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
     if (repl_is_replica() && !replica_link_up()) {
         reply_error(c, "NOMASTERLINK Can't SYNC while not connected with my master");
         return;

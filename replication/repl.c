@@ -88,11 +88,13 @@ void repl_init(void) {
     repl__info_init();
     master_init();
     replica_init();
+    failover__init();
 }
 
 void repl_cron(void) {
     master_cron();
     replica_cron();
+    failover__cron();
 }
 
 void repl_shutdown(void) {

@@ -42,6 +42,12 @@ typedef struct repl_state {
 
 extern repl_state_t g_repl;
 
+/* FAILOVER's state (failover.c; INFO master_failover_state). While
+ * FAILOVER_IN_PROGRESS the replica side's handshake sends "PSYNC <replid>
+ * <offset> FAILOVER" and reports the answer with failover__psync_result. */
+enum { FAILOVER_NONE = 0, FAILOVER_WAIT_FOR_SYNC, FAILOVER_IN_PROGRESS };
+extern int g_failover_state;
+
 /* ---- identity ---------------------------------------------------------------- */
 
 /* A fresh random replid (40 hex digits); replid2 cleared (Redis's

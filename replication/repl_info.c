@@ -12,7 +12,7 @@ static void section(kl_buf_t *b) {
     if (repl_is_replica()) replica_info_fields(b);
     master_info_fields(b);
     kl_buf_appendf(b,
-                   "master_failover_state:no-failover\r\n"
+                   "master_failover_state:%s\r\n"
                    "master_replid:%s\r\n"
                    "master_replid2:%s\r\n"
                    "master_repl_offset:%lld\r\n"
@@ -21,7 +21,7 @@ static void section(kl_buf_t *b) {
                    "repl_backlog_size:%lld\r\n"
                    "repl_backlog_first_byte_offset:%lld\r\n"
                    "repl_backlog_histlen:%lld\r\n",
-                   g_repl.replid, g_repl.replid2, g_repl.master_repl_offset,
+                   failover_state_name(), g_repl.replid, g_repl.replid2, g_repl.master_repl_offset,
                    g_repl.second_replid_offset, repl__rbuf ? 1 : 0, g_cfg.repl_backlog_size,
                    repl_backlog_first_offset(), repl_backlog_histlen());
 }
