@@ -145,6 +145,7 @@ typedef struct iol_thread_stats {
     uint64_t clients, reads, writes, commands, bytes_in, bytes_out, accepts;
     uint64_t handshakes, handshake_failures;
     uint64_t obuf_disconnects, qbuf_disconnects;
+    uint64_t repl_bytes_out; /* replicas' payloads and streams (not in bytes_out) */
 } iol_thread_stats_t;
 void iol_thread_stats(int index, iol_thread_stats_t *out); /* index 0 = main */
 /* CONFIG RESETSTAT: later iol_thread_stats() calls count from now on (the

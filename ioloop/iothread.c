@@ -94,6 +94,7 @@ struct iol_thread {
      * read by INFO; relaxed, they publish nothing. */
     _Atomic uint64_t st_clients, st_reads, st_writes, st_commands, st_in, st_out, st_accepts;
     _Atomic uint64_t st_handshakes, st_handshake_failures, st_obuf_kills, st_qbuf_kills;
+    _Atomic uint64_t st_repl_out; /* replicas' payload and stream bytes */
 };
 
 static struct {
@@ -342,8 +343,10 @@ static void io_on_write(conn_t *conn, int status, void *ctx) {
         return;
     }
     atomic_fetch_add_explicit(&c->net_out, n, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->thread->st_out, n, memory_order_relaxed);
-    if (c->repl && c->repl->wkind)
+    bool repl = c->repl && c->repl->wkind;
+    atomic_fetch_add_explicit(repl ? &c->thread->st_repl_out : &c->thread->st_out, n,
+                              memory_order_relaxed);
+    if (repl)
         io_repl_written(c, n);
     else
         iol_reply_consume(&c->out, n);
@@ -833,7 +836,7 @@ static int io_repl_write(iol_client_t *c, uv_buf_t *iov, unsigned n, size_t tota
     if (rc == 0) return 0;
     c->writing = 0;
     atomic_fetch_add_explicit(&c->net_out, total, memory_order_relaxed);
-    atomic_fetch_add_explicit(&c->thread->st_out, total, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->thread->st_repl_out, total, memory_order_relaxed);
     io_repl_written(c, total);
     return 1;
 }
@@ -2129,6 +2132,7 @@ void iol_thread_stats(int index, iol_thread_stats_t *out) {
     out->handshake_failures -= b->handshake_failures;
     out->obuf_disconnects -= b->obuf_disconnects;
     out->qbuf_disconnects -= b->qbuf_disconnects;
+    out->repl_bytes_out -= b->repl_bytes_out;
 }
 
 void iol_thread_stats_reset(void) {
@@ -2150,6 +2154,7 @@ static void thread_stats_raw(int index, iol_thread_stats_t *out) {
     out->handshake_failures = atomic_load_explicit(&t->st_handshake_failures, memory_order_relaxed);
     out->obuf_disconnects = atomic_load_explicit(&t->st_obuf_kills, memory_order_relaxed);
     out->qbuf_disconnects = atomic_load_explicit(&t->st_qbuf_kills, memory_order_relaxed);
+    out->repl_bytes_out = atomic_load_explicit(&t->st_repl_out, memory_order_relaxed);
 }
 
 /* Accessors for link.c (iol_internal.h). */

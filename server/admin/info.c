@@ -245,9 +245,11 @@ static void section_persistence(kl_buf_t *b) {
 
 static void section_stats(kl_buf_t *b) {
     uint64_t in = 0, out = 0, reads = 0, writes = 0, obuf_kills = 0, qbuf_kills = 0;
+    uint64_t repl_out = 0;
     for (int i = 0; i <= iol_nthreads(); i++) {
         iol_thread_stats_t ts;
         iol_thread_stats(i, &ts);
+        repl_out += ts.repl_bytes_out;
         obuf_kills += ts.obuf_disconnects;
         qbuf_kills += ts.qbuf_disconnects;
         in += ts.bytes_in;
@@ -261,42 +263,42 @@ static void section_stats(kl_buf_t *b) {
     const kv_stats_t *ks = &g_kv.stat;
     uint64_t evict_cur_us =
         s->evict_exceeded_since_us ? (uint64_t)(kl_ustime() - s->evict_exceeded_since_us) : 0;
-    kl_buf_appendf(b,
-                   "# Stats\r\n"
-                   "total_connections_received:%llu\r\n"
-                   "total_commands_processed:%llu\r\n"
-                   "instantaneous_ops_per_sec:%llu\r\n"
-                   "total_net_input_bytes:%llu\r\n"
-                   "total_net_output_bytes:%llu\r\n"
-                   "total_net_repl_input_bytes:0\r\n"
-                   "total_net_repl_output_bytes:0\r\n"
-                   "instantaneous_input_kbps:%.2f\r\n"
-                   "instantaneous_output_kbps:%.2f\r\n"
-                   "instantaneous_input_repl_kbps:0.00\r\n"
-                   "instantaneous_output_repl_kbps:0.00\r\n"
-                   "rejected_connections:%llu\r\n"
-                   "sync_full:%llu\r\n"
-                   "sync_partial_ok:%llu\r\n"
-                   "sync_partial_err:%llu\r\n"
-                   "expired_keys:%llu\r\n"
-                   "expired_stale_perc:%.2f\r\n"
-                   "expired_time_cap_reached_count:%llu\r\n"
-                   "expire_cycle_cpu_milliseconds:%llu\r\n"
-                   "evicted_keys:%llu\r\n"
-                   "evicted_clients:0\r\n"
-                   "total_eviction_exceeded_time:%llu\r\n"
-                   "current_eviction_exceeded_time:%llu\r\n",
-                   (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
-                   (unsigned long long)exec_stats_ops_per_sec(), (unsigned long long)in,
-                   (unsigned long long)out, exec_stats_input_kbps(), exec_stats_output_kbps(),
-                   (unsigned long long)s->rejected_conn, (unsigned long long)s->sync_full,
-                   (unsigned long long)s->sync_partial_ok, (unsigned long long)s->sync_partial_err,
-                   (unsigned long long)ks->expiredkeys, ks->expired_stale_perc * 100,
-                   (unsigned long long)ks->expired_time_cap_reached_count,
-                   (unsigned long long)(s->expire_cycle_us / 1000),
-                   (unsigned long long)ks->evictedkeys,
-                   (unsigned long long)((s->evict_exceeded_total_us + evict_cur_us) / 1000),
-                   (unsigned long long)(evict_cur_us / 1000));
+    kl_buf_appendf(
+        b,
+        "# Stats\r\n"
+        "total_connections_received:%llu\r\n"
+        "total_commands_processed:%llu\r\n"
+        "instantaneous_ops_per_sec:%llu\r\n"
+        "total_net_input_bytes:%llu\r\n"
+        "total_net_output_bytes:%llu\r\n"
+        "total_net_repl_input_bytes:0\r\n"
+        "total_net_repl_output_bytes:%llu\r\n"
+        "instantaneous_input_kbps:%.2f\r\n"
+        "instantaneous_output_kbps:%.2f\r\n"
+        "instantaneous_input_repl_kbps:0.00\r\n"
+        "instantaneous_output_repl_kbps:0.00\r\n"
+        "rejected_connections:%llu\r\n"
+        "sync_full:%llu\r\n"
+        "sync_partial_ok:%llu\r\n"
+        "sync_partial_err:%llu\r\n"
+        "expired_keys:%llu\r\n"
+        "expired_stale_perc:%.2f\r\n"
+        "expired_time_cap_reached_count:%llu\r\n"
+        "expire_cycle_cpu_milliseconds:%llu\r\n"
+        "evicted_keys:%llu\r\n"
+        "evicted_clients:0\r\n"
+        "total_eviction_exceeded_time:%llu\r\n"
+        "current_eviction_exceeded_time:%llu\r\n",
+        (unsigned long long)s->numconnections, (unsigned long long)s->numcommands,
+        (unsigned long long)exec_stats_ops_per_sec(), (unsigned long long)in,
+        (unsigned long long)out, (unsigned long long)repl_out, exec_stats_input_kbps(),
+        exec_stats_output_kbps(), (unsigned long long)s->rejected_conn,
+        (unsigned long long)s->sync_full, (unsigned long long)s->sync_partial_ok,
+        (unsigned long long)s->sync_partial_err, (unsigned long long)ks->expiredkeys,
+        ks->expired_stale_perc * 100, (unsigned long long)ks->expired_time_cap_reached_count,
+        (unsigned long long)(s->expire_cycle_us / 1000), (unsigned long long)ks->evictedkeys,
+        (unsigned long long)((s->evict_exceeded_total_us + evict_cur_us) / 1000),
+        (unsigned long long)(evict_cur_us / 1000));
     /* No MIGRATE socket cache, defrag or client tracking in keyloom; its
      * reply buffers are not resized the way Redis's are. */
     kl_buf_appendf(b,
