@@ -226,7 +226,7 @@ static void client_info_line(client_t *c, kl_buf_t *b) {
     int64_t now = g_kv.mstime;
     int64_t last = iol_client_last_io_ms(c->io);
     client_qbuf_t q = client_qbuf(c);
-    size_t obuf = iol_client_obuf_bytes(c->io);
+    size_t obuf = client_obuf(c);
     size_t rbs = iol_client_rbuf_size(c->io);
     size_t rbp = iol_client_rbuf_peak(c->io);
     uint8_t ev = iol_client_events(c->io);

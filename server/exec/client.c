@@ -4,6 +4,7 @@
  * Thread: executor (every function here). */
 #include "client.h"
 
+#include "iol_repl.h"
 #include "multi.h"
 
 /* The query-buffer side of a client (CLIENT LIST qbuf, qbuf-free, argv-mem):
@@ -26,9 +27,16 @@ client_qbuf_t client_qbuf(const client_t *c) {
 /* Bytes c holds: the struct, its query buffer, the arguments being received
  * or run, its pending output and its queued MULTI commands (CLIENT LIST
  * tot-mem, MEMORY STATS clients.normal). Thread: executor. */
+size_t client_obuf(const client_t *c) {
+    size_t obuf = iol_client_obuf_bytes(c->io);
+    /* A replica's share of the replication buffer it has yet to write. */
+    if (c->flags & CF_REPLICA) obuf += (size_t)iol_client_repl_pending(c->io);
+    return obuf;
+}
+
 size_t client_memory(const client_t *c) {
     client_qbuf_t q = client_qbuf(c);
-    size_t obuf = iol_client_obuf_bytes(c->io);
+    size_t obuf = client_obuf(c);
     return iol_client_io_size() + sizeof(*c) + q.qbuf + q.room + q.argv + obuf +
            multi_queued_mem(c);
 }

@@ -91,6 +91,9 @@ client_qbuf_t client_qbuf(const client_t *c);
 /* Bytes c holds (struct, query buffer, arguments, output, MULTI queue), as
  * CLIENT LIST tot-mem reports it. Thread: executor. */
 size_t client_memory(const client_t *c);
+/* Output waiting for c (CLIENT LIST omem): queued replies, and for a
+ * replica the stream it has yet to write. Thread: executor. */
+size_t client_obuf(const client_t *c);
 const char *client_type_name(const client_t *c);
 
 #endif
