@@ -76,9 +76,11 @@ typedef struct repl_peer {
     bool diskless;  /* its full sync is the diskless child's */
     long long psync_initial_offset;
     long long ack_off;
-    int64_t ack_time; /* unix seconds of its last REPLCONF ACK */
-    int64_t asked_ms; /* when it asked for a sync (the diskless delay) */
-    bool listed;      /* in the peers list (a replica, in any state) */
+    int64_t ack_time;  /* unix seconds of its last REPLCONF ACK */
+    int64_t asked_ms;  /* when it asked for a sync (the diskless delay) */
+    uint64_t seen_out; /* its bytes written, as the cron last saw them */
+    int64_t moved_ms;  /* when they last grew (a stuck transfer times out) */
+    bool listed;       /* in the peers list (a replica, in any state) */
     struct repl_peer *prev, *next;
 } repl_peer_t;
 
@@ -901,8 +903,23 @@ void master_cron(void) {
         next = p->next;
         if (p->state == PS_WAIT_BGSAVE_START || (p->state == PS_WAIT_BGSAVE_END && !p->diskless))
             iol_client_repl_keepalive(p->c->io);
-        if (p->state == PS_ONLINE && !p->pre_psync && now - p->ack_time > g_cfg.repl_timeout)
+        if (p->state == PS_ONLINE && !p->pre_psync && now - p->ack_time > g_cfg.repl_timeout) {
             kill_peer(p, "Disconnecting timedout replica (streaming sync):");
+            continue;
+        }
+        /* A replica that stops reading during a transfer would hold the
+         * diskless child (and so every other replica) forever. */
+        if (p->state == PS_WAIT_BGSAVE_END || p->state == PS_SEND_BULK) {
+            uint64_t out = iol_client_net_out(p->c->io);
+            int64_t t = ms_now();
+            if (out != p->seen_out || !p->moved_ms) {
+                p->seen_out = out;
+                p->moved_ms = t;
+            } else if ((p->diskless || p->state == PS_SEND_BULK) &&
+                       t - p->moved_ms > (int64_t)g_cfg.repl_timeout * 1000) {
+                kill_peer(p, "Disconnecting timedout replica (full sync):");
+            }
+        }
     }
     /* Free the backlog of a master left without replicas for a while. */
     if (npeers == 0 && repl__rbuf && !repl_is_replica() && g_cfg.repl_backlog_ttl &&
