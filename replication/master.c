@@ -27,6 +27,7 @@
  * Thread: executor. */
 #include "master.h"
 
+#include "admin.h"
 #include "blocking.h"
 #include "client.h"
 #include "cmd.h"
@@ -934,6 +935,27 @@ void master_cron(void) {
     refresh_good_replicas();
 }
 
+/* ---------------------------------------------------------------- shutdown */
+
+/* Does a replica miss part of our stream (Redis's isReadyToShutdown)? */
+static bool replicas_lagging(void) {
+    if (repl_is_replica()) return false;
+    for (repl_peer_t *p = peers; p; p = p->next)
+        if (p->ack_off != g_repl.master_repl_offset) return true;
+    return false;
+}
+
+static void log_lagging(void) {
+    int64_t now = unix_now();
+    for (repl_peer_t *p = peers; p; p = p->next) {
+        if (p->ack_off == g_repl.master_repl_offset) continue;
+        char name[128];
+        kl_warning("Lagging replica %s reported offset %lld behind master, lag=%lld, state=%s.",
+                   peer_name(p, name, sizeof(name)), g_repl.master_repl_offset - p->ack_off,
+                   (long long)(now - p->ack_time), state_name(p->state));
+    }
+}
+
 /* ---------------------------------------------------------------- table */
 
 static kl_command_t cmds_master[] = {
@@ -1003,6 +1025,10 @@ void master_init(void) {
     exec_set_repl_payload_hook(payload_sent);
     persistence_repl_hooks_t h = {.save_info = repl__save_info, .child_done = child_done};
     persistence_set_repl_hooks(&h);
+    admin_shutdown_hooks_t sh = {.lagging = replicas_lagging,
+                                 .request_acks = master__request_acks,
+                                 .log_lagging = log_lagging};
+    admin_set_shutdown_hooks(&sh);
     before_sleep = iol_before_sleep_new(on_before_sleep, NULL);
 }
 

@@ -302,6 +302,7 @@ static void cron(iol_timer_t *t, void *arg) {
     exec_stats_cron();
     persistence_cron();
     repl_cron();
+    admin_shutdown_cron();
 }
 
 static void on_signal(int signum) {
@@ -312,6 +313,11 @@ static void on_signal(int signum) {
     }
     kl_warning("Received %s scheduling shutdown...", name);
     g_srv.shutdown_flags = signum == SIGINT ? g_cfg.shutdown_on_sigint : g_cfg.shutdown_on_sigterm;
+    /* Lagging replicas get shutdown-timeout seconds to catch up first
+     * (unless the flags say NOW); the cron then finishes the shutdown. */
+    if (!(g_srv.shutdown_flags & KL_SHUTDOWN_NOW) &&
+        admin_shutdown_wait_signal(g_srv.shutdown_flags))
+        return;
     g_srv.shutdown_asap = 1;
     iol_loop_stop();
 }

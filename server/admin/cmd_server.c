@@ -2,6 +2,7 @@
  * COMMAND SLOWLOG LATENCY INFO CONFIG. */
 #include "cmd.h"
 
+#include "admin.h"
 #include "blocking.h"
 #include "config.h"
 #include "db.h"
@@ -109,13 +110,117 @@ static void cmd_time(client_t *c) {
     reply_bulk_ll(c, (long long)(ts.tv_nsec / 1000));
 }
 
+/* ---------------------------------------------------------------- SHUTDOWN */
+
+static admin_shutdown_hooks_t sd_hooks;
+
+/* A shutdown waiting for lagging replicas. */
+static struct {
+    bool active;
+    bool from_signal;
+    int flags;
+    int64_t deadline_ms;
+    client_t **clients; /* SHUTDOWN callers, parked */
+    size_t n, cap;
+} sd;
+
+void admin_set_shutdown_hooks(const admin_shutdown_hooks_t *h) {
+    sd_hooks = *h;
+}
+
+static int64_t sd_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool sd_should_wait(bool now) {
+    return !now && g_cfg.shutdown_timeout > 0 && sd_hooks.lagging && sd_hooks.lagging();
+}
+
+static void sd_start(int flags, bool from_signal) {
+    if (!sd.active) {
+        sd.active = true;
+        sd.flags = flags;
+        sd.deadline_ms = sd_now_ms() + (int64_t)g_cfg.shutdown_timeout * 1000;
+        exec_pause_until(INT64_MAX, false);
+        if (sd_hooks.request_acks) sd_hooks.request_acks();
+        kl_notice("Waiting for replicas before shutting down.");
+    }
+    sd.from_signal |= from_signal;
+}
+
+/* Answer the parked SHUTDOWN callers with err (NULL: close them, the
+ * server stops). */
+static void sd_release(const char *err) {
+    for (size_t i = 0; i < sd.n; i++) {
+        client_t *c = sd.clients[i];
+        if (err) {
+            reply_error(c, err);
+            block_custom_finish(c);
+        } else {
+            exec_client_kill(c, true);
+        }
+    }
+    sd.n = 0;
+    if (block_work_pending()) block_handle_pending();
+}
+
+static void sd_end(void) {
+    sd.active = false;
+    sd.from_signal = false;
+    exec_unpause();
+}
+
+static void sd_finish(void) {
+    if (sd_hooks.lagging && sd_hooks.lagging() && sd_hooks.log_lagging) sd_hooks.log_lagging();
+    if (persistence_prepare_shutdown(sd.flags) != 0) {
+        sd_release("ERR Errors trying to SHUTDOWN. Check logs.");
+        if (sd.from_signal)
+            kl_warning("SIGTERM received but errors trying to shut down the server, check the "
+                       "logs for more information");
+        sd_end();
+        return;
+    }
+    g_srv.shutdown_asap = 1;
+    g_srv.shutdown_saved = true; /* main.c must not save again */
+    sd_release(NULL);
+    sd_end();
+    iol_loop_stop();
+}
+
+void admin_shutdown_cron(void) {
+    if (!sd.active) return;
+    if ((sd_hooks.lagging && sd_hooks.lagging()) && sd_now_ms() < sd.deadline_ms) return;
+    sd_finish();
+}
+
+bool admin_shutdown_wait_signal(int flags) {
+    if (sd.active) return true;
+    if (!sd_should_wait(false)) return false;
+    sd_start(flags, true);
+    return true;
+}
+
+/* The SHUTDOWN caller was unblocked (CLIENT UNBLOCK): it stays waiting in
+ * Redis; here it gets the error and the shutdown goes on without it. */
+static void sd_client_unblocked(client_t *c) {
+    for (size_t i = 0; i < sd.n; i++) {
+        if (sd.clients[i] == c) {
+            sd.clients[i] = sd.clients[--sd.n];
+            break;
+        }
+    }
+    reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+}
+
 static void cmd_shutdown(client_t *c) {
-    bool abort_req = false, save = false, nosave = false, force = false;
+    bool abort_req = false, save = false, nosave = false, force = false, now = false;
     for (uint32_t i = 1; i < c->argc; i++) {
         if (arg_is(&c->argv[i], "nosave")) {
             nosave = true;
         } else if (arg_is(&c->argv[i], "now")) {
-            continue;
+            now = true;
         } else if (arg_is(&c->argv[i], "force")) {
             force = true;
         } else if (arg_is(&c->argv[i], "save")) {
@@ -136,12 +241,34 @@ static void cmd_shutdown(client_t *c) {
             reply_syntax_error(c);
             return;
         }
-        reply_error(c, "ERR No shutdown in progress.");
+        if (!sd.active) {
+            reply_error(c, "ERR No shutdown in progress.");
+            return;
+        }
+        kl_warning("Shutdown manually aborted.");
+        sd_release("ERR Errors trying to SHUTDOWN. Check logs.");
+        sd_end();
+        reply_ok(c);
+        return;
+    }
+    if (!now && (c->flags & CF_DENY_BLOCKING) && sd_should_wait(false)) {
+        reply_error(c, "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
         return;
     }
     kl_warning("User requested shutdown...");
     int flags = (save ? KL_SHUTDOWN_SAVE : 0) | (nosave ? KL_SHUTDOWN_NOSAVE : 0) |
                 (force ? KL_SHUTDOWN_FORCE : 0);
+    if (sd.active || sd_should_wait(now)) {
+        /* Park the caller until the replicas caught up (admin_shutdown_cron). */
+        sd_start(flags, false);
+        if (sd.n == sd.cap) {
+            sd.cap = sd.cap ? sd.cap * 2 : 4;
+            sd.clients = kl_realloc(sd.clients, sd.cap * sizeof(*sd.clients));
+        }
+        sd.clients[sd.n++] = c;
+        block_custom(c, 0, sd_client_unblocked);
+        return;
+    }
     if (persistence_prepare_shutdown(flags) != 0) {
         reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
         return;
