@@ -357,7 +357,7 @@ static const cfg_entry_t cfg_table[] = {
           check_shutdown_flags),
     ENUM_("shutdown-on-sigterm", NULL, CPT | CF_MULTI_ARG, shutdown_on_sigterm, shutdown_enum, 0,
           check_shutdown_flags),
-    INT("shutdown-timeout", NULL, CPT, shutdown_timeout, 0, INT_MAX, 10),
+    INT("shutdown-timeout", NULL, 0, shutdown_timeout, 0, INT_MAX, 10),
     LL("busy-reply-threshold", "lua-time-limit", CPT, busy_reply_threshold, 0, LONG_MAX, 5000),
     STR("aclfile", NULL, CPT | IMM, aclfile, ""),
     LL("acllog-max-len", NULL, CPT, acllog_max_len, 0, LONG_MAX, 128),
