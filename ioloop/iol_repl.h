@@ -78,6 +78,9 @@ typedef struct iol_repl_start {
     bool payload_later;
     /* Close the connection once the payload is out (REPLCONF rdb-only). */
     bool close_after_payload;
+    /* After the payload, hold the stream until iol_client_repl_stream()
+     * (a diskless sync: Redis 7.0 starts it on the replica's first ACK). */
+    bool stream_after_go;
     /* Then the stream from this offset (it must be inside the backlog
      * window, or its end). */
     uint64_t from;
@@ -93,6 +96,8 @@ void iol_client_repl_start(iol_client_t *c, iol_rbuf_t *b, const iol_repl_start_
  * then len bytes of fd (owned by ioloop from this call on). */
 void iol_client_repl_payload(iol_client_t *c, const char *header, size_t header_len, int fd,
                              int64_t len);
+/* Let the stream of a start made with stream_after_go flow. */
+void iol_client_repl_stream(iol_client_t *c);
 /* A newline to c while it waits for its payload (not started, or started
  * with payload_later and no payload yet): Redis's keepalive of a replica
  * waiting for its BGSAVE. Ignored otherwise. */

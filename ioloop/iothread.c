@@ -33,6 +33,7 @@ enum {
     MSG_REPL_FEED,      /* the buffer c reads grew */
     MSG_REPL_LATER,     /* c->repl_later is the payload of a payload_later start */
     MSG_REPL_KEEPALIVE, /* a newline to a replica waiting for its payload */
+    MSG_REPL_GO,        /* a held stream may flow (stream_after_go) */
 };
 
 /* io_flags, owned by the I/O thread. */
@@ -143,6 +144,7 @@ typedef struct iol_repl_io {
     bool payload_reported;
     bool payload_wait; /* payload_later: nothing is sent until it comes */
     bool close_after;  /* close once the payload is out (rdb-only) */
+    bool stream_hold;  /* the stream waits for MSG_REPL_GO */
     bool polling;      /* poll started on pfd (a pipe with nothing to read) */
     bool poll_inited;
     uv_poll_t poll;
@@ -198,6 +200,7 @@ static void io_repl_start(iol_client_t *c);
 static void io_repl_feed(iol_client_t *c);
 static void io_repl_later(iol_client_t *c);
 static void io_repl_keepalive(iol_client_t *c);
+static void io_repl_go(iol_client_t *c);
 static void exec_repl_forget(iol_client_t *c);
 static void exec_repl_after_return(iol_client_t *c);
 static void exec_repl_notify(void);
@@ -976,6 +979,10 @@ static void io_repl_pump(iol_client_t *c) {
             continue;
         }
         if (!r->payload_reported) io_repl_report(c, 0);
+        if (r->stream_hold) {
+            io_repl_publish(c);
+            return;
+        }
         /* The stream: every byte published from the cursor on. */
         uv_buf_t iov[REPL_MAX_IOV];
         unsigned n = 0;
@@ -1052,6 +1059,15 @@ static void io_repl_keepalive(iol_client_t *c) {
     if (c->repl && !c->repl->payload_wait) return;
     iol_reply_append(&c->out, "\n", 1);
     io_flush(c);
+}
+
+/* MSG_REPL_GO: the held stream flows. Thread: owner. */
+static void io_repl_go(iol_client_t *c) {
+    IOL_ASSERT_OWNER(c);
+    if (!c->repl || (c->io_flags & (IOF_CLOSING | IOF_DEAD | IOF_CONN_CLOSED))) return;
+    c->repl->stream_hold = false;
+    io_flush(c);
+    if (!(c->io_flags & IOF_CLOSING)) io_check_output_limits(c);
 }
 
 /* MSG_REPL_FEED: the buffer grew. Thread: owner. */
@@ -1154,6 +1170,7 @@ void iol_client_repl_start(iol_client_t *c, iol_rbuf_t *rb, const iol_repl_start
     r->pleft = st->payload_len;
     r->payload_wait = st->payload_later;
     r->close_after = st->close_after_payload;
+    r->stream_hold = st->stream_after_go;
     if (r->pfd >= 0 && st->payload_len < 0) {
         int fl = fcntl(r->pfd, F_GETFL);
         if (fl >= 0) fcntl(r->pfd, F_SETFL, fl | O_NONBLOCK);
@@ -1220,6 +1237,16 @@ void iol_client_repl_payload(iol_client_t *c, const char *header, size_t header_
         return;
     }
     iol_chan_send(&c->thread->from_exec, c, MSG_REPL_LATER);
+}
+
+void iol_client_repl_stream(iol_client_t *c) {
+    IOL_ASSERT_EXECUTOR();
+    if (!threaded()) {
+        if (c->repl_next || c->repl_defer) return; /* not started: cannot be held yet */
+        io_repl_go(c);
+        return;
+    }
+    iol_chan_send(&c->thread->from_exec, c, MSG_REPL_GO);
 }
 
 void iol_client_repl_keepalive(iol_client_t *c) {
@@ -1505,6 +1532,9 @@ static void io_drain(iol_thread_t *t) {
                 break;
             case MSG_REPL_KEEPALIVE:
                 io_repl_keepalive(c);
+                break;
+            case MSG_REPL_GO:
+                io_repl_go(c);
                 break;
             default:
                 if (m[i].arg >= IOL__MSG_LINK_FIRST) iol__link_io_msg(t, m[i].ptr, m[i].arg);

@@ -72,9 +72,10 @@ typedef struct repl_peer {
     int listening_port;
     char announced_ip[64]; /* REPLCONF ip-address, "" when not given */
     unsigned capa;
-    bool pre_psync; /* SYNC, not PSYNC: no +FULLRESYNC, no ACKs expected */
-    bool rdb_only;  /* REPLCONF rdb-only 1: the RDB and nothing more */
-    bool diskless;  /* its full sync is the diskless child's */
+    bool pre_psync;     /* SYNC, not PSYNC: no +FULLRESYNC, no ACKs expected */
+    bool rdb_only;      /* REPLCONF rdb-only 1: the RDB and nothing more */
+    bool diskless;      /* its full sync is the diskless child's */
+    bool stream_on_ack; /* diskless: its stream starts with its first ACK */
     long long psync_initial_offset;
     long long ack_off;
     int64_t ack_time;  /* unix seconds of its last REPLCONF ACK */
@@ -273,6 +274,10 @@ static void cmd_replconf(client_t *c) {
                 if (!parse_ll(&c->argv[j + 3], &fack)) return;
             }
             p->ack_time = unix_now();
+            if (p->stream_on_ack && p->state == PS_ONLINE) {
+                p->stream_on_ack = false;
+                iol_client_repl_stream(c->io);
+            }
             master__acks_changed();
             if (g_failover_state == FAILOVER_WAIT_FOR_SYNC) failover__cron();
             return;
@@ -320,6 +325,8 @@ static void setup_full_resync(repl_peer_t *p, long long offset, int payload_fd, 
         .payload_len = -1,
         .payload_later = later,
         .close_after_payload = p->rdb_only,
+        /* Redis 7.0 streams to a diskless replica after its first ACK. */
+        .stream_after_go = !later,
         .from = (uint64_t)offset + 1,
     };
     iol_client_repl_start(p->c->io, repl__rbuf, &st);
@@ -491,11 +498,12 @@ static void payload_sent(client_t *c, int status) {
     }
     p->state = PS_ONLINE;
     p->ack_time = unix_now();
-    if (p->diskless)
-        kl_notice("Streamed RDB transfer with replica %s succeeded (socket). Streaming the "
-                  "replication buffer",
+    if (p->diskless) {
+        p->stream_on_ack = true;
+        kl_notice("Streamed RDB transfer with replica %s succeeded (socket). Waiting for REPLCONF "
+                  "ACK from replica to enable streaming",
                   peer_name(p, name, sizeof(name)));
-    else
+    } else
         kl_notice("Synchronization with replica %s succeeded", peer_name(p, name, sizeof(name)));
     refresh_good_replicas();
 }
