@@ -35,7 +35,7 @@ from klserver import (HOST, Mode, RawClient, RespError, Server, ServerError, fre
 
 REFERENCE_SERVER = os.environ.get("KEYLOOM_REFERENCE_SERVER") or "/usr/bin/redis-server"
 KINDS = ("keyloom", "redis")
-SYNC_TIMEOUT = 30.0
+SYNC_TIMEOUT = 20.0
 
 
 def repl_roles():

@@ -73,13 +73,17 @@ def shutdown_save(node):
     assert node.wait_exit() == 0, node.log_tail()
 
 
-def ping_latency(c, n=1):
-    worst = 0.0
-    for _ in range(n):
-        t0 = time.monotonic()
-        assert c.execute("PING") == b"PONG"
-        worst = max(worst, time.monotonic() - t0)
-    return worst
+def ping_latency(c):
+    t0 = time.monotonic()
+    assert c.execute("PING") == b"PONG"
+    return time.monotonic() - t0
+
+
+def assert_answers_quickly(c, n=20):
+    """n PINGs: the median under 20 ms, none over 300 ms (a busy 2-core box, sanitizer
+    builds)."""
+    lat = sorted(ping_latency(c) for _ in range(n))
+    assert lat[n // 2] < 0.02 and lat[-1] < 0.3, ["%.1fms" % (x * 1000) for x in lat]
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,9 +259,8 @@ def test_stream_random_load(topo):
     m = topo.master()
     r = topo.replica("replica", m)
     random_load(m, seed=1107, ops=2500, evict_at=1500)
-    topo.assert_same_data(m, r)
+    topo.assert_same_data(m, r)      # master_repl_offset equal on both, then the digests
     mi, ri = m.info(), r.info()
-    assert mi["master_repl_offset"] == ri["master_repl_offset"]
     assert ri["master_replid"] == mi["master_replid"]
     st = m.info("stats")
     assert int(st["expired_keys"]) > 0, st
@@ -280,7 +283,6 @@ def test_chained_replicas(topo):
     r3i = r3.info()
     assert r3i["master_replid"] == mi["master_replid"]
     assert r3i["master_port"] == str(r1.port)
-    assert r3i["master_repl_offset"] == mi["master_repl_offset"]
     assert m.stat("evicted_keys") > 0
 
 
@@ -458,7 +460,8 @@ def test_wait_and_min_replicas(topo):
 # --------------------------------------------------------------------------------------------
 
 def test_role_shape(topo):
-    m = topo.master()
+    # No periodic PING: the offsets stay where the test left them.
+    m = topo.master(args=["--repl-ping-replica-period", "3600"])
     assert m.do("ROLE") == [b"master", 0, []]
     r = topo.replica("replica", m)
     ok(m.do("SET", "k", "v"))
@@ -624,7 +627,7 @@ def test_replicaof_nothing_listening(topo):
     assert ri["master_link_down_since_seconds"] == "-1", ri
     assert ri["master_last_io_seconds_ago"] == "-1", ri
     with r.raw() as c:
-        assert ping_latency(c, 20) < 0.1
+        assert_answers_quickly(c)
         role = c.execute("ROLE")
         assert role[:3] == [b"slave", HOST.encode(), dead] and role[3] in (
             b"connect", b"connecting") and role[4] == -1, role
@@ -692,7 +695,7 @@ def test_fake_master_sends_garbage(topo):
         wait_for(lambda: fm.connections >= 2, 10, "the replica to retry", topo.describe)
         assert any(b"PING" in c.upper() for c in fm.first_commands), fm.first_commands
         with r.raw() as c:
-            assert ping_latency(c, 10) < 0.1
+            assert_answers_quickly(c)
             assert info(c)["master_link_status"] == "down"
         r.check_alive("replica")
         # The log names what the master sent.
@@ -744,6 +747,10 @@ def test_fake_replica_never_reads(topo):
         assert lat[-1] < 0.3, lat
         mi = m.info()
         assert mi["connected_slaves"] == "1", mi         # 20 MB is under the default limits
+        # ... and it is held for the replica that does not read.
+        line = m.do("CLIENT", "LIST", "TYPE", "replica").decode()
+        omem = int(re.search(r"\bomem=(\d+)", line).group(1))
+        assert omem > 10_000_000, line
         ok(m.do("CONFIG", "SET", "client-output-buffer-limit", "replica 1mb 1mb 0"))
         ok(m.do("SET", "one-more", "x" * 1000))
         wait_for(lambda: m.info()["connected_slaves"] == "0", 10,
@@ -762,7 +769,7 @@ def test_tls_replica_to_plaintext_master(topo):
     ri = r.info()
     assert ri["master_link_status"] == "down", ri
     with r.raw() as c:
-        assert ping_latency(c, 10) < 0.1
+        assert_answers_quickly(c)
     assert m.info()["connected_slaves"] == "0"
     assert m.stat("sync_full") == 0
     assert m.do("PING") == b"PONG"
