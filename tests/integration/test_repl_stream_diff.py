@@ -32,8 +32,12 @@ checked).
 """
 
 import os
+import re
 import select
 import shlex
+import socket
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -439,3 +443,161 @@ def test_stream_matches_redis():
     for needle in (b"PEXPIREAT", b"PXAT", b"KEEPTTL", b"SREM", b"LPOP", b"LMOVE", b"MULTI",
                    b"SELECT", b"UNLINK", b"ZPOPMIN", b"FLUSHALL", b"PUBLISH\r\n$2\r\nch"):
         assert needle in everything, needle
+
+
+# --------------------------------------------------------------------------------------------
+# the handshake, differentially: REPLCONF/PSYNC/SYNC replies, +FULLRESYNC/+CONTINUE, the
+# diskless $EOF: framing and the stream held back until the first REPLCONF ACK
+# --------------------------------------------------------------------------------------------
+
+def _skip_newlines(c):
+    while True:
+        while len(c.buf) <= c.pos:
+            c._fill()
+        if c.buf[c.pos:c.pos + 1] != b"\n":
+            return
+        c.pos += 1
+
+
+def read_payload(c, tmpdir, name):
+    """After +FULLRESYNC (or SYNC): the RDB payload, sized ($len) or diskless ($EOF:mark).
+    Returns (normalized header, path of the RDB written to tmpdir)."""
+    _skip_newlines(c)
+    hdr = c.readline()
+    if hdr.startswith(b"$EOF:"):
+        mark = hdr[5:]
+        assert len(mark) == 40, hdr
+        deadline = time.monotonic() + 10
+        while not c.pending().endswith(mark):
+            assert time.monotonic() < deadline, "no EOF mark after %r" % c.pending()[-80:]
+            c._fill()
+        data = c.pending()[:-40]
+        c.pos = len(c.buf)
+        norm = b"$EOF:<MARK>"
+    else:
+        assert hdr.startswith(b"$"), hdr
+        data = c.read(int(hdr[1:]))
+        norm = b"$<len>"
+    assert data.startswith(b"REDIS0010"), data[:20]
+    path = os.path.join(tmpdir, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return norm, path
+
+
+def check_rdb(path, keys):
+    res = subprocess.run(["redis-check-rdb", path], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=30)
+    text = res.stdout.decode(errors="replace")
+    assert res.returncode == 0 and "RDB looks OK" in text, text
+    assert "%d keys read" % keys in text, text
+
+
+def quiet(c, seconds=0.3):
+    """Bytes the master sent within `seconds` (b"" when none)."""
+    c.settimeout(seconds)
+    try:
+        data = c.sock.recv(65536)
+    except (socket.timeout, TimeoutError, ssl.SSLError):
+        data = b""
+    c.settimeout(10)
+    return data
+
+
+def handshake_transcript(binary, io_threads, tmpdir):
+    srv = Server(MODE, binary=binary, io_threads=io_threads,
+                 args=["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
+                       "--repl-ping-replica-period", "3600"]).start()
+    out = []
+    ids = {}
+
+    def norm(b):
+        for hexid in re.findall(rb"[0-9a-f]{40}", b):
+            ids.setdefault(hexid, b"<ID%d>" % len(ids))
+            b = b.replace(hexid, ids[hexid])
+        return b
+
+    try:
+        with srv.raw() as main, srv.raw() as r:
+            out.append(("SET a 1 (no replica yet)", main.call("SET", "a", "1")[0]))
+            for cmd in (("PING",), ("REPLCONF", "listening-port", "12345"),
+                        ("REPLCONF", "ip-address", "127.0.0.9"),
+                        ("REPLCONF", "capa", "eof", "capa", "psync2"),
+                        ("REPLCONF", "foo", "bar"), ("REPLCONF", "a"),
+                        ("REPLCONF", "listening-port", "abc"), ("PSYNC", "x")):
+                out.append((" ".join(cmd), r.call(*cmd)[0]))
+            # REPLCONF ACK from a connection that is not a replica yet: no reply at all.
+            r.send_command("REPLCONF", "ACK", "5")
+            r.send_command("PSYNC", "?", "-1")
+            line = r.readline()
+            out.append(("PSYNC ? -1 (capa eof psync2, diskless)", norm(line)))
+            replid = line.split()[1]
+            hdr, path = read_payload(r, tmpdir, "diskless.rdb")
+            out.append(("payload header", hdr))
+            check_rdb(path, 1)
+            out.append(("SET b 2", main.call("SET", "b", "2")[0]))
+            out.append(("stream before the first REPLCONF ACK", quiet(r)))
+            r.send_command("REPLCONF", "ACK", "0")
+            out.append(("stream after REPLCONF ACK 0", r.read(len(
+                b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"))))
+            deadline = time.monotonic() + 5
+            while True:
+                slave0 = info(main)["slave0"]
+                if ",offset=0," in slave0 and "state=online" in slave0:
+                    break
+                assert time.monotonic() < deadline, slave0
+                time.sleep(0.02)
+            out.append(("slave0", slave0.rsplit(",lag=", 1)[0].encode()))
+            off = int(info(main)["master_repl_offset"])
+        # Partial resyncs: with capa psync2 the id is repeated, without it is not.
+        with srv.raw() as main, srv.raw() as r:
+            out.append(("capa", r.call("REPLCONF", "capa", "eof", "capa", "psync2")[0]))
+            r.send_command("PSYNC", replid, str(off + 1))
+            out.append(("PSYNC id off+1 (psync2)", norm(r.readline())))
+            out.append(("SET c 3", main.call("SET", "c", "3")[0]))
+            out.append(("stream after +CONTINUE", r.read(len(
+                b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n"))))
+            off = int(info(main)["master_repl_offset"])
+        with srv.raw() as main, srv.raw() as r:
+            r.send_command("PSYNC", replid, str(off + 1))
+            out.append(("PSYNC id off+1 (no capa)", norm(r.readline())))
+            out.append(("no backlog to send", quiet(r)))
+        # Full resyncs: an unknown id, an offset the backlog does not have, SYNC.
+        with srv.raw() as r:
+            r.send_command("PSYNC", "f" * 40, "1")
+            out.append(("PSYNC unknown-id 1", norm(r.readline())))
+            out.append(("payload header", read_payload(r, tmpdir, "disk1.rdb")[0]))
+        with srv.raw() as r:
+            r.send_command("PSYNC", replid, str(off + 1000))
+            out.append(("PSYNC id off+1000", norm(r.readline())))
+            out.append(("payload header", read_payload(r, tmpdir, "disk2.rdb")[0]))
+        with srv.raw() as r:
+            r.send_command("SYNC")
+            hdr, path = read_payload(r, tmpdir, "sync.rdb")
+            out.append(("SYNC", hdr))
+            check_rdb(path, 3)
+        st = info(srv.raw(), "stats")
+        out.append(("stats", ("sync_full=%s sync_partial_ok=%s sync_partial_err=%s" % (
+            st["sync_full"], st["sync_partial_ok"], st["sync_partial_err"])).encode()))
+    except (AssertionError, OSError, ValueError, IndexError, KeyError) as e:
+        # The transcript stops at the first step that could not go on; the comparison shows
+        # where the servers parted.
+        out.append(("transcript stopped", repr(e)[:300].encode()))
+    finally:
+        log = srv.log_tail(30)
+        srv.stop()
+    return out, log
+
+
+def test_handshake_matches_redis(tmp_path):
+    if not os.path.exists(REFERENCE_SERVER):
+        pytest.fail("the reference server %s is missing (set KEYLOOM_REFERENCE_SERVER)"
+                    % REFERENCE_SERVER)
+    want, _ = handshake_transcript(REFERENCE_SERVER, 1, str(tmp_path))
+    got, log = handshake_transcript(MODE.server, MODE.io_threads, str(tmp_path))
+    assert want[-1][0] == "stats", want[-1]
+    diffs = ["%-40s redis   %r\n%-40s keyloom %r" % (w[0], w[1], "", g[1])
+             for w, g in zip(want, got) if w != g]
+    if len(got) < len(want):
+        diffs.append("keyloom's transcript ends after %d of %d steps" % (len(got), len(want)))
+    assert not diffs, "\n".join(diffs) + "\n---- keyloom log\n" + log
