@@ -94,6 +94,7 @@ class Node(Server):
         self.layout = layout
         self.plain_port = None
         self.replicaof_at_start = replicaof   # a Node: started with --replicaof it
+        self.password = None                  # AUTH sent on every connection made here
         self.stopped = False                  # SIGSTOPped
         self.killed = False                   # kill -9'ed (and not restarted)
 
@@ -156,6 +157,15 @@ class Node(Server):
         os.kill(self.proc.pid, signal.SIGCONT)
         self.stopped = False
 
+    def raw(self, protocol=2, timeout=10, **kw):
+        c = super().raw(protocol=protocol, timeout=timeout, **kw)
+        if self.password is not None:
+            reply = c.execute("AUTH", self.password)
+            if reply != b"OK":
+                c.close()
+                raise ServerError("%s: AUTH -> %r" % (self.name, reply))
+        return c
+
     def do(self, *args):
         """One command on a fresh connection; returns the parsed reply."""
         with self.raw(timeout=10) as c:
@@ -205,18 +215,21 @@ class Topology:
     def master(self, name="master", args=(), **kw):
         return self.node(name, role="master", args=args, **kw)
 
-    def replica(self, name, of, args=(), wait=True, **kw):
-        """Start a replica node and point it at `of` with REPLICAOF."""
+    def replica(self, name, of, args=(), wait=True, cmd="REPLICAOF", **kw):
+        """Start a replica node and point it at `of` with REPLICAOF (or SLAVEOF)."""
         r = self.node(name, role="replica", args=args, **kw)
-        self.replicaof(r, of)
+        self.replicaof(r, of, cmd)
         if wait:
+            # The replica's side (link up, loaded) and the master's (state=online: a diskless
+            # sync's child has been reaped, so SAVE/BGSAVE are possible again).
             self.wait_link_up(r)
+            self.wait_synced(of, r)
         return r
 
-    def replicaof(self, replica, master):
-        reply = replica.do("REPLICAOF", HOST, str(master.port))
-        assert reply == b"OK", "%s: REPLICAOF %s %s -> %r" % (replica.name, HOST, master.port,
-                                                              reply)
+    def replicaof(self, replica, master, cmd="REPLICAOF"):
+        reply = replica.do(cmd, HOST, str(master.port))
+        assert reply == b"OK", "%s: %s %s %s -> %r" % (replica.name, cmd, HOST, master.port,
+                                                       reply)
 
     # ----- waits -----
 
@@ -284,18 +297,18 @@ class Topology:
             time.sleep(0.05)
 
     def _replicas_not_online(self, master, replicas):
-        """The masters' side: every node's slaveN lines show its replicas (those of `replicas`
-        whose master_port is the node's port) with state=online.  A description of the first
-        that does not, or None."""
-        for n in (master,) + tuple(replicas):
-            want = sum(1 for r in replicas if r.info().get("master_port") == str(n.port))
-            if not want:
+        """The masters' side: for every replica of `replicas`, the node it replicates (one of
+        master + replicas) lists it (by its port) in a slaveN line with state=online.  A
+        description of the first that is not, or None."""
+        nodes = (master,) + tuple(replicas)
+        for r in replicas:
+            port = r.info().get("master_port")
+            up = [n for n in nodes if str(n.port) == port]
+            if not up:
                 continue
-            ni = n.info()
-            online = sum(1 for k, v in ni.items()
-                         if re.fullmatch(r"slave\d+", k) and ",state=online," in v)
-            if online != want:
-                return "%s: %d of its %d replicas online" % (n.name, online, want)
+            lines = [v for k, v in up[0].info().items() if re.fullmatch(r"slave\d+", k)]
+            if not any(",port=%d,state=online," % r.port in v for v in lines):
+                return "%s does not list %s as online: %s" % (up[0].name, r.name, lines)
         return None
 
     def assert_same_data(self, master, *replicas, timeout=SYNC_TIMEOUT):

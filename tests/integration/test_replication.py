@@ -93,8 +93,10 @@ def assert_answers_quickly(c, n=20):
 DBS = (0, 3, 15)
 
 
-@pytest.mark.parametrize("diskless", ["no", "yes"], ids=["disk", "diskless"])
-def test_full_sync_every_type(topo, diskless):
+@pytest.mark.parametrize("diskless,load", [("no", "disabled"), ("yes", "disabled"),
+                                           ("yes", "swapdb"), ("yes", "on-empty-db")],
+                         ids=["disk", "diskless", "diskless-swapdb", "diskless-on-empty-db"])
+def test_full_sync_every_type(topo, diskless, load):
     m = topo.master(args=["--repl-diskless-sync", diskless])
     with m.raw() as c:
         for db in DBS:
@@ -103,9 +105,16 @@ def test_full_sync_every_type(topo, diskless):
         ok(c.execute("SELECT", 9))
         ok(c.execute("SET", "only-in-9", "x"))
     want = dbsizes(m, DBS + (9,))
-    r = topo.replica("replica", m)
+    r = topo.node("replica", args=["--repl-diskless-load", load])
+    # What the replica held before is replaced by the master's data.
+    with r.raw() as c:
+        for db in (0, 9):
+            ok(c.execute("SELECT", db))
+            ok(c.execute("SET", "replica-own-%d" % db, "gone after the sync"))
+    topo.replicaof(r, m)
     topo.assert_same_data(m, r)
     assert dbsizes(r, DBS + (9,)) == want
+    assert r.do("EXISTS", "replica-own-0") == 0
     with r.raw() as rc, m.raw() as mc:
         for db in DBS:
             rc.execute("SELECT", db)
@@ -274,7 +283,7 @@ def test_chained_replicas(topo):
     m = topo.master()
     r1 = topo.replica("replica1", m)
     r2 = topo.replica("replica2", m)
-    r3 = topo.replica("chained", r1)
+    r3 = topo.replica("chained", r1, cmd="SLAVEOF")
     random_load(m, seed=42, ops=1200, evict_at=800)
     topo.assert_same_data(m, r1, r2, r3)
     mi = m.info()
@@ -413,6 +422,64 @@ def test_promotion_replid2_and_psync2(topo):
     assert i2["master_replid"] == r1.info()["master_replid"]
     assert i2["master_replid2"] == old
     assert r2.do("GET", "promoted") == b"yes"
+
+
+def test_failover_command(topo):
+    m = topo.master()
+    with m.raw() as c:
+        assert c.execute("FAILOVER") == RespError(b"ERR FAILOVER requires connected replicas.")
+        assert c.execute("FAILOVER", "ABORT") == RespError(b"ERR No failover in progress.")
+        assert c.execute("FAILOVER", "TIMEOUT", "-1") == RespError(
+            b"ERR FAILOVER timeout must be greater than 0")
+    r = topo.replica("replica", m)
+    assert r.do("FAILOVER") == RespError(b"ERR FAILOVER is not valid when server is a replica.")
+    with m.raw() as c:
+        fill_types(c)
+    topo.wait_synced(m, r)
+    old = m.info()["master_replid"]
+    ok(m.do("FAILOVER", "TO", HOST, str(r.port), "TIMEOUT", "10000"))
+
+    def swapped():
+        mi, ri = m.info(), r.info()
+        return (mi["role"] == "slave" and ri["role"] == "master"
+                and mi["master_failover_state"] == "no-failover"
+                and mi.get("master_link_status") == "up")
+    wait_for(swapped, 15, "the roles to swap", topo.describe)
+    # The old master follows the new one with a partial resync (the new one's replid2).
+    topo.assert_same_data(r, m)
+    assert r.info()["master_replid2"] == old
+    assert r.stat("sync_partial_ok") == 1 and r.stat("sync_full") == 0
+    ok(r.do("SET", "after-failover", "1"))
+    assert m.do("SET", "x", "1") == RespError(
+        b"READONLY You can't write against a read only replica.")
+    topo.assert_same_data(r, m)
+
+
+def test_masterauth_and_masteruser(topo):
+    m = topo.master(args=["--requirepass", "s3cret"])
+    m.password = "s3cret"
+    with m.raw() as c:
+        ok(c.execute("ACL", "SETUSER", "repl", "on", ">replpw", "+psync", "+replconf",
+                     "+ping"))
+        fill_types(c)
+    r = topo.node("replica")
+    topo.replicaof(r, m)
+    time.sleep(2)
+    assert r.info()["master_link_status"] == "down"
+    assert m.info()["connected_slaves"] == "0"
+    ok(r.do("CONFIG", "SET", "masterauth", "s3cret"))
+    topo.assert_same_data(m, r)
+    full = m.stat("sync_full")
+    # masteruser + masterauth: the ACL user with just the replication commands.
+    ok(r.do("CONFIG", "SET", "masteruser", "repl"))
+    ok(r.do("CONFIG", "SET", "masterauth", "replpw"))
+    assert m.do("CLIENT", "KILL", "TYPE", "replica") == 1
+    wait_for(lambda: m.stat("sync_partial_ok") == 1, 15, "a partial resync as user repl",
+             topo.describe)
+    assert m.stat("sync_full") == full
+    line = m.do("CLIENT", "LIST", "TYPE", "replica").decode()
+    assert " user=repl " in line, line
+    topo.assert_same_data(m, r)
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,7 +698,7 @@ def test_replicaof_nothing_listening(topo):
         role = c.execute("ROLE")
         assert role[:3] == [b"slave", HOST.encode(), dead] and role[3] in (
             b"connect", b"connecting") and role[4] == -1, role
-        ok(c.execute("REPLICAOF", "NO", "ONE"))
+        ok(c.execute("SLAVEOF", "NO", "ONE"))
         assert c.execute("ROLE")[0] == b"master"
 
 
