@@ -456,30 +456,39 @@ def test_failover_command(topo):
 
 
 def test_masterauth_and_masteruser(topo):
+    # (masteruser names the default user: an ACL user of its own needs ACL SETUSER on the
+    # master, which is issue 15's, not replication's.)
     m = topo.master(args=["--requirepass", "s3cret"])
     m.password = "s3cret"
     with m.raw() as c:
-        ok(c.execute("ACL", "SETUSER", "repl", "on", ">replpw", "+psync", "+replconf",
-                     "+ping"))
         fill_types(c)
     r = topo.node("replica")
     topo.replicaof(r, m)
     time.sleep(2)
     assert r.info()["master_link_status"] == "down"
     assert m.info()["connected_slaves"] == "0"
+    assert m.stat("sync_full") == 0
     ok(r.do("CONFIG", "SET", "masterauth", "s3cret"))
     topo.assert_same_data(m, r)
     full = m.stat("sync_full")
-    # masteruser + masterauth: the ACL user with just the replication commands.
-    ok(r.do("CONFIG", "SET", "masteruser", "repl"))
-    ok(r.do("CONFIG", "SET", "masterauth", "replpw"))
+    assert full == 1
+    # masteruser + masterauth: AUTH user password.
+    ok(r.do("CONFIG", "SET", "masteruser", "default"))
     assert m.do("CLIENT", "KILL", "TYPE", "replica") == 1
-    wait_for(lambda: m.stat("sync_partial_ok") == 1, 15, "a partial resync as user repl",
+    wait_for(lambda: m.stat("sync_partial_ok") == 1, 15, "a partial resync with masteruser",
              topo.describe)
     assert m.stat("sync_full") == full
     line = m.do("CLIENT", "LIST", "TYPE", "replica").decode()
-    assert " user=repl " in line, line
+    assert " user=default " in line, line
     topo.assert_same_data(m, r)
+    # A wrong password: the link stays down after the next drop.
+    ok(r.do("CONFIG", "SET", "masterauth", "wrong"))
+    assert m.do("CLIENT", "KILL", "TYPE", "replica") == 1
+    wait_for(lambda: r.info()["master_link_status"] == "down", 10, "the link down",
+             topo.describe)
+    time.sleep(1.5)
+    assert r.info()["master_link_status"] == "down"
+    assert m.stat("sync_partial_ok") == 1 and m.stat("sync_full") == full
 
 
 # --------------------------------------------------------------------------------------------
