@@ -391,10 +391,6 @@ ENCODINGS = {
 }
 
 
-def cli_tls_args(mode):
-    return mode.cli_tls_args()
-
-
 def popen_cli(node, *args):
     """redis-cli against a node as a subprocess (stdout piped), with the mode's TLS flags."""
     cmd = [node.mode.cli, "-h", HOST, "-p", str(node.port)] + node.mode.cli_tls_args()
