@@ -769,7 +769,7 @@ static void cmd_wait(client_t *c) {
         reply_error(c, "ERR timeout is negative");
         return;
     }
-    long long offset = g_repl.master_repl_offset;
+    long long offset = c->woff;
     int acks = count_acks(offset);
     if (acks >= num || (c->flags & (CF_MULTI | CF_DENY_BLOCKING))) {
         reply_int(c, acks);
@@ -1029,6 +1029,7 @@ static kl_command_t cmds_master[] = {
 void master_init(void) {
     cmd_table_register(cmds_master);
     exec_set_write_check(write_check);
+    exec_set_woff_source(&g_repl.master_repl_offset);
     exec_set_closed_hook(master_client_closed);
     exec_set_repl_payload_hook(payload_sent);
     persistence_repl_hooks_t h = {.save_info = repl__save_info, .child_done = child_done};

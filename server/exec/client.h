@@ -71,6 +71,8 @@ typedef struct client {
     /* Replication's state for a replica attached to us (replication/
      * master.c), NULL for other clients. */
     struct repl_peer *peer;
+    /* The replication offset after its last top-level command (WAIT). */
+    long long woff;
 } client_t;
 
 static inline client_t *client_of(iol_client_t *io) {

@@ -619,6 +619,12 @@ static unsigned long long err_mark;
 
 enum { CALL_FIRST = 0, CALL_RERUN = 1 };
 
+static const long long *woff_source;
+
+void exec_set_woff_source(const long long *offset) {
+    woff_source = offset;
+}
+
 static void call_command(client_t *c, int mode) {
     kl_command_t *cmd = (kl_command_t *)c->cmd;
     long long start = kl_ustime();
@@ -635,6 +641,9 @@ static void call_command(client_t *c, int mode) {
     cmd->proc(c);
     long long dur = kl_ustime() - start;
     prop_call_end(framed, &pf, c->db->id, c->argv, c->argc);
+    /* The stream's offset after the client's last top-level command
+     * (Redis's c->woff, what WAIT waits for). */
+    if (woff_source && prop__depth == 0) c->woff = *woff_source;
     bool failed = reply_total_errors() > err_mark;
     err_mark = reply_total_errors();
     bool blocked = (c->flags & CF_BLOCKED) != 0;

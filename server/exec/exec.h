@@ -95,6 +95,9 @@ void exec_gate_release_all(void);
  * executor, at start-up. */
 void exec_set_write_check(const char *(*check)(client_t *c));
 void exec_set_closed_hook(void (*fn)(client_t *c));
+/* After each top-level command, c->woff takes *offset (the replication
+ * offset: WAIT waits for what the client's commands produced). */
+void exec_set_woff_source(const long long *offset);
 /* A replica's RDB payload was sent (0) or failed (ioloop/iol_repl.h). */
 void exec_set_repl_payload_hook(void (*fn)(client_t *c, int status));
 
