@@ -37,7 +37,7 @@ import time
 import pytest
 
 from klserver import HOST, Mode, RespError, encode_command, free_port, tls_path
-from repltopo import ENCODINGS, Topology, fill_types, info, popen_cli
+from repltopo import ENCODINGS, Topology, fill_types, info, popen_cli, repl_roles
 
 MODE = Mode()
 
@@ -895,6 +895,8 @@ def test_fake_master_sends_corrupt_rdb(topo):
     7.0.15 exits with status 1 ("Internal error in RDB reading ... Unknown RDB encoding type
     99"); keyloom stays up, keeps the link down, retries, and does not
     serve the part it could read."""
+    if repl_roles()[1] != "keyloom":
+        pytest.skip("the replica is redis-server, which exits on a corrupt RDB (see above)")
     r = topo.node("replica")
     bad = RDB_HEAD + b"\x63\x04evil\x01v\xff" + b"\x00" * 8
     fm = FakeMaster(rdb_handler(bad, len(bad)))
