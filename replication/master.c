@@ -76,6 +76,9 @@ typedef struct repl_peer {
     bool rdb_only;      /* REPLCONF rdb-only 1: the RDB and nothing more */
     bool diskless;      /* its full sync is the diskless child's */
     bool stream_on_ack; /* diskless: its stream starts with its first ACK */
+    bool payload_out;   /* diskless: its I/O thread wrote the whole pipe */
+    bool child_reaped;  /* diskless: the child ended well */
+    bool acked_early;   /* diskless: an ACK came before it was online */
     long long psync_initial_offset;
     long long ack_off;
     int64_t ack_time;  /* unix seconds of its last REPLCONF ACK */
@@ -277,6 +280,9 @@ static void cmd_replconf(client_t *c) {
             if (p->stream_on_ack && p->state == PS_ONLINE) {
                 p->stream_on_ack = false;
                 iol_client_repl_stream(c->io);
+            } else if (p->state == PS_WAIT_BGSAVE_END && p->diskless) {
+                /* It loaded before we reaped the child: start at once then. */
+                p->acked_early = true;
             }
             master__acks_changed();
             if (g_failover_state == FAILOVER_WAIT_FOR_SYNC) failover__cron();
@@ -444,6 +450,8 @@ static void start_bgsave_for_replication(unsigned mincapa) {
     }
 }
 
+static void put_online(repl_peer_t *p);
+
 /* A BGSAVE (disk) or the diskless child ended. */
 static void child_done(bool ok, bool to_fds) {
     repl_peer_t *next;
@@ -455,7 +463,10 @@ static void child_done(bool ok, bool to_fds) {
                 kill_peer(p, "Diskless rdb transfer failed, closing replica");
                 continue;
             }
-            /* Its I/O thread reports the end of the pipe (repl_payload). */
+            /* Online once its I/O thread also wrote the whole pipe (in
+             * Redis the replica turns online when the child is reaped). */
+            p->child_reaped = true;
+            if (p->payload_out) put_online(p);
         }
         return;
     }
@@ -496,9 +507,22 @@ static void payload_sent(client_t *c, int status) {
                   peer_name(p, name, sizeof(name)));
         return;
     }
+    if (p->diskless) {
+        p->payload_out = true;
+        if (!p->child_reaped) return; /* child_done puts it online */
+    }
+    put_online(p);
+}
+
+static void put_online(repl_peer_t *p) {
+    char name[128];
     p->state = PS_ONLINE;
     p->ack_time = unix_now();
-    if (p->diskless) {
+    if (p->diskless && p->acked_early) {
+        iol_client_repl_stream(p->c->io);
+        kl_notice("Streamed RDB transfer with replica %s succeeded (socket)",
+                  peer_name(p, name, sizeof(name)));
+    } else if (p->diskless) {
         p->stream_on_ack = true;
         kl_notice("Streamed RDB transfer with replica %s succeeded (socket). Waiting for REPLCONF "
                   "ACK from replica to enable streaming",
