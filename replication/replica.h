@@ -10,6 +10,7 @@
 #ifndef KL_REPLICA_H
 #define KL_REPLICA_H
 
+#include "cmd.h"
 #include "kl_util.h"
 
 #include <stdbool.h>
@@ -51,6 +52,12 @@ void replica_info_fields(kl_buf_t *out);
 /* ROLE's reply for a replica: host, port, state, offset (the reply
  * building is the caller's; these give the values). */
 const char *replica_role_state(void);
+/* ROLE's offset for a replica: the offset applied from our master, -1
+ * while there is no master client (Redis's server.master->reploff). */
+long long replica_role_offset(void);
+
+/* REPLICAOF and SLAVEOF (registered by main.c). */
+extern kl_command_t cmds_replica[];
 
 void replica_init(void);
 void replica_cron(

@@ -9,6 +9,8 @@
 
 #include "cmd.h"
 #include "kl_util.h"
+#include "rdb.h"
+#include "snapshot.h"
 
 #include <stdbool.h>
 
@@ -35,6 +37,29 @@ void persistence_after_flushall(void);
 int persistence_prepare_shutdown(int flags);
 /* DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: 0, or -1 with msg set. */
 int persistence_debug_reload(bool save, bool flush, bool merge, const char **msg);
+/* What replication adds to persistence (a lower layer never calls up, so
+ * replication registers these): save_info fills the replication fields of
+ * a save (Redis's rdbPopulateSaveInfo: repl-stream-db, repl-id,
+ * repl-offset AUX fields), loaded gets the start-up load's info (a
+ * restarted replica or master restores its replication ID and offset from
+ * it). Either may be NULL. Thread: main, at start-up. */
+typedef struct persistence_repl_hooks {
+    void (*save_info)(snap_opts_t *o);
+    void (*loaded)(const rdb_load_info_t *info);
+} persistence_repl_hooks_t;
+void persistence_set_repl_hooks(const persistence_repl_hooks_t *h);
+/* Load the RDB file at path into the (already flushed) keyspace in steps,
+ * like the start-up load: g_srv.loading is set (-LOADING for clients, the
+ * INFO loading fields) until done(arg, rc, info, err) runs from the main
+ * loop: rc 0 with the file's info, or -1 with err saying why (the keys
+ * loaded so far stay: the caller flushes them). replica: keys already
+ * expired are kept (the master expires them). Returns 0, or -1 with err
+ * filled when the file cannot be opened (done is not called). Thread:
+ * executor. */
+int persistence_load_file(const char *path, bool replica,
+                          void (*done)(void *arg, int rc, const rdb_load_info_t *info,
+                                       const char *err),
+                          void *arg, char *err, size_t errlen);
 /* The INFO persistence section. */
 void persistence_info(kl_buf_t *b);
 
