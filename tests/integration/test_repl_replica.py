@@ -466,3 +466,95 @@ def test_corrupt_payload(start_server, mode):
         assert _cmd(replica, "DBSIZE") == 0
         assert _info(replica)["master_link_status"] == "down"
     _with_fake(start_server, mode, script, check)
+
+
+def test_info_while_syncing(start_server, mode):
+    """INFO replication's replica fields in Redis 7.0's order while a transfer is under way."""
+    started = threading.Event()
+
+    def script(conn):
+        _handshake(conn)
+        conn.sendall(b"+FULLRESYNC " + b"d" * 40 + b" 5\r\n$100000\r\nREDIS0010" + b"y" * 491)
+        started.set()
+        time.sleep(3)
+
+    fake = FakeMaster(mode, script)
+    try:
+        replica = start_server(args=_replica_args(mode) + ["--replicaof", HOST, str(fake.port)])
+        wait_until(started.is_set, timeout=10, what="the transfer to start")
+        wait_until(lambda: _info(replica).get("master_sync_read_bytes") == "500", timeout=5,
+                   what="500 bytes read")
+        with replica.raw() as c:
+            text = c.execute("INFO", "replication").decode()
+        keys = [line.split(":")[0] for line in text.split("\r\n")[1:] if ":" in line]
+        assert keys[:17] == ["role", "master_host", "master_port", "master_link_status",
+                             "master_last_io_seconds_ago", "master_sync_in_progress",
+                             "slave_read_repl_offset", "slave_repl_offset",
+                             "master_sync_total_bytes", "master_sync_read_bytes",
+                             "master_sync_left_bytes", "master_sync_perc",
+                             "master_sync_last_io_seconds_ago", "master_link_down_since_seconds",
+                             "slave_priority", "slave_read_only", "replica_announced"], keys
+        ri = _info(replica)
+        assert ri["master_sync_in_progress"] == "1"
+        assert ri["master_sync_total_bytes"] == "100000"
+        assert ri["master_sync_left_bytes"] == "99500"
+        assert ri["master_sync_perc"] == "0.50"
+        assert ri["master_link_status"] == "down"
+        role = _cmd(replica, "ROLE")
+        if not isinstance(role, RespError):
+            assert role[3] == b"sync"
+    finally:
+        fake.close()
+
+
+def test_loading_is_never_served_half_done(start_server, mode):
+    """While the received RDB loads, clients get -LOADING (never a partial dataset)."""
+    master = _master(start_server, mode, "--rdbcompression", "no")
+    with master.raw() as c:
+        for i in range(200):  # ~1 KB each: every 1 KB load step is one key (10 ms)
+            c.execute("SET", "k%d" % i, "v" * 1000)
+    replica = start_server(args=_replica_args(mode) + ["--key-load-delay", "10000",
+                                                      "--loading-process-events-interval-bytes",
+                                                      "1024"])
+    with replica.raw() as c:
+        assert c.execute("REPLICAOF", HOST, str(master.port)) == b"OK"
+    seen_loading = seen_info = False
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with replica.raw() as c:
+            reply = c.execute("DBSIZE")
+        if reply == RespError(b"LOADING Redis is loading the dataset in memory"):
+            seen_loading = True
+            seen_info = seen_info or _info(replica, "persistence")["loading"] == "1"
+        elif seen_loading:
+            assert reply == 200  # the first answer after loading is the whole dataset
+            break
+        else:
+            assert reply in (0, 200)
+            if reply == 200:
+                break
+        time.sleep(0.05)
+    assert seen_loading and seen_info
+    _wait_in_sync(master, replica)
+    assert _digest(replica) == _digest(master)
+
+
+def test_master_restart_keeps_history_as_replid2(start_server, mode, tmp_path):
+    """A replica's RDB names its master's history; started from it as a master (no replicaof),
+    the server keeps that history as replid2 (Redis 7.0's loadDataFromDisk)."""
+    master = _master(start_server, mode)
+    _populate(master, "a")
+    rdir = str(tmp_path / "replica")
+    os.mkdir(rdir)
+    replica = start_server(args=_replica_args(mode, master), workdir=rdir)
+    _wait_in_sync(master, replica)
+    assert _cmd(replica, "SAVE") == b"OK"
+    ri = _info(replica)
+    replica.stop()
+    again = start_server(args=_replica_args(mode), workdir=rdir)
+    ai = _info(again)
+    assert ai["role"] == "master"
+    assert ai["master_replid2"] == ri["master_replid"]
+    assert ai["second_repl_offset"] == str(int(ri["master_repl_offset"]) + 1)
+    assert ai["master_repl_offset"] == ri["master_repl_offset"]
+    assert _digest(again) == _digest(master)
