@@ -76,6 +76,7 @@
  * Thread: executor (every function here). */
 #include "replica.h"
 
+#include "aof_policy.h"
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
@@ -481,6 +482,7 @@ static void payload_complete(void) {
         return;
     }
     rl->tmpfile[0] = '\0';
+    aof_stop_for_sync(); /* restarted from a rewrite of the loaded data */
     /* The new history: our replicas must resync with it. */
     master_disconnect_replicas();
     kl_notice("MASTER <-> REPLICA sync: Flushing old data");
@@ -514,7 +516,7 @@ static void load_done(void *arg, int rc, const rdb_load_info_t *info, const char
         for (int i = 0; i < db_count(); i++)
             multi_touch_db(db_get(i), NULL);
         db_flush_all_lazy(g_cfg.replica_lazy_flush != 0);
-        retry_later();
+        retry_later(); /* the AOF restarts after a successful sync or a promotion */
         return;
     }
     R.master_db = info->repl_stream_db >= 0 ? info->repl_stream_db : 0;
@@ -532,11 +534,13 @@ static void load_done(void *arg, int rc, const rdb_load_info_t *info, const char
         R.ph = PH_NONE;
         R.down_since_ms = now_ms();
         kl_notice("MASTER <-> REPLICA sync: Finished with success");
+        aof_restart_after_sync();
         set_flags();
         return;
     }
     stream_start();
     kl_notice("MASTER <-> REPLICA sync: Finished with success");
+    aof_restart_after_sync();
     if (R.eof_mode) replica_send_ack(); /* put us online at once (Redis does with EOF) */
 }
 
@@ -754,7 +758,8 @@ void replica_unset_master(void) {
     repl_shift_replid();
     master_disconnect_replicas();
     set_flags();
-    repl_role_changed(); /* our writes feed the backlog again, starting with a SELECT */
+    repl_role_changed();      /* our writes feed the backlog again, starting with a SELECT */
+    aof_restart_after_sync(); /* if a failed sync left it off */
     g_repl.backlog_unused_since_ms = now_ms();
 }
 

@@ -558,3 +558,28 @@ def test_master_restart_keeps_history_as_replid2(start_server, mode, tmp_path):
     assert ai["second_repl_offset"] == str(int(ri["master_repl_offset"]) + 1)
     assert ai["master_repl_offset"] == ri["master_repl_offset"]
     assert _digest(again) == _digest(master)
+
+
+def test_replica_with_aof_keeps_the_synced_data(start_server, mode, tmp_path):
+    """appendonly yes on a replica: the AOF stops for the full sync and restarts from a rewrite
+    of the loaded dataset (Redis's restartAOFAfterSYNC), so a restart from the AOF alone has
+    the master's data."""
+    master = _master(start_server, mode)
+    _populate(master, "a")
+    rdir = str(tmp_path / "replica")
+    os.mkdir(rdir)
+    replica = start_server(args=_replica_args(mode, master) + ["--appendonly", "yes"],
+                           workdir=rdir)
+    _wait_in_sync(master, replica)
+    _stream(master)
+    _wait_in_sync(master, replica)
+    wait_until(lambda: _info(replica, "persistence").get("aof_rewrite_in_progress") == "0"
+               and _info(replica, "persistence").get("aof_rewrite_scheduled") == "0"
+               and _info(replica, "persistence").get("aof_last_bgrewrite_status") == "ok"
+               and _info(replica, "persistence").get("aof_enabled") == "1",
+               timeout=15, what="the AOF to be rewritten after the sync")
+    want = _digest(master)
+    replica.stop()
+    os.unlink(os.path.join(rdir, "dump.rdb"))  # the AOF alone must have it
+    again = start_server(args=_replica_args(mode) + ["--appendonly", "yes"], workdir=rdir)
+    assert _digest(again) == want
