@@ -154,6 +154,7 @@ static struct {
     /* bytes of a MULTI not yet applied (fed at its EXEC) */
     kl_buf_t pend;
     size_t unit_pos;
+    bool shut; /* replica_shutdown ran: closed hooks free what loads held */
 } R = {.master_db = 0, .read_off = 1};
 
 static int64_t now_ms(void) {
@@ -665,7 +666,7 @@ static void hook_closed(iol_link_t *l, void *ud, int status, const char *reason)
         /* An attempt we gave up: its file is ours to remove now that the
          * I/O thread cannot write it any more. */
         rl->dead = true;
-        if (rl->loading) return; /* load_done frees it */
+        if (rl->loading && !R.shut) return; /* load_done frees it (never after shutdown) */
         if (rl->fd >= 0) close(rl->fd);
         if (rl->tmpfile[0]) unlink(rl->tmpfile);
         kl_free(rl);
@@ -978,6 +979,8 @@ void replica_cron(void) {
 }
 
 void replica_shutdown(void) {
+    R.shut = true;
+    if (R.cur && R.cur->loading) R.cur->loading = false; /* load_done will not run */
     master_client_free(false);
     link_drop();
     kl_free(R.host);

@@ -170,6 +170,8 @@ def test_full_sync_then_stream(start_server, mode, diskless):
         c.execute("SELECT", "3")
         assert c.execute("LLEN", "l:a") == 300
         assert 0 < c.execute("TTL", "ttl:a") <= 1000
+    # We announced the port clients reach us on (with TLS only: the TLS port).
+    assert "port=%d," % replica.port in _info(master)["slave0"]
     # The master sees our acknowledgements.
     wait_until(lambda: "offset=%s" % _info(master)["master_repl_offset"]
                in _info(master).get("slave0", ""), timeout=5, what="REPLCONF ACK")
@@ -583,3 +585,32 @@ def test_replica_with_aof_keeps_the_synced_data(start_server, mode, tmp_path):
     os.unlink(os.path.join(rdir, "dump.rdb"))  # the AOF alone must have it
     again = start_server(args=_replica_args(mode) + ["--appendonly", "yes"], workdir=rdir)
     assert _digest(again) == want
+
+
+def test_masterauth_and_announce(start_server, mode):
+    master = _master(start_server, mode, "--requirepass", "s3cret")
+    with master.raw() as c:
+        assert c.execute("AUTH", "s3cret") == b"OK"
+        c.execute("SET", "k", "v")
+    bad = start_server(args=_replica_args(mode, master) + ["--masterauth", "wrong"])
+    wait_until(lambda: "Unable to AUTH to MASTER" in _log(bad), timeout=10,
+               what="the AUTH failure")
+    assert _info(bad)["master_link_status"] == "down"
+    good = start_server(args=_replica_args(mode, master) + [
+        "--masterauth", "s3cret", "--replica-announce-ip", "127.0.0.9",
+        "--replica-announce-port", "4242"])
+    _wait_link_up(good)
+    assert _cmd(good, "GET", "k") == b"v"
+    with master.raw() as c:
+        c.execute("AUTH", "s3cret")
+        wait_until(lambda: "ip=127.0.0.9,port=4242," in
+                   info_dict(c.execute("INFO", "replication"))["replication"].get("slave0", ""),
+                   timeout=5, what="the announced address")
+    # An ACL user as masteruser.
+    with master.raw() as c:
+        c.execute("AUTH", "s3cret")
+        assert c.execute("ACL", "SETUSER", "repl", "on", ">pw", "+@all", "~*") == b"OK"
+    user = start_server(args=_replica_args(mode, master) + ["--masteruser", "repl",
+                                                            "--masterauth", "pw"])
+    _wait_link_up(user)
+    assert _cmd(user, "GET", "k") == b"v"
