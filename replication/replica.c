@@ -154,7 +154,9 @@ static struct {
     /* bytes of a MULTI not yet applied (fed at its EXEC) */
     kl_buf_t pend;
     size_t unit_pos;
-    bool shut; /* replica_shutdown ran: closed hooks free what loads held */
+    bool shut;       /* replica_shutdown ran: closed hooks free what loads held */
+    bool running;    /* the master's commands are running (on_commands) */
+    bool drop_after; /* CLIENT KILL TYPE master came from inside them */
 } R = {.master_db = 0, .read_off = 1};
 
 static int64_t now_ms(void) {
@@ -383,8 +385,14 @@ static void on_commands(const iol_unit_t *u) {
     R.unit_pos = 0;
     resp_batch_t *b = (resp_batch_t *)&u->batch;
     g_kv.master_running = true;
+    R.running = true;
     exec_internal_run_each(R.master, b, stream_after, (void *)u);
+    R.running = false;
     g_kv.master_running = false;
+    if (R.drop_after) { /* the client could not be freed under its own feet */
+        R.drop_after = false;
+        retry_later();
+    }
 }
 
 void replica_send_ack(void) {
@@ -916,6 +924,10 @@ static const char *config_source(int *port) {
  * PSYNC, as when Redis frees its master client. */
 static bool kill_master(void) {
     if (!R.host || R.ph != PH_STREAM) return false;
+    if (R.running) {
+        R.drop_after = true;
+        return true;
+    }
     retry_later();
     return true;
 }
@@ -995,6 +1007,12 @@ static void cmd_replicaof(client_t *c) {
     const char *port_s = c->argv[2].ptr;
     if (c->flags & CF_REPLICA) {
         reply_error(c, "ERR Command is not valid when client is a replica.");
+        return;
+    }
+    if (c->flags & CF_MASTER) {
+        /* A master never propagates REPLICAOF; one that does must not free
+         * the client running it. */
+        reply_error(c, "ERR REPLICAOF is not allowed from the master's stream.");
         return;
     }
     if (!strcasecmp(host, "no") && !strcasecmp(port_s, "one")) {

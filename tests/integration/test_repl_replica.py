@@ -614,3 +614,26 @@ def test_masterauth_and_announce(start_server, mode):
                                                             "--masterauth", "pw"])
     _wait_link_up(user)
     assert _cmd(user, "GET", "k") == b"v"
+
+
+EMPTY_RDB = b"REDIS0010\xff" + b"\x00" * 8  # no keys; checksum 0: not checked
+
+
+def test_hostile_commands_in_the_stream(start_server, mode):
+    """A master whose stream kills its own client and asks for REPLICAOF NO ONE: the replica
+    applies what it can, drops and retries the link, and never crashes."""
+    stream = (b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+              b"*4\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$4\r\nTYPE\r\n$6\r\nmaster\r\n"
+              b"*3\r\n$9\r\nREPLICAOF\r\n$2\r\nNO\r\n$3\r\nONE\r\n"
+              b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n")
+
+    def script(conn):
+        _handshake(conn)
+        conn.sendall(b"+FULLRESYNC " + b"e" * 40 + b" 0\r\n$%d\r\n" % len(EMPTY_RDB) + EMPTY_RDB
+                     + stream)
+        time.sleep(0.5)
+
+    def check(replica):
+        wait_until(lambda: _cmd(replica, "GET", "a") == b"1", timeout=5, what="SET a")
+        assert _info(replica)["role"] == "slave"
+    _with_fake(start_server, mode, script, check)
