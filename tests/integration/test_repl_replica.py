@@ -637,3 +637,42 @@ def test_hostile_commands_in_the_stream(start_server, mode):
         wait_until(lambda: _cmd(replica, "GET", "a") == b"1", timeout=5, what="SET a")
         assert _info(replica)["role"] == "slave"
     _with_fake(start_server, mode, script, check)
+
+
+def test_partial_resync_after_failover(start_server, mode):
+    """PSYNC2 across a failover: A is the master, B (redis-server) and keyloom replicate it; B is
+    promoted and keyloom is pointed at B: it continues with a partial resync (+CONTINUE with B's
+    new replication ID) and keeps A's history as replid2."""
+    a = _master(start_server, mode)
+    _populate(a, "a")
+    b_args = ["--replicaof", HOST, str(a.port)]
+    if mode.tls:
+        b_args += ["--tls-replication", "yes", "--tls-client-cert-file", tls_path("client.crt"),
+                   "--tls-client-key-file", tls_path("client.key")]
+    b = _master(start_server, mode, *b_args)
+    kl = start_server(args=_replica_args(mode, a))
+    _wait_in_sync(a, b)
+    _wait_in_sync(a, kl)
+    a_id = _info(a)["master_replid"]
+    assert _cmd(b, "REPLICAOF", "NO", "ONE") == b"OK"
+    partial = int(_info(b, "stats")["sync_partial_ok"])
+    assert _cmd(kl, "REPLICAOF", HOST, str(b.port)) == b"OK"
+    _stream(b)
+    _wait_in_sync(b, kl)
+    assert int(_info(b, "stats")["sync_partial_ok"]) == partial + 1
+    assert int(_info(b, "stats")["sync_full"]) == 0
+    ki = _info(kl)
+    assert ki["master_replid"] == _info(b)["master_replid"] != a_id
+    assert ki["master_replid2"] == a_id
+    assert "Master replication ID changed to" in _log(kl)
+    assert _digest(kl) == _digest(b)
+
+
+def test_diskless_load_modes_still_sync(start_server, mode):
+    """repl-diskless-load on-empty-db / swapdb load through the disk for now: still correct."""
+    master = _master(start_server, mode)
+    _populate(master, "a")
+    for how in ("on-empty-db", "swapdb"):
+        replica = start_server(args=_replica_args(mode, master) + ["--repl-diskless-load", how])
+        _wait_in_sync(master, replica)
+        assert _digest(replica) == _digest(master)
