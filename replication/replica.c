@@ -740,6 +740,9 @@ int replica_set_master(const char *host, int port, char *err, size_t errlen) {
     if (was_master) {
         /* Our own history is worth a PSYNC with the new master
          * (replicationCacheMasterUsingMyself). */
+        kl_notice("Before turning into a replica, using my own master parameters to synthesize a "
+                  "cached master: I may be able to synchronize with the new master with just a "
+                  "partial transfer.");
         R.cached = true;
         R.master_db = g_repl.stream_db >= 0 ? g_repl.stream_db : 0;
         R.read_off = g_repl.master_repl_offset;

@@ -676,3 +676,30 @@ def test_diskless_load_modes_still_sync(start_server, mode):
         replica = start_server(args=_replica_args(mode, master) + ["--repl-diskless-load", how])
         _wait_in_sync(master, replica)
         assert _digest(replica) == _digest(master)
+
+
+def test_info_and_role_like_redis_without_a_master(start_server, mode):
+    """Differential: keyloom and redis-server 7.0.15, both replicas of a port where nothing
+    listens, show the same replica fields of INFO replication (and ROLE, once it exists)."""
+    dead = free_port()
+    ref = start_server(args=["--replicaof", HOST, str(dead)],
+                       mode=Mode(server=REDIS, tls=False, io_threads=1))
+    kl = start_server(args=_replica_args(mode) + ["--replicaof", HOST, str(dead)])
+    time.sleep(1.2)
+
+    def fields(srv):
+        text = _cmd(srv, "INFO", "replication").decode()
+        out = []
+        for line in text.split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            if k == "connected_slaves":
+                break
+            out.append((k, v))
+        return out
+    assert fields(kl) == fields(ref)
+    role = _cmd(kl, "ROLE")
+    if not isinstance(role, RespError):
+        assert role == _cmd(ref, "ROLE")
+    for srv in (kl, ref):
+        assert _cmd(srv, "REPLICAOF", HOST, str(dead)) == b"OK Already connected to specified master"
+        assert _cmd(srv, "REPLICAOF", HOST, "-1") == RespError(b"ERR Invalid master port")
