@@ -509,9 +509,19 @@ static void payload_complete(void) {
     }
 }
 
+/* rdb-del-sync-files: a replica with no persistence does not keep the
+ * master's RDB (Redis's allPersistenceDisabled check). */
+static void maybe_del_sync_file(void) {
+    if (!g_cfg.rdb_del_sync_files || g_cfg.nsave > 0 || g_cfg.appendonly) return;
+    kl_notice("Removing the RDB file obtained from the master. This replica has persistence "
+              "disabled");
+    unlink(g_cfg.dbfilename);
+}
+
 static void load_done(void *arg, int rc, const rdb_load_info_t *info, const char *err) {
     rlink_t *rl = arg;
     rl->loading = false;
+    maybe_del_sync_file();
     if (rl != R.cur) {
         /* REPLICAOF changed while loading: what we loaded is not wanted
          * as a history any more; keep the data (Redis would have too). */

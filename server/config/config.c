@@ -374,7 +374,7 @@ static const cfg_entry_t cfg_table[] = {
     BOOL("stop-writes-on-bgsave-error", NULL, 0, stop_writes_on_bgsave_error, 1),
     BOOL("rdbcompression", NULL, 0, rdbcompression, 1),
     BOOL("rdbchecksum", NULL, IMM, rdbchecksum, 1),
-    BOOL("rdb-del-sync-files", NULL, CPT, rdb_del_sync_files, 0),
+    BOOL("rdb-del-sync-files", NULL, 0, rdb_del_sync_files, 0),
     BOOL("rdb-save-incremental-fsync", NULL, 0, rdb_save_incremental_fsync, 1),
     INT("rdb-key-save-delay", NULL, CF_HIDDEN, rdb_key_save_delay, INT_MIN, INT_MAX, 0),
     INT("key-load-delay", NULL, CF_HIDDEN, key_load_delay, INT_MIN, INT_MAX, 0),

@@ -703,3 +703,13 @@ def test_info_and_role_like_redis_without_a_master(start_server, mode):
     for srv in (kl, ref):
         assert _cmd(srv, "REPLICAOF", HOST, str(dead)) == b"OK Already connected to specified master"
         assert _cmd(srv, "REPLICAOF", HOST, "-1") == RespError(b"ERR Invalid master port")
+
+
+def test_rdb_del_sync_files(start_server, mode):
+    master = _master(start_server, mode)
+    _populate(master, "a")
+    replica = start_server(args=_replica_args(mode, master) + ["--rdb-del-sync-files", "yes"])
+    _wait_in_sync(master, replica)
+    assert _digest(replica) == _digest(master)
+    assert not os.path.exists(os.path.join(replica.dir, "dump.rdb"))
+    assert "Removing the RDB file obtained from the master" in _log(replica)
