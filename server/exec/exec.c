@@ -134,7 +134,16 @@ client_t *exec_internal_client_new(uint32_t flags) {
 
 int exec_internal_run(client_t *c, resp_batch_t *b) {
     iol_client_detached_hand(c->io, b);
-    exec_batch(c); /* CF_DENY_BLOCKING: nothing parks */
+    /* CF_DENY_BLOCKING: nothing parks. A batch cut after 1 MB of replies
+     * (output back-pressure) goes on at once: nobody reads an internal
+     * client's replies, so they are dropped, and every command runs. */
+    for (;;) {
+        exec_batch(c);
+        if (!(iol_client_hand_flags(c->io) & IOL_HAND_MORE)) break;
+        iol_client_hand_clear(c->io, IOL_HAND_MORE);
+        iol_reply_free(c->reply);
+        iol_reply_init(c->reply);
+    }
     iol_client_release(c->io);
     iol_reply_free(c->reply);
     iol_reply_init(c->reply);

@@ -713,3 +713,28 @@ def test_rdb_del_sync_files(start_server, mode):
     assert _digest(replica) == _digest(master)
     assert not os.path.exists(os.path.join(replica.dir, "dump.rdb"))
     assert "Removing the RDB file obtained from the master" in _log(replica)
+
+
+def test_stream_with_big_replies_is_applied_whole(start_server, mode):
+    """Replies to the master are dropped, never a reason to stop: a unit whose commands reply
+    more than 1 MB (200 LRANGEs of a 1000-element list) is applied up to its last command."""
+    def enc(*args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        return out
+    stream = enc("RPUSH", "big", *["element-%04d" % i for i in range(1000)])
+    stream += b"".join(enc("LRANGE", "big", "0", "-1") for _ in range(200))
+    stream += enc("SET", "done", "1")
+
+    def script(conn):
+        _handshake(conn)
+        conn.sendall(b"+FULLRESYNC " + b"f" * 40 + b" 0\r\n$%d\r\n" % len(EMPTY_RDB) + EMPTY_RDB
+                     + stream)
+        time.sleep(1.5)
+
+    def check(replica):
+        assert _cmd(replica, "GET", "done") == b"1"
+        assert _cmd(replica, "LLEN", "big") == 1000
+    _with_fake(start_server, mode, script, check)
