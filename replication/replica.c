@@ -90,6 +90,7 @@
 #include "multi.h"
 #include "persistence.h"
 #include "repl_internal.h"
+#include "replica_internal.h"
 #include "reply.h"
 #include "server.h"
 #include "snapshot.h"
@@ -154,9 +155,10 @@ static struct {
     /* bytes of a MULTI not yet applied (fed at its EXEC) */
     kl_buf_t pend;
     size_t unit_pos;
-    bool shut;       /* replica_shutdown ran: closed hooks free what loads held */
-    bool running;    /* the master's commands are running (on_commands) */
-    bool drop_after; /* CLIENT KILL TYPE master came from inside them */
+    bool shut;        /* replica_shutdown ran: closed hooks free what loads held */
+    bool running;     /* the master's commands are running (on_commands) */
+    replica_dl_t *dl; /* a diskless load in progress, or NULL */
+    bool drop_after;  /* CLIENT KILL TYPE master came from inside them */
 } R = {.master_db = 0, .read_off = 1};
 
 static int64_t now_ms(void) {
@@ -176,6 +178,12 @@ static void set_flags(void) {
 static void link_drop(void) {
     rlink_t *rl = R.cur;
     R.cur = NULL;
+#ifdef KL_REPL_DISKLESS
+    if (R.dl) {
+        replica__dl_abort(R.dl);
+        R.dl = NULL;
+    }
+#endif
     if (!rl) return;
     if (!rl->dead) iol_link_close(rl->l, false);
     /* rl itself is freed by the closed hook, or by load_done while a load
@@ -406,16 +414,30 @@ void replica_send_ack(void) {
 /* ---------------------------------------------------------------- full sync */
 
 static void load_done(void *arg, int rc, const rdb_load_info_t *info, const char *err);
+static void sync_loaded(const rdb_load_info_t *info, rlink_t *rl);
 
 /* repl-diskless-load on-empty-db (with an empty keyspace) or swapdb: load
- * straight from the socket. Needs the push-fed loader (branch "loader":
- * rdb_loader_open_stream / rdb_loader_feed, and kv's temp db arrays for
- * swapdb); until it is merged this returns false and the transfer goes to
- * disk, which is always correct, only slower. */
-static bool diskless_load_begin(void) {
+ * straight from the socket (replica_diskless.c, built when the push-fed
+ * loader of persist/rdb.h is there; without it this returns false and the
+ * transfer goes to disk, which is always correct, only slower). */
+static bool diskless_load_begin(const iol_framing_t *f) {
+#ifdef KL_REPL_DISKLESS
+    aof_stop_for_sync();
+    master_disconnect_replicas(); /* the new history: our replicas resync with it */
+    R.dl = replica__dl_begin(g_cfg.repl_diskless_load == 2);
+    R.ph = PH_PAYLOAD;
+    if (iol_link_set_framing(R.cur->l, f) != 0) {
+        handshake_error("MASTER <-> REPLICA sync: cannot receive the payload");
+        return true;
+    }
+    return true;
+#else
+    (void)f;
     return false;
+#endif
 }
 
+#ifdef KL_REPL_DISKLESS
 static bool diskless_load_wanted(void) {
     if (g_cfg.repl_diskless_load == 2) return true; /* swapdb */
     if (g_cfg.repl_diskless_load == 1) {            /* on-empty-db */
@@ -425,6 +447,7 @@ static bool diskless_load_wanted(void) {
     }
     return false;
 }
+#endif
 
 static void on_bulk_header(const char *line) {
     if (line[0] == '-') {
@@ -439,11 +462,17 @@ static void on_bulk_header(const char *line) {
         return;
     }
     iol_framing_t f;
+#ifdef KL_REPL_DISKLESS
+    bool diskless = diskless_load_wanted();
+#else
+    bool diskless = false;
+#endif
+    const char *to = diskless ? "to parser" : "to disk";
     if (!strncmp(line + 1, "EOF:", 4) && strlen(line + 5) >= 40) {
         R.eof_mode = true;
         R.xfer_size = 0;
         f = iol_framing_raw_eof(line + 5, 40);
-        kl_notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        kl_notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF %s", to);
     } else {
         long long len;
         if (kl_str_to_ll(line + 1, strlen(line + 1), &len) != 0 || len <= 0) {
@@ -453,10 +482,10 @@ static void on_bulk_header(const char *line) {
         R.eof_mode = false;
         R.xfer_size = len;
         f = iol_framing_raw_len((uint64_t)len);
-        kl_notice("MASTER <-> REPLICA sync: receiving %lld bytes from master to disk", len);
+        kl_notice("MASTER <-> REPLICA sync: receiving %lld bytes from master %s", len, to);
     }
     R.xfer_read = 0;
-    if (diskless_load_wanted() && diskless_load_begin()) return;
+    if (diskless && diskless_load_begin(&f)) return;
     rlink_t *rl = R.cur;
     int fd = -1;
     for (int tries = 0; tries < 5 && fd < 0; tries++) {
@@ -538,6 +567,13 @@ static void load_done(void *arg, int rc, const rdb_load_info_t *info, const char
         retry_later(); /* the AOF restarts after a successful sync or a promotion */
         return;
     }
+    sync_loaded(info, rl);
+}
+
+/* The master's RDB is loaded (from the file or the socket): adopt its
+ * history and start streaming, or, when the link dropped meanwhile, wait
+ * for the cron to PSYNC from here. */
+static void sync_loaded(const rdb_load_info_t *info, rlink_t *rl) {
     R.master_db = info->repl_stream_db >= 0 ? info->repl_stream_db : 0;
     if (R.master_db >= db_count()) R.master_db = 0;
     repl_set_identity(R.psync_id, R.psync_off);
@@ -564,6 +600,22 @@ static void load_done(void *arg, int rc, const rdb_load_info_t *info, const char
 }
 
 static void on_payload(const iol_unit_t *u) {
+#ifdef KL_REPL_DISKLESS
+    if (R.dl) {
+        R.xfer_read += (long long)u->len;
+        rdb_load_info_t info;
+        char err[320];
+        int rc = replica__dl_feed(R.dl, u->data, u->len, u->last, &info, err, sizeof(err));
+        if (rc == 1) return;
+        R.dl = NULL; /* freed by replica__dl_feed */
+        if (rc < 0) {
+            retry_later();
+            return;
+        }
+        sync_loaded(&info, R.cur);
+        return;
+    }
+#endif
     if (u->sink_err) {
         handshake_error("Write error saving the bulk data from MASTER to disk: %s",
                         strerror(u->sink_err));
