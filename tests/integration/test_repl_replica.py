@@ -24,7 +24,7 @@ import time
 import pytest
 
 from helpers import info_dict
-from klserver import HOST, Mode, RespError, Server, free_port, tls_path, wait_until
+from klserver import HOST, Mode, RespError, ensure_certs, free_port, tls_path, wait_until
 
 REDIS = "/usr/bin/redis-server"
 LINK_TIMEOUT = 20
@@ -298,6 +298,7 @@ def test_readonly_masterdown_and_no_master(start_server, mode):
 
 
 def test_plaintext_master_with_tls_replication(start_server, mode):
+    ensure_certs()  # TLS for the link even in plain mode
     plain = start_server(args=["--repl-diskless-sync-delay", "0"],
                          mode=Mode(server=REDIS, tls=False, io_threads=1))
     args = ["--tls-replication", "yes", "--tls-ca-cert-file", tls_path("ca.crt"),
@@ -668,12 +669,17 @@ def test_partial_resync_after_failover(start_server, mode):
     assert _digest(kl) == _digest(b)
 
 
-def test_diskless_load_modes_still_sync(start_server, mode):
-    """repl-diskless-load on-empty-db / swapdb load through the disk for now: still correct."""
+def test_diskless_load_modes_sync(start_server, mode):
+    """repl-diskless-load on-empty-db / swapdb: from the socket (or through the disk in builds
+    without the push-fed loader), the same dataset either way."""
     master = _master(start_server, mode)
     _populate(master, "a")
     for how in ("on-empty-db", "swapdb"):
         replica = start_server(args=_replica_args(mode, master) + ["--repl-diskless-load", how])
+        _wait_in_sync(master, replica)
+        assert _digest(replica) == _digest(master)
+        _diskless(replica)
+        _stream(master)
         _wait_in_sync(master, replica)
         assert _digest(replica) == _digest(master)
 
@@ -738,3 +744,68 @@ def test_stream_with_big_replies_is_applied_whole(start_server, mode):
         assert _cmd(replica, "GET", "done") == b"1"
         assert _cmd(replica, "LLEN", "big") == 1000
     _with_fake(start_server, mode, script, check)
+
+
+def _diskless(replica):
+    """Did this replica load from the socket ("to parser") or through its temp file? (Diskless
+    loading needs the push-fed RDB loader; builds without it load every sync from disk.)"""
+    log = _log(replica)
+    assert "to parser" in log or "to disk" in log, log[-2000:]
+    return "to parser" in log
+
+
+def test_swapdb_failed_load_keeps_or_empties_as_redis(start_server, mode):
+    """repl-diskless-load swapdb and a corrupt RDB: loaded aside, the old data stays (Redis's
+    swapdb); through the disk, the keyspace is emptied (Redis's disk-based load)."""
+    payload = b"REDIS0010" + b"\xfe\x00" + b"\x77" * 60
+
+    def script(conn):
+        _handshake(conn)
+        conn.sendall(b"+FULLRESYNC " + b"c" * 40 + b" 7\r\n$%d\r\n" % len(payload) + payload)
+        time.sleep(0.5)
+    fake = FakeMaster(mode, script)
+    try:
+        replica = start_server(args=_replica_args(mode) + ["--repl-diskless-load", "swapdb"])
+        with replica.raw() as c:
+            c.execute("SET", "old", "data")
+            assert c.execute("REPLICAOF", HOST, str(fake.port)) == b"OK"
+        wait_until(lambda: "Failed trying to load the MASTER synchronization DB" in _log(replica),
+                   timeout=10, what="the load failure")
+        if _diskless(replica):
+            assert "from socket" in _log(replica)
+            assert _cmd(replica, "GET", "old") == b"data"
+            assert _cmd(replica, "DBSIZE") == 1
+        else:
+            assert _cmd(replica, "DBSIZE") == 0
+        assert replica.alive()
+        assert _cmd(replica, "REPLICAOF", "NO", "ONE") == b"OK"
+    finally:
+        fake.close()
+
+
+def test_diskless_cut_off_never_half_loaded(start_server, mode):
+    """on-empty-db and a transfer cut after the first key: nothing of it stays."""
+    rdb = (b"REDIS0010\xfe\x00\x00\x01a\x01b"  # db 0, "a" -> "b"
+           b"\x00\x01c")                       # half of the next key, then the link drops
+
+    def script(conn):
+        _handshake(conn)
+        conn.sendall(b"+FULLRESYNC " + b"9" * 40 + b" 3\r\n$1000\r\n" + rdb)
+        time.sleep(0.3)
+    fake = FakeMaster(mode, script)
+    try:
+        replica = start_server(args=_replica_args(mode) + ["--repl-diskless-load", "on-empty-db",
+                                                           "--replicaof", HOST, str(fake.port)])
+        wait_until(lambda: fake.accepted >= 2, timeout=10, what="a retry")
+        if _diskless(replica):
+            # -LOADING while a transfer runs (each retry loads again), never the partial key.
+            for _ in range(40):
+                reply = _cmd(replica, "GET", "a")
+                assert reply is None or reply == RespError(
+                    b"LOADING Redis is loading the dataset in memory"), reply
+                time.sleep(0.05)
+            assert "flushing the partial load" in _log(replica)
+        wait_until(lambda: _cmd(replica, "DBSIZE") == 0, timeout=5, what="an empty keyspace")
+        assert replica.alive()
+    finally:
+        fake.close()
