@@ -424,7 +424,7 @@ static bool diskless_load_begin(const iol_framing_t *f) {
 #ifdef KL_REPL_DISKLESS
     aof_stop_for_sync();
     master_disconnect_replicas(); /* the new history: our replicas resync with it */
-    R.dl = replica__dl_begin(g_cfg.repl_diskless_load == 2);
+    R.dl = replica__dl_begin(g_cfg.repl_diskless_load == 2, strcmp(g_repl.replid, R.psync_id) == 0);
     R.ph = PH_PAYLOAD;
     if (iol_link_set_framing(R.cur->l, f) != 0) {
         handshake_error("MASTER <-> REPLICA sync: cannot receive the payload");

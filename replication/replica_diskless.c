@@ -6,11 +6,18 @@
  *  - on-empty-db (chosen only while every database is empty): the keys go
  *    straight into the live databases; clients get -LOADING meanwhile
  *    (g_srv.loading); a failed or cut-off transfer flushes the partial load.
- *  - swapdb: the keys go into a temporary database array (kv/db.h
- *    kdb_set_t) while the live data keeps being served; once the whole RDB
- *    loaded and its checksum passed, the arrays are swapped in O(databases)
- *    and the old contents freed (lazily with replica-lazy-flush); a failure
- *    drops the temporary array and the old data stays.
+ *  - swapdb, same history (our replid is the one +FULLRESYNC named:
+ *    Redis 7.0's async loading): the keys go into a temporary database
+ *    array (kv/db.h kdb_set_t) while the live data keeps being served; once
+ *    the whole RDB loaded and its checksum passed, the arrays are swapped in
+ *    O(databases) and the old contents freed (lazily with
+ *    replica-lazy-flush); a failure drops the temporary array.
+ *  - swapdb, another history: the old data is moved aside as a backup and
+ *    the keys load into the live databases with -LOADING for clients (old
+ *    data of another history is not served as if current); a failure puts
+ *    the backup back, a success frees it.
+ *
+ * A failed load of swapdb leaves the old data in place in both cases.
  *
  * Either way no client ever sees half a dataset. Each feed loads what one
  * read of the link brought, so the executor's time per unit stays bounded.
@@ -31,7 +38,8 @@
 
 struct replica_dl {
     rdb_loader_t *l;
-    kdb_set_t *set; /* swapdb: where the keys go; NULL: the live databases */
+    kdb_set_t *set;    /* async swapdb: where the keys go; NULL: the live databases */
+    kdb_set_t *backup; /* swapdb of another history: the old data, aside */
 };
 
 static int load_flags(void) {
@@ -48,29 +56,42 @@ static void touch_all(void) {
         multi_touch_db(db_get(i), NULL);
 }
 
-replica_dl_t *replica__dl_begin(bool swapdb) {
+replica_dl_t *replica__dl_begin(bool swapdb, bool same_history) {
     replica_dl_t *d = kl_calloc(1, sizeof(*d));
     d->l = rdb_loader_open_stream(load_flags());
-    if (swapdb) {
+    if (swapdb && same_history) {
         d->set = kdb_set_new();
         rdb_loader_set_target(d->l, d->set);
         kl_notice("MASTER <-> REPLICA sync: Loading DB in memory (into a temporary database "
                   "set, the current data is served meanwhile)");
-    } else {
-        g_srv.loading = true;
-        kl_notice("MASTER <-> REPLICA sync: Loading DB in memory");
+        return d;
     }
+    if (swapdb) {
+        touch_all();
+        d->backup = db_move_aside();
+        kl_notice("MASTER <-> REPLICA sync: Backing up the current data, restored if the load "
+                  "fails");
+    }
+    g_srv.loading = true;
+    kl_notice("MASTER <-> REPLICA sync: Loading DB in memory");
     return d;
 }
 
 static void dl_free(replica_dl_t *d, bool failed) {
+    bool lazy = g_cfg.replica_lazy_flush != 0;
     if (d->set) {
-        kdb_set_free(d->set, g_cfg.replica_lazy_flush != 0); /* the old data stays */
+        kdb_set_free(d->set, lazy); /* failed: the partial load; else: the old data */
     } else if (failed) {
         touch_all();
-        db_flush_all_lazy(g_cfg.replica_lazy_flush != 0); /* never half a dataset */
+        if (d->backup) {
+            db_restore_aside(d->backup, lazy); /* the old data is back */
+            kl_notice("MASTER <-> REPLICA sync: Restored the backup of the old data");
+        } else {
+            db_flush_all_lazy(lazy); /* never half a dataset */
+        }
         g_srv.loading = false;
     } else {
+        kdb_set_free(d->backup, lazy); /* NULL-safe */
         g_srv.loading = false;
     }
     rdb_loader_close(d->l);
@@ -106,7 +127,8 @@ int replica__dl_feed(replica_dl_t *d, const void *p, size_t n, bool last, rdb_lo
 void replica__dl_abort(replica_dl_t *d) {
     if (!d) return;
     kl_warning("MASTER <-> REPLICA sync: the transfer ended before the whole RDB: %s",
-               d->set ? "discarding the partial load, the old data stays"
-                      : "flushing the partial load");
+               d->set      ? "discarding the partial load, the old data stays"
+               : d->backup ? "restoring the old data"
+                           : "flushing the partial load");
     dl_free(d, true);
 }

@@ -11,9 +11,12 @@
 typedef struct replica_dl replica_dl_t;
 
 /* Start loading the master's RDB from the link's payload chunks: into the
- * live (empty) databases with -LOADING for clients, or for swapdb into a
- * temporary database set while the old data is served. */
-replica_dl_t *replica__dl_begin(bool swapdb);
+ * live (empty) databases with -LOADING for clients; for swapdb of the same
+ * history (same_history: our replid is the master's) into a temporary
+ * database set while the old data is served; for swapdb of another history
+ * into the live databases with -LOADING, the old data kept aside as a
+ * backup. */
+replica_dl_t *replica__dl_begin(bool swapdb, bool same_history);
 /* The next chunk (last: the payload ends with it). Returns 1 for more, 0
  * when the whole RDB loaded (*info filled, swapdb's data swapped in, d
  * freed), -1 on a failure (err says why; the partial load is gone and the

@@ -809,3 +809,25 @@ def test_diskless_cut_off_never_half_loaded(start_server, mode):
         assert replica.alive()
     finally:
         fake.close()
+
+
+def test_backlog_overflow_full_resync_same_history(start_server, mode):
+    """The link drops and the master's backlog overflows: the PSYNC fails and a full resync of
+    the same history follows (with swapdb from the socket: loaded aside while the old data is
+    served, Redis 7.0's async loading)."""
+    master = _master(start_server, mode, "--repl-backlog-size", "16kb")
+    _populate(master, "a")
+    replica = start_server(args=_replica_args(mode, master) + ["--repl-diskless-load", "swapdb"])
+    _wait_in_sync(master, replica)
+    full = int(_info(master, "stats")["sync_full"])
+    assert _cmd(replica, "CLIENT", "KILL", "TYPE", "master") == 1
+    with master.raw() as c:
+        for i in range(100):
+            c.execute("SET", "fill:%d" % i, "x" * 1000)
+    wait_until(lambda: int(_info(master, "stats")["sync_full"]) == full + 1, timeout=LINK_TIMEOUT,
+               what="a full resync")
+    _wait_in_sync(master, replica)
+    assert _digest(replica) == _digest(master)
+    assert int(_info(master, "stats")["sync_partial_err"]) >= 1
+    if _diskless(replica):
+        assert "into a temporary database set" in _log(replica)
