@@ -485,6 +485,12 @@ static void on_bulk_header(const char *line) {
         kl_notice("MASTER <-> REPLICA sync: receiving %lld bytes from master %s", len, to);
     }
     R.xfer_read = 0;
+    if (g_srv.loading) {
+        /* An earlier master's RDB is still loading (REPLICAOF changed
+         * meanwhile): one load at a time. */
+        handshake_error("MASTER <-> REPLICA sync: a load is still in progress, retrying later");
+        return;
+    }
     if (diskless && diskless_load_begin(&f)) return;
     rlink_t *rl = R.cur;
     int fd = -1;
@@ -512,6 +518,10 @@ static void payload_complete(void) {
     rlink_t *rl = R.cur;
     close(rl->fd);
     rl->fd = -1;
+    if (g_srv.loading) { /* see on_bulk_header: never flush under a running load */
+        handshake_error("MASTER <-> REPLICA sync: a load is still in progress, retrying later");
+        return;
+    }
     if (snap_child_running()) snap_kill_child(); /* no copy-on-write storm during the load */
     if (rename(rl->tmpfile, g_cfg.dbfilename) != 0) {
         handshake_error("Failed trying to rename the temp DB into %s in MASTER <-> REPLICA "
