@@ -926,7 +926,7 @@ void replica_info_fields(kl_buf_t *out) {
                    R.master ? (int)((now - R.last_io_ms) / 1000) : -1, transfer ? 1 : 0, read_off,
                    off);
     if (transfer) {
-        long long size = R.xfer_size < 0 ? 0 : R.xfer_size;
+        long long size = R.xfer_size; /* -1 until the "$" line, 0 with an EOF mark (Redis) */
         kl_buf_appendf(out,
                        "master_sync_total_bytes:%lld\r\n"
                        "master_sync_read_bytes:%lld\r\n"

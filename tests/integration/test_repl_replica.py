@@ -835,3 +835,16 @@ def test_backlog_overflow_full_resync_same_history(start_server, mode):
     assert int(_info(master, "stats")["sync_partial_err"]) >= 1
     if _diskless(replica):
         assert "into a temporary database set" in _log(replica)
+
+
+def test_config_rewrite_writes_the_master(start_server, mode, tmp_path):
+    conf = tmp_path / "kl.conf"
+    conf.write_text("# test\n")
+    dead = free_port()
+    srv = start_server(args=_replica_args(mode), config_file=str(conf))
+    assert _cmd(srv, "REPLICAOF", HOST, str(dead)) == b"OK"
+    assert _cmd(srv, "CONFIG", "REWRITE") == b"OK"
+    assert "replicaof %s %d\n" % (HOST, dead) in conf.read_text()
+    assert _cmd(srv, "REPLICAOF", "NO", "ONE") == b"OK"
+    assert _cmd(srv, "CONFIG", "REWRITE") == b"OK"
+    assert "replicaof" not in conf.read_text()
