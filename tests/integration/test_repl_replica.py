@@ -745,8 +745,12 @@ def test_stream_with_big_replies_is_applied_whole(start_server, mode):
         time.sleep(1.5)
 
     def check(replica):
-        assert _cmd(replica, "GET", "done") == b"1"
+        # Each retry starts over with a full sync: wait for a pass that applied the whole unit.
+        wait_until(lambda: _cmd(replica, "GET", "done") == b"1", timeout=10, what="SET done")
         assert _cmd(replica, "LLEN", "big") == 1000
+        # The retry asks to continue after every byte of the stream: all were counted.
+        wait_until(lambda: "(request %s:27058)" % ("f" * 40) in _log(replica), timeout=5,
+                   what="the PSYNC of the retry")
     _with_fake(start_server, mode, script, check)
 
 
