@@ -27,8 +27,8 @@
  *
  * # Full synchronisation
  *
- * With `repl-diskless-load disabled` (the default, and for now every mode:
- * see diskless_load_begin) the payload goes to `temp-<unixtime>.<pid>.rdb`
+ * With `repl-diskless-load disabled` (the default; and every mode in builds
+ * without the push-fed RDB loader) the payload goes to `temp-<unixtime>.<pid>.rdb`
  * in `dir`, written by the link's I/O thread (iol_link_set_framing_sink),
  * fsync'd there after the last chunk; the executor only counts progress.
  * Then, as Redis's readSyncBulkPayload: any BGSAVE child is killed, the temp
@@ -39,6 +39,14 @@
  * meanwhile and INFO shows the loading fields, so a half-loaded dataset is
  * never served. A load that fails leaves the keyspace empty (Redis flushes
  * it too), and the link is dropped and retried.
+ *
+ * With `on-empty-db` (and an empty keyspace) or `swapdb`, the chunks feed
+ * the push-fed loader straight from the link (replica_diskless.c, built when
+ * persist/rdb.h has rdb_loader_open_stream): on-empty-db loads into the live
+ * databases with -LOADING; swapdb loads into a temporary database set while
+ * the old data is served (same history, Redis 7.0's async loading) or into
+ * the live databases with the old data kept aside (another history), and a
+ * failure leaves the old data in place.
  *
  * # The stream
  *
@@ -97,8 +105,8 @@
 #include "tls.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,6 +566,7 @@ static void maybe_del_sync_file(void) {
 }
 
 static void load_done(void *arg, int rc, const rdb_load_info_t *info, const char *err) {
+    if (R.shut) return; /* rl was freed by replica_shutdown's close */
     rlink_t *rl = arg;
     rl->loading = false;
     maybe_del_sync_file();
@@ -757,7 +766,7 @@ static void hook_closed(iol_link_t *l, void *ud, int status, const char *reason)
     if (R.ph == PH_CONNECTING)
         kl_warning("Error condition on socket for SYNC: %s", reason);
     else if (R.ph == PH_STREAM)
-        kl_notice("Connection with master lost (%s).", reason);
+        kl_verbose("Link with MASTER closed: %s", reason); /* retry_later says it is lost */
     else if (R.ph == PH_PAYLOAD)
         kl_warning("I/O error trying to sync with MASTER: %s", reason);
     else if (status != 0)
