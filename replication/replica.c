@@ -163,10 +163,11 @@ static struct {
     /* bytes of a MULTI not yet applied (fed at its EXEC) */
     kl_buf_t pend;
     size_t unit_pos;
-    bool shut;        /* replica_shutdown ran: closed hooks free what loads held */
-    bool running;     /* the master's commands are running (on_commands) */
-    replica_dl_t *dl; /* a diskless load in progress, or NULL */
-    bool drop_after;  /* CLIENT KILL TYPE master came from inside them */
+    bool shut;                       /* replica_shutdown ran: closed hooks free what loads held */
+    bool running;                    /* the master's commands are running (on_commands) */
+    replica_dl_t *dl;                /* a diskless load in progress, or NULL */
+    bool drop_after;                 /* CLIENT KILL TYPE master came from inside them */
+    void (*failover)(bool accepted); /* PSYNC ... FAILOVER wanted (replica_set_failover_psync) */
 } R = {.master_db = 0, .read_off = 1};
 
 static int64_t now_ms(void) {
@@ -267,12 +268,12 @@ static void send_psync(void) {
         R.psync_off = g_repl.master_repl_offset + 1;
         snprintf(off, sizeof(off), "%lld", R.psync_off);
         kl_notice("Trying a partial resynchronization (request %s:%s).", R.psync_id, off);
-        const char *argv[] = {"PSYNC", R.psync_id, off};
-        send_cmd(3, argv);
+        const char *argv[] = {"PSYNC", R.psync_id, off, "FAILOVER"};
+        send_cmd(R.failover ? 4 : 3, argv);
     } else {
         kl_notice("Partial resynchronization not possible (no cached master)");
-        const char *argv[] = {"PSYNC", "?", "-1"};
-        send_cmd(3, argv);
+        const char *argv[] = {"PSYNC", "?", "-1", "FAILOVER"};
+        send_cmd(R.failover ? 4 : 3, argv);
     }
     R.ph = PH_PSYNC;
 }
@@ -646,7 +647,26 @@ static void on_payload(const iol_unit_t *u) {
 
 /* ---------------------------------------------------------------- PSYNC reply */
 
+/* The target of a FAILOVER answered our PSYNC. */
+static void failover_answered(bool accepted) {
+    void (*cb)(bool) = R.failover;
+    R.failover = NULL;
+    if (cb) cb(accepted);
+}
+
+void replica_set_failover_psync(void (*result)(bool accepted)) {
+    R.failover = result;
+}
+
+void replica_clear_failover_psync(void) {
+    R.failover = NULL;
+}
+
 static void on_psync_reply(const char *line) {
+    bool accepted = !strncmp(line, "+FULLRESYNC", 11) || !strncmp(line, "+CONTINUE", 9);
+    rlink_t *rl = R.cur;
+    failover_answered(accepted);
+    if (R.cur != rl) return; /* the callback changed the master */
     if (!strncmp(line, "+FULLRESYNC", 11)) {
         const char *p = line + 11;
         while (*p == ' ')

@@ -43,6 +43,15 @@ int replica_master_port(void);
 /* The client running our master's stream, NULL when none. */
 struct client *replica_master_client(void);
 
+/* FAILOVER (master.c, Redis 7.0's coordinated failover): after
+ * replica_set_master(target), the PSYNC to the target carries FAILOVER so
+ * it promotes itself. result(true) once it answers +CONTINUE or
+ * +FULLRESYNC, result(false) when it answers anything else; a failed
+ * connection retries with FAILOVER again until
+ * replica_clear_failover_psync() (FAILOVER ABORT / its timeout). */
+void replica_set_failover_psync(void (*result)(bool accepted));
+void replica_clear_failover_psync(void);
+
 /* REPLCONF GETACK received from our master: answer REPLCONF ACK <offset>. */
 void replica_send_ack(void);
 
