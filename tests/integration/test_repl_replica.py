@@ -852,3 +852,23 @@ def test_config_rewrite_writes_the_master(start_server, mode, tmp_path):
     assert _cmd(srv, "REPLICAOF", "NO", "ONE") == b"OK"
     assert _cmd(srv, "CONFIG", "REWRITE") == b"OK"
     assert "replicaof" not in conf.read_text()
+
+
+def test_master_killed_and_restarted(start_server, mode):
+    """kill -9 of the master, then a restart on the same port with an empty dataset: the link
+    drops, retries once a second, and the next sync (a new history) replaces the data."""
+    master = _master(start_server, mode)
+    _populate(master, "a")
+    replica = start_server(args=_replica_args(mode, master))
+    _wait_in_sync(master, replica)
+    master.proc.kill()
+    master.proc.wait(10)
+    wait_until(lambda: _info(replica)["master_link_status"] == "down", timeout=10,
+               what="the link to go down")
+    assert _cmd(replica, "GET", "s:a") == b"v" * 50  # stale data served meanwhile
+    master._start_on(master.port)
+    _cmd(master, "SET", "fresh", "1")
+    _wait_in_sync(master, replica)
+    assert _digest(replica) == _digest(master)
+    assert _cmd(replica, "DBSIZE") == 1
+    assert replica.alive()
