@@ -69,6 +69,7 @@ void iol_unit_free(iol_unit_t *u) {
     if (u->kind == IOL_UNIT_COMMANDS) {
         resp_batch_free(&u->batch);
         kl_free(u->cmd_wire);
+        kl_free(u->data);
     }
     kl_free(u);
 }
@@ -97,6 +98,19 @@ static int parse_i64(const char *s, size_t n, int64_t *out) {
 
 /* ------------------------------------------------------ RESP_REQUESTS */
 
+/* Move the raw bytes of u's commands (its first wire_len bytes of acc) into
+ * u->data; the bytes of a command still being received stay in acc. */
+static void req_take_raw(iol_framer_t *fr, iol_unit_t *u) {
+    size_t n = (size_t)u->wire_len, rest = fr->acc_len - n;
+    u->data = kl_malloc(n + 1);
+    memcpy(u->data, fr->acc, n);
+    u->data[n] = '\0';
+    u->len = n;
+    memmove(fr->acc, fr->acc + n, rest);
+    fr->acc_len = rest;
+    if (rest == 0) acc_reset(fr);
+}
+
 static int req_feed(iol_framer_t *fr, const char *buf, size_t len, size_t *consumed,
                     iol_unit_t **out) {
     if (!fr->cmds) {
@@ -119,6 +133,7 @@ static int req_feed(iol_framer_t *fr, const char *buf, size_t len, size_t *consu
         uint32_t before = u->batch.ncmds;
         size_t used = 0;
         int rc = resp_parse(&fr->parser, &fr->rlim, buf + off, len - off, &used, &u->batch);
+        acc_append(fr, buf + off, used); /* the raw bytes, for the unit's data */
         off += used;
         fr->cmd_pending_wire += used;
         if (rc != RESP_OK) {
@@ -132,6 +147,7 @@ static int req_feed(iol_framer_t *fr, const char *buf, size_t len, size_t *consu
              * reports the error. */
             if (u->batch.ncmds == 0) return IOL_FRAMER_ERROR;
             fr->cmds = NULL;
+            req_take_raw(fr, u);
             *out = u;
             return IOL_FRAMER_UNIT;
         }
@@ -153,6 +169,7 @@ static int req_feed(iol_framer_t *fr, const char *buf, size_t len, size_t *consu
     *consumed = off;
     if (u->batch.ncmds && (full || off == len)) {
         fr->cmds = NULL;
+        req_take_raw(fr, u);
         *out = u;
         return IOL_FRAMER_UNIT;
     }

@@ -177,9 +177,17 @@ typedef struct iol_unit {
     uint64_t wire_len; /* stream bytes the unit covers (RAW_EOF: the mark counts
                           in the last chunk; COMMANDS: blank lines and empty
                           multibulks count with the next command) */
-    /* LINE (NUL-terminated), PAYLOAD, FRAME (header included). */
+    /* LINE (NUL-terminated), PAYLOAD, FRAME (header included); COMMANDS:
+     * the raw bytes of its commands as received (wire_len bytes, the sum of
+     * cmd_wire), which a replica passes on to its own replicas. */
     char *data;
     size_t len;
+    /* PAYLOAD on a link with a sink (iol_link_set_framing_sink): the I/O
+     * thread wrote the chunk's len bytes to the sink itself (data is not to
+     * be used); sink_err is 0 or the errno of a failed write or fsync (the
+     * sink then takes nothing more). */
+    bool sunk;
+    int sink_err;
     /* REPLY: the value, inside the unit's own allocation. */
     iol_resp_value_t *reply;
     /* COMMANDS: the commands, and the wire bytes of each. */

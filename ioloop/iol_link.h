@@ -116,6 +116,15 @@ void iol_link_write_reply(iol_link_t *l, iol_reply_t *r);
  * Returns UV_EINVAL (and changes nothing) when f fails iol_framing_check.
  * Thread: executor. */
 int iol_link_set_framing(iol_link_t *l, const iol_framing_t *f);
+/* iol_link_set_framing() for a payload framing (RAW_LEN or RAW_EOF) whose
+ * chunks the link's I/O thread writes to fd itself (a replica's RDB transfer
+ * to its temporary file: no file write on the executor); the last chunk is
+ * followed by an fsync of fd. The executor then gets progress units
+ * (sunk set, len bytes written, sink_err, last). The caller keeps owning fd:
+ * it may close it after the unit with last set or after the closed hook, not
+ * before. Returns UV_EINVAL when f is not a payload framing or fails
+ * iol_framing_check. Thread: executor. */
+int iol_link_set_framing_sink(iol_link_t *l, const iol_framing_t *f, int fd);
 /* Continue after a stopped unit with the same framing. Thread: executor. */
 void iol_link_resume(iol_link_t *l);
 /* Close: after writing what is queued when after_write (before the

@@ -93,7 +93,10 @@ struct iol_link {
     conn_t *conn;
     iol_framer_t fr;
     iol_framing_t next;
-    char *in; /* input received but not framed yet (the link stopped or stalled) */
+    int next_sink; /* sink fd that comes with next, or -1 */
+    int sink_fd;   /* payload chunks go to this fd (iol_link_set_framing_sink), or -1 */
+    int sink_err;  /* errno of the first failed sink write */
+    char *in;      /* input received but not framed yet (the link stopped or stalled) */
     size_t in_off, in_len, in_cap;
     iol_reply_t out;
     size_t writing; /* bytes of out in an unfinished write */
@@ -124,6 +127,7 @@ typedef struct link_write {
 typedef struct link_framing {
     iol_link_t *l;
     iol_framing_t f;
+    int sink; /* -1: none */
 } link_framing_t;
 
 /* Per-thread link lists (index = thread index). Allocated by the executor
@@ -525,17 +529,45 @@ static void link_deliver(iol_link_t *l, iol_unit_t *u) {
     l->stalled = true;
 }
 
+/* Switch to the framing (and sink) the executor asked for. Thread: owner. */
+static void link_apply_next(iol_link_t *l) {
+    iol_framer_free(&l->fr);
+    iol_framer_init(&l->fr, &l->next);
+    l->has_next = false;
+    l->sink_fd = l->next_sink;
+    l->sink_err = 0;
+}
+
+/* A payload chunk for the sink: write it to the sink's fd (and fsync after
+ * the last one); the unit then only reports progress. The write blocks this
+ * I/O thread for the time a local file write takes, never the executor.
+ * Thread: owner. */
+static void link_sink_chunk(iol_link_t *l, iol_unit_t *u) {
+    u->sunk = true;
+    const char *p = u->data;
+    size_t left = u->len;
+    while (left && !l->sink_err) {
+        ssize_t w = write(l->sink_fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            l->sink_err = errno;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (u->last && !l->sink_err && fsync(l->sink_fd) != 0) l->sink_err = errno;
+    u->sink_err = l->sink_err;
+    if (u->last) l->sink_fd = -1; /* the executor may close it once it sees this unit */
+}
+
 /* Cut p[0..n) into units until it runs out, the link stops or stalls, or
  * the framer fails. Returns the bytes taken. Thread: owner. */
 static size_t link_frame(iol_link_t *l, const char *p, size_t n) {
     size_t off = 0;
     bool first = true;
     while (l->state == LS_OPEN && !l->stopped && !l->stalled) {
-        if (l->has_next && iol_framer_at_boundary(&l->fr)) {
-            iol_framer_free(&l->fr);
-            iol_framer_init(&l->fr, &l->next);
-            l->has_next = false;
-        }
+        if (l->has_next && iol_framer_at_boundary(&l->fr)) link_apply_next(l);
         if (off == n && !first && !iol_framer_failed(&l->fr)) break;
         first = false;
         size_t used = 0;
@@ -552,6 +584,7 @@ static size_t link_frame(iol_link_t *l, const char *p, size_t n) {
         /* Bytes taken after the unit (a command partly received) are not
          * part of it. */
         u->offset = l->consumed - l->fr.since_unit - u->wire_len;
+        if (u->kind == IOL_UNIT_PAYLOAD && l->sink_fd >= 0) link_sink_chunk(l, u);
         if ((l->fr.f.flags & IOL_FRAMING_STOP) || u->last) {
             u->stopped = true;
             l->stopped = true;
@@ -691,14 +724,13 @@ static void io_msg(iol_link_t *l, uint64_t kind, void *ptr) {
         link_framing_t *fm = ptr;
         if (l->state < LS_CLOSING) {
             l->next = fm->f;
+            l->next_sink = fm->sink;
             l->has_next = true;
             l->stopped = false;
             if (l->state == LS_OPEN) {
                 link_process(l, NULL, 0);
             } else if (iol_framer_at_boundary(&l->fr)) {
-                iol_framer_free(&l->fr);
-                iol_framer_init(&l->fr, &l->next);
-                l->has_next = false;
+                link_apply_next(l);
             }
         }
         kl_free(fm);
@@ -852,6 +884,7 @@ int iol_connect(const iol_link_opts_t *o, iol_link_t **out, const char **err) {
     l->hooks = *o->hooks;
     l->ud = o->ud;
     l->fd = -1;
+    l->sink_fd = l->next_sink = -1;
     iol_reply_init(&l->out);
     iol_framer_init(&l->fr, &o->framing);
     *out = l;
@@ -887,6 +920,21 @@ int iol_link_set_framing(iol_link_t *l, const iol_framing_t *f) {
     link_framing_t *fm = kl_malloc(sizeof(*fm));
     fm->l = l;
     fm->f = *f;
+    fm->sink = -1;
+    to_io(l, LM_FRAMING, fm);
+    return 0;
+}
+
+int iol_link_set_framing_sink(iol_link_t *l, const iol_framing_t *f, int fd) {
+    const char *why;
+    if (iol_framing_check(f, &why) != 0 || fd < 0 ||
+        (f->kind != IOL_FRAMING_RAW_LEN && f->kind != IOL_FRAMING_RAW_EOF))
+        return UV_EINVAL;
+    if (l->exec_closing || L.shutting_down) return 0;
+    link_framing_t *fm = kl_malloc(sizeof(*fm));
+    fm->l = l;
+    fm->f = *f;
+    fm->sink = fd;
     to_io(l, LM_FRAMING, fm);
     return 0;
 }

@@ -69,7 +69,10 @@ static void abort_failover(const char *why) {
         kl_notice("FAILOVER to %s:%d aborted: %s", F.host, F.port, why);
     else
         kl_notice("FAILOVER to any replica aborted: %s", why);
-    if (g_failover_state == FAILOVER_IN_PROGRESS) replica_unset_master();
+    if (g_failover_state == FAILOVER_IN_PROGRESS) {
+        replica_clear_failover_psync();
+        replica_unset_master();
+    }
     clear_state();
 }
 
@@ -90,7 +93,11 @@ static void go(const char *host, int port) {
     kl_notice("Failover target %s:%d is synced, failing over.", F.host, port);
     g_failover_state = FAILOVER_IN_PROGRESS;
     char err[256];
-    if (replica_set_master(F.host, port, err, sizeof(err)) != 0) abort_failover(err);
+    if (replica_set_master(F.host, port, err, sizeof(err)) != 0) {
+        abort_failover(err);
+        return;
+    }
+    replica_set_failover_psync(failover__psync_result);
 }
 
 void failover__cron(void) {

@@ -828,7 +828,7 @@ static void cmd_role(client_t *c) {
         reply_bulk_cstr(c, replica_master_host());
         reply_int(c, replica_master_port());
         reply_bulk_cstr(c, replica_role_state());
-        reply_int(c, replica_master_client() ? g_repl.master_repl_offset : -1);
+        reply_int(c, replica_role_offset());
         return;
     }
     reply_array(c, 3);
@@ -898,23 +898,6 @@ void master_info_fields(kl_buf_t *out) {
         kl_buf_appendf(out, "slave%d:ip=%s,port=%d,state=%s,offset=%lld,lag=%lld\r\n", id++, ip,
                        p->listening_port, state, p->ack_off, lag);
     }
-}
-
-/* ---------------------------------------------------------------- RDB info */
-
-void repl__save_info(struct snap_opts *o) {
-    if (!repl_is_replica() && repl__rbuf) {
-        int db = repl__stream_db();
-        o->with_repl = true;
-        o->repl_stream_db = db < 0 ? 0 : db;
-    } else if (repl_is_replica() && replica_master_client()) {
-        o->with_repl = true;
-        o->repl_stream_db = replica_master_client()->db_id;
-    } else {
-        return;
-    }
-    o->repl_id = g_repl.replid;
-    o->repl_offset = g_repl.master_repl_offset;
 }
 
 /* ---------------------------------------------------------------- cron */
@@ -1056,7 +1039,7 @@ void master_init(void) {
     exec_set_woff_source(&g_repl.master_repl_offset);
     exec_set_closed_hook(master_client_closed);
     exec_set_repl_payload_hook(payload_sent);
-    persistence_repl_hooks_t h = {.save_info = repl__save_info, .child_done = child_done};
+    persistence_repl_hooks_t h = {.child_done = child_done}; /* save_info: replica.c's */
     persistence_set_repl_hooks(&h);
     admin_shutdown_hooks_t sh = {.lagging = replicas_lagging,
                                  .request_acks = master__request_acks,

@@ -13,10 +13,6 @@ void repl__stream_update(void);
 
 /* The database the write path's stream last selected, -1: none yet. */
 int repl__stream_db(void);
-/* The RDB AUX fields of replication (rdbPopulateSaveInfo), for every
- * snapshot (master.c registers it with admin/persistence). */
-struct snap_opts;
-void repl__save_info(struct snap_opts *o);
 
 /* A replica's ACK moved (master.c): recount, answer WAITs. */
 void master__acks_changed(void);

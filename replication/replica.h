@@ -10,6 +10,7 @@
 #ifndef KL_REPLICA_H
 #define KL_REPLICA_H
 
+#include "cmd.h"
 #include "kl_util.h"
 
 #include <stdbool.h>
@@ -42,6 +43,15 @@ int replica_master_port(void);
 /* The client running our master's stream, NULL when none. */
 struct client *replica_master_client(void);
 
+/* FAILOVER (master.c, Redis 7.0's coordinated failover): after
+ * replica_set_master(target), the PSYNC to the target carries FAILOVER so
+ * it promotes itself. result(true) once it answers +CONTINUE or
+ * +FULLRESYNC, result(false) when it answers anything else; a failed
+ * connection retries with FAILOVER again until
+ * replica_clear_failover_psync() (FAILOVER ABORT / its timeout). */
+void replica_set_failover_psync(void (*result)(bool accepted));
+void replica_clear_failover_psync(void);
+
 /* REPLCONF GETACK received from our master: answer REPLCONF ACK <offset>. */
 void replica_send_ack(void);
 
@@ -51,6 +61,12 @@ void replica_info_fields(kl_buf_t *out);
 /* ROLE's reply for a replica: host, port, state, offset (the reply
  * building is the caller's; these give the values). */
 const char *replica_role_state(void);
+/* ROLE's offset for a replica: the offset applied from our master, -1
+ * while there is no master client (Redis's server.master->reploff). */
+long long replica_role_offset(void);
+
+/* REPLICAOF and SLAVEOF (registered by main.c). */
+extern kl_command_t cmds_replica[];
 
 void replica_init(void);
 void replica_cron(

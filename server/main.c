@@ -24,6 +24,7 @@
 #include "tls.h"
 #include "reply.h"
 #include "repl.h"
+#include "replica.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -535,6 +536,7 @@ int main(int argc, char **argv) {
     cmd_table_register(cmds_persistence);
     cmd_table_register(cmds_dump);
     cmd_table_register(cmds_aof);
+    cmd_table_register(cmds_replica);
     repl_init();
     memory_note_startup(); /* the last start-up step before the I/O layer and clients */
     iol_limits_t limits = limits_from_config();

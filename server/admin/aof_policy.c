@@ -530,6 +530,22 @@ static void aof_turn_off(void) {
     A.scheduled = false;
 }
 
+void aof_stop_for_sync(void) {
+    if (A.state == AOF_OFF) return;
+    kl_notice("Stopping the append only file for the MASTER <-> REPLICA synchronization");
+    aof_turn_off();
+}
+
+void aof_restart_after_sync(void) {
+    if (!g_cfg.appendonly || A.state != AOF_OFF) return;
+    char *err = NULL;
+    if (aof_turn_on(&err) != 0) {
+        kl_warning("Failed enabling the AOF after successful master synchronization! (%s)",
+                   err ? err : "error");
+        kl_free(err);
+    }
+}
+
 static int apply_appendonly(char **err) {
     if (g_cfg.appendonly) return aof_turn_on(err);
     aof_turn_off();

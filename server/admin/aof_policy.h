@@ -30,6 +30,11 @@ void aof_cron(void);
 bool aof_child_running(void);
 /* Shutdown: kill a rewrite child, write and fsync what is buffered. */
 void aof_shutdown(void);
+/* A replica's full sync (Redis's stopAppendOnly / restartAOFAfterSYNC):
+ * the AOF stops before the old data is flushed, and with appendonly yes it
+ * starts again from a rewrite of the loaded dataset. */
+void aof_stop_for_sync(void);
+void aof_restart_after_sync(void);
 /* DEBUG LOADAOF: flush, empty the dataset, load the AOF again. */
 int aof_debug_loadaof(void);
 /* INFO persistence: the aof_* fields, and the ones shown while it is on. */

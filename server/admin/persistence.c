@@ -46,11 +46,13 @@ static int64_t mstime(void) {
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* Replication's part (persistence_set_repl_hooks). */
 static persistence_repl_hooks_t repl_hooks;
 
-void persistence_set_repl_hooks(const persistence_repl_hooks_t *h) {
-    repl_hooks = *h;
-}
+/* A load other than start-up's (a replica's full sync): its callback. */
+static void (*file_done)(void *arg, int rc, const rdb_load_info_t *info, const char *err);
+static void *file_done_arg;
+static iol_timer_t *file_timer;
 
 static void fill_opts(snap_opts_t *o) {
     memset(o, 0, sizeof(*o));
@@ -60,6 +62,12 @@ static void fill_opts(snap_opts_t *o) {
 
 void persistence_fill_snap_opts(snap_opts_t *o) {
     fill_opts(o);
+}
+
+void persistence_set_repl_hooks(const persistence_repl_hooks_t *h) {
+    if (h->save_info) repl_hooks.save_info = h->save_info;
+    if (h->loaded) repl_hooks.loaded = h->loaded;
+    if (h->child_done) repl_hooks.child_done = h->child_done;
 }
 
 static int load_flags(void) {
@@ -257,7 +265,11 @@ static void loading_finish(void) {
     if (in->empty_keys_skipped)
         kl_warning("Done loading RDB, empty keys skipped: %llu.",
                    (unsigned long long)in->empty_keys_skipped);
-    kl_notice("DB loaded from disk: %.3f seconds", (double)(mstime() - loading_start_ms) / 1000.0);
+    if (!file_done) {
+        kl_notice("DB loaded from disk: %.3f seconds",
+                  (double)(mstime() - loading_start_ms) / 1000.0);
+        if (repl_hooks.loaded) repl_hooks.loaded(in);
+    }
     rdb_loader_close(loader);
     loader = NULL;
     g_srv.loading = false;
@@ -287,6 +299,63 @@ static void load_timer_cb(iol_timer_t *t, void *arg) {
             return;
         }
     } while (mstime() < until);
+}
+
+/* persistence_load_file's steps: as load_timer_cb, but an error ends the
+ * load (the caller decides) instead of the process. */
+static void file_timer_cb(iol_timer_t *t, void *arg) {
+    (void)arg;
+    int64_t until = mstime() + 20;
+    kv_update_time();
+    do {
+        rdb_err_t err;
+        int rc = rdb_loader_step(loader, (size_t)g_cfg.loading_process_events_interval_bytes, &err);
+        if (rc == 1) continue;
+        iol_timer_stop(t);
+        void (*done)(void *, int, const rdb_load_info_t *, const char *) = file_done;
+        void *done_arg = file_done_arg;
+        if (rc == 0) {
+            rdb_load_info_t info = *rdb_loader_info(loader);
+            loading_finish();
+            file_done = NULL;
+            done(done_arg, 0, &info, NULL);
+        } else {
+            char msg[320];
+            snprintf(msg, sizeof(msg), "%s (at offset %zu)", err.msg, err.offset);
+            rdb_load_info_t info = *rdb_loader_info(loader);
+            rdb_loader_close(loader);
+            loader = NULL;
+            g_srv.loading = false;
+            file_done = NULL;
+            done(done_arg, -1, &info, msg);
+        }
+        return;
+    } while (mstime() < until);
+}
+
+int persistence_load_file(const char *path, bool replica,
+                          void (*done)(void *arg, int rc, const rdb_load_info_t *info,
+                                       const char *err),
+                          void *arg, char *err, size_t errlen) {
+    if (loader || g_srv.loading) {
+        snprintf(err, errlen, "a load is already in progress");
+        return -1;
+    }
+    int flags = load_flags();
+    if (replica) flags &= ~RDB_LOAD_SKIP_EXPIRED; /* the master expires them */
+    rdb_err_t e;
+    loader = rdb_loader_open_file(path, flags, &e);
+    if (!loader) {
+        snprintf(err, errlen, "%s", e.msg);
+        return -1;
+    }
+    file_done = done;
+    file_done_arg = arg;
+    g_srv.loading = true;
+    loading_start_ms = mstime();
+    if (!file_timer) file_timer = iol_timer_new(file_timer_cb, NULL);
+    iol_timer_start(file_timer, 0, 1);
+    return 0;
 }
 
 /* Start-up with appendonly yes: the AOF directory instead of the RDB file. */

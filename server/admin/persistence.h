@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "kl_util.h"
+#include "rdb.h"
 #include "snapshot.h"
 
 #include <stdbool.h>
@@ -36,19 +37,37 @@ void persistence_after_flushall(void);
 int persistence_prepare_shutdown(int flags);
 /* DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: 0, or -1 with msg set. */
 int persistence_debug_reload(bool save, bool flush, bool merge, const char **msg);
+/* What replication adds to persistence (a lower layer never calls up, so
+ * replication registers these): save_info fills the replication fields of
+ * a save (Redis's rdbPopulateSaveInfo: repl-stream-db, repl-id,
+ * repl-offset AUX fields), loaded gets the start-up load's info (a
+ * restarted replica or master restores its replication ID and offset from
+ * it). Either may be NULL. Thread: main, at start-up. */
+typedef struct persistence_repl_hooks {
+    void (*save_info)(snap_opts_t *o);
+    void (*loaded)(const rdb_load_info_t *info);
+    /* Every finished snapshot child: a BGSAVE, or the diskless sync child
+     * when to_fds. */
+    void (*child_done)(bool ok, bool to_fds);
+} persistence_repl_hooks_t;
+/* Registers the non-NULL hooks of h (the replica and master sides each
+ * register theirs). */
+void persistence_set_repl_hooks(const persistence_repl_hooks_t *h);
+/* Load the RDB file at path into the (already flushed) keyspace in steps,
+ * like the start-up load: g_srv.loading is set (-LOADING for clients, the
+ * INFO loading fields) until done(arg, rc, info, err) runs from the main
+ * loop: rc 0 with the file's info, or -1 with err saying why (the keys
+ * loaded so far stay: the caller flushes them). replica: keys already
+ * expired are kept (the master expires them). Returns 0, or -1 with err
+ * filled when the file cannot be opened (done is not called). Thread:
+ * executor. */
+int persistence_load_file(const char *path, bool replica,
+                          void (*done)(void *arg, int rc, const rdb_load_info_t *info,
+                                       const char *err),
+                          void *arg, char *err, size_t errlen);
 /* The INFO persistence section. */
 void persistence_info(kl_buf_t *b);
 
-/* Replication's part in snapshots, registered from above: save_info fills
- * the replication AUX fields of every RDB written (Redis's
- * rdbPopulateSaveInfo; leaves with_repl false when there is nothing to
- * say); child_done hears of every finished snapshot child (a BGSAVE, or
- * the diskless sync child when to_fds). Thread: executor. */
-typedef struct persistence_repl_hooks {
-    void (*save_info)(snap_opts_t *o);
-    void (*child_done)(bool ok, bool to_fds);
-} persistence_repl_hooks_t;
-void persistence_set_repl_hooks(const persistence_repl_hooks_t *h);
 /* The options every snapshot of this server is written with. */
 void persistence_fill_snap_opts(snap_opts_t *o);
 /* BGSAVE to dbfilename for a replica's full sync (disk target). 0 or -1

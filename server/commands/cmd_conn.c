@@ -360,6 +360,10 @@ static void client_kill(client_t *c) {
         exec_client_kill(x, x == c);
         killed++;
     }
+    /* Our master's client is not in the registry (exec_kill_master). */
+    if (type && !strcasecmp(type, "master") && !have_id && !addr && !laddr && !maxage &&
+        exec_kill_master())
+        killed++;
     reply_int(c, killed);
 }
 

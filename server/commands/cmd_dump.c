@@ -101,7 +101,7 @@ static void cmd_restore(client_t *c) {
     }
     bool deleted = replace && db_delete(c->db, key->ptr, key->len);
     if (ttl && !absttl) ttl += g_kv.mstime;
-    if (ttl && ttl <= g_kv.mstime) {
+    if (ttl && ttl <= g_kv.mstime && !g_kv.replica) {
         /* Already expired: nothing is created (Redis's checkAlreadyExpired). */
         if (deleted) {
             prop_arg_t v[2] = {PROP_STR("DEL"), prop_arg(key)};

@@ -428,7 +428,7 @@ static void expire_generic(client_t *c, long long basetime, int seconds) {
     }
     /* Propagated with an absolute time (PEXPIREAT key ms, the NX/XX/GT/LT
      * options kept as received), or as DEL/UNLINK when that time passed. */
-    bool deleted = when <= g_kv.mstime;
+    bool deleted = when <= g_kv.mstime && !g_kv.replica; /* checkAlreadyExpired */
     if (deleted) {
         bool lazy = g_cfg.lazyfree_lazy_expire != 0;
         db_delete_lazy(db, k->ptr, k->len, lazy);

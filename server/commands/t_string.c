@@ -317,7 +317,7 @@ static void string_getex_cmd(client_t *c) {
 
     /* GETEX itself never reaches an AOF or a replica: it goes as DEL or
      * UNLINK, PEXPIREAT with an absolute time, or PERSIST. */
-    if ((flags & (SETOPT_EXAT | SETOPT_PXAT)) && when <= g_kv.mstime) {
+    if ((flags & (SETOPT_EXAT | SETOPT_PXAT)) && when <= g_kv.mstime && !g_kv.replica) {
         /* An absolute time already in the past deletes the key at once. */
         bool lazy = g_cfg.lazyfree_lazy_expire != 0;
         db_delete_lazy(db, k->ptr, k->len, lazy);

@@ -374,7 +374,7 @@ static const cfg_entry_t cfg_table[] = {
     BOOL("stop-writes-on-bgsave-error", NULL, 0, stop_writes_on_bgsave_error, 1),
     BOOL("rdbcompression", NULL, 0, rdbcompression, 1),
     BOOL("rdbchecksum", NULL, IMM, rdbchecksum, 1),
-    BOOL("rdb-del-sync-files", NULL, CPT, rdb_del_sync_files, 0),
+    BOOL("rdb-del-sync-files", NULL, 0, rdb_del_sync_files, 0),
     BOOL("rdb-save-incremental-fsync", NULL, 0, rdb_save_incremental_fsync, 1),
     INT("rdb-key-save-delay", NULL, CF_HIDDEN, rdb_key_save_delay, INT_MIN, INT_MAX, 0),
     INT("key-load-delay", NULL, CF_HIDDEN, key_load_delay, INT_MIN, INT_MAX, 0),
@@ -391,23 +391,23 @@ static const cfg_entry_t cfg_table[] = {
     BOOL("aof-timestamp-enabled", NULL, 0, aof_timestamp_enabled, 0),
     BOOL("aof-rewrite-incremental-fsync", NULL, 0, aof_rewrite_incremental_fsync, 1),
     BOOL("aof-disable-auto-gc", NULL, 0, aof_disable_auto_gc, 0),
-    SPECIAL("replicaof", "slaveof", CPT | IMM | CF_MULTI_ARG, sp_replicaof, ""),
-    STR("masterauth", NULL, CPT | CF_SENSITIVE | NUL_ | CF_ALWAYS_WRITE, masterauth, ""),
-    STR("masteruser", NULL, CPT | NUL_, masteruser, ""),
-    BOOL("replica-serve-stale-data", "slave-serve-stale-data", CPT, replica_serve_stale_data, 1),
-    BOOL("replica-read-only", "slave-read-only", CPT, replica_read_only, 1),
-    BOOL("replica-ignore-maxmemory", "slave-ignore-maxmemory", CPT, replica_ignore_maxmemory, 1),
-    BOOL("replica-lazy-flush", "slave-lazy-flush", CPT, replica_lazy_flush, 0),
-    INT("replica-priority", "slave-priority", CPT, replica_priority, 0, INT_MAX, 100),
-    BOOL("replica-announced", NULL, CPT, replica_announced, 1),
-    STR("replica-announce-ip", "slave-announce-ip", CPT | NUL_, replica_announce_ip, ""),
-    INT("replica-announce-port", "slave-announce-port", CPT, replica_announce_port, 0, 65535, 0),
+    SPECIAL("replicaof", "slaveof", IMM | CF_MULTI_ARG, sp_replicaof, ""),
+    STR("masterauth", NULL, CF_SENSITIVE | NUL_ | CF_ALWAYS_WRITE, masterauth, ""),
+    STR("masteruser", NULL, NUL_, masteruser, ""),
+    BOOL("replica-serve-stale-data", "slave-serve-stale-data", 0, replica_serve_stale_data, 1),
+    BOOL("replica-read-only", "slave-read-only", 0, replica_read_only, 1),
+    BOOL("replica-ignore-maxmemory", "slave-ignore-maxmemory", 0, replica_ignore_maxmemory, 1),
+    BOOL("replica-lazy-flush", "slave-lazy-flush", 0, replica_lazy_flush, 0),
+    INT("replica-priority", "slave-priority", 0, replica_priority, 0, INT_MAX, 100),
+    BOOL("replica-announced", NULL, 0, replica_announced, 1),
+    STR("replica-announce-ip", "slave-announce-ip", NUL_, replica_announce_ip, ""),
+    INT("replica-announce-port", "slave-announce-port", 0, replica_announce_port, 0, 65535, 0),
     BOOL("replica-ignore-disk-write-errors", NULL, CPT, replica_ignore_disk_write_errors, 0),
     BOOL("repl-diskless-sync", NULL, 0, repl_diskless_sync, 1),
     INT("repl-diskless-sync-delay", NULL, 0, repl_diskless_sync_delay, 0, INT_MAX, 5),
     INT("repl-diskless-sync-max-replicas", NULL, 0, repl_diskless_sync_max_replicas, 0, INT_MAX,
         0),
-    ENUM("repl-diskless-load", NULL, CPT, repl_diskless_load, repl_diskless_load_enum, 0),
+    ENUM("repl-diskless-load", NULL, 0, repl_diskless_load, repl_diskless_load_enum, 0),
     BOOL("repl-disable-tcp-nodelay", NULL, CPT, repl_disable_tcp_nodelay, 0),
     MEM("repl-backlog-size", NULL, 0, repl_backlog_size, 1, LLONG_MAX, MB),
     LL("repl-backlog-ttl", NULL, 0, repl_backlog_ttl, 0, LONG_MAX, 3600),
@@ -1219,18 +1219,45 @@ static int replicaof_set(const cfg_entry_t *e, int argc, char **argv, char *reas
         snprintf(reason, REASON_SIZE, "wrong number of arguments");
         return -1;
     }
-    if (!strcasecmp(argv[0], "no") && !strcasecmp(argv[1], "one")) return 0;
+    (void)e;
+    if (!strcasecmp(argv[0], "no") && !strcasecmp(argv[1], "one")) {
+        g_cfg.replicaof_host[0] = '\0';
+        g_cfg.replicaof_port = 0;
+        return 0;
+    }
     port = strtol(argv[1], &end, 10);
     if (port < 0 || port > 65535 || *end != '\0') {
         snprintf(reason, REASON_SIZE, "Invalid master port");
         return -1;
     }
-    snprintf(reason, REASON_SIZE, "keyloom has no replication support; use replicaof no one");
-    return -1;
+    if (strlen(argv[0]) >= sizeof(g_cfg.replicaof_host)) {
+        snprintf(reason, REASON_SIZE, "master host name too long");
+        return -1;
+    }
+    snprintf(g_cfg.replicaof_host, sizeof(g_cfg.replicaof_host), "%s", argv[0]);
+    g_cfg.replicaof_port = (int)port;
+    return 0;
+}
+
+/* The master in effect: replication's (REPLICAOF changes it at run time)
+ * once it registered, else the directive's value. */
+static const char *(*replicaof_source)(int *port);
+
+void config_set_replicaof_source(const char *(*source)(int *port)) {
+    replicaof_source = source;
+}
+
+static const char *replicaof_current(int *port) {
+    if (replicaof_source) return replicaof_source(port);
+    *port = g_cfg.replicaof_port;
+    return g_cfg.replicaof_host[0] ? g_cfg.replicaof_host : NULL;
 }
 
 static void replicaof_get(const cfg_entry_t *e, kl_buf_t *out) {
-    (void)out; /* never a replica */
+    (void)e;
+    int port;
+    const char *host = replicaof_current(&port);
+    if (host) kl_buf_appendf(out, "%s %d", host, port);
 }
 
 /* ---- Rewrite machinery -------------------------------------------------- */
@@ -1426,7 +1453,15 @@ static void pct_rewrite(const cfg_entry_t *e, rw_state_t *st) {
 }
 
 static void replicaof_rewrite(const cfg_entry_t *e, rw_state_t *st) {
-    rw_mark(st, e); /* never a replica: drop any "replicaof no one" line */
+    int port;
+    const char *host = replicaof_current(&port);
+    if (!host) {
+        rw_mark(st, e); /* a master: drop any replicaof line, as Redis */
+        return;
+    }
+    kl_buf_t b = {0};
+    kl_buf_appendf(&b, "replicaof %s %d", host, port);
+    rw_line(st, e, kl_buf_detach(&b), 1);
 }
 
 static const cfg_special_t sp_bind = {bind_set,  bind_get,  bind_rewrite,

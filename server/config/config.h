@@ -16,7 +16,7 @@
  * fields are grouped at the end of kl_config_t and config_load() logs one
  * warning listing those set to a non-default value. Settings that would
  * silently change semantics are refused instead:
- * "appendonly yes", "replicaof <host> <port>" and "cluster-enabled yes". */
+ * "appendonly yes" (before the AOF existed) and "cluster-enabled yes". */
 #ifndef KL_CONFIG_H
 #define KL_CONFIG_H
 
@@ -234,6 +234,11 @@ typedef struct kl_config {
     int aof_rewrite_incremental_fsync;
     int aof_disable_auto_gc;
     /* Replication */
+    /* The replicaof directive (start-up only; REPLICAOF changes the master
+     * at run time in replication/, which reports it back through
+     * config_set_replicaof_source): "" when none. */
+    char replicaof_host[256];
+    int replicaof_port;
     char *masterauth; /* sensitive */
     char *masteruser;
     int replica_serve_stale_data;
@@ -364,6 +369,11 @@ int config_set_ex(int argc, const char **argv, const size_t *lens, unsigned flag
  * which config_set() frees. */
 typedef int (*config_apply_fn)(char **err);
 int config_register_apply(const char *name, config_apply_fn fn);
+
+/* replication/ registers where CONFIG GET/REWRITE read the master in
+ * effect (host, or NULL when not a replica; *port). Thread: main, at
+ * start-up. */
+void config_set_replicaof_source(const char *(*source)(int *port));
 
 /* CONFIG REWRITE: rewrite the startup config file in place like Redis 7.0:
  * comments, blank lines and the order of directives are kept; a directive's

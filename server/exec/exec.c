@@ -114,6 +114,11 @@ static iol_client_t *hook_accept(int fd, int kind, const char *peer, const char 
 
 static int exec_batch(client_t *c);
 
+/* exec_internal_run_each's callback, for the client it runs. */
+static client_t *internal_each_client;
+static void (*internal_each)(void *arg, client_t *c, uint32_t i);
+static void *internal_each_arg;
+
 client_t *exec_internal_client_new(uint32_t flags) {
     iol_client_t *io = iol_client_new(sizeof(client_t));
     client_t *c = client_of(io);
@@ -130,11 +135,45 @@ client_t *exec_internal_client_new(uint32_t flags) {
 
 int exec_internal_run(client_t *c, resp_batch_t *b) {
     iol_client_detached_hand(c->io, b);
-    exec_batch(c); /* CF_DENY_BLOCKING: nothing parks */
+    /* CF_DENY_BLOCKING: nothing parks. A batch cut after 1 MB of replies
+     * (output back-pressure) goes on at once: nobody reads an internal
+     * client's replies, so they are dropped, and every command runs. */
+    for (;;) {
+        exec_batch(c);
+        if (!(iol_client_hand_flags(c->io) & IOL_HAND_MORE)) break;
+        iol_client_hand_clear(c->io, IOL_HAND_MORE);
+        iol_reply_free(c->reply);
+        iol_reply_init(c->reply);
+    }
     iol_client_release(c->io);
     iol_reply_free(c->reply);
     iol_reply_init(c->reply);
     return 0;
+}
+
+static bool (*master_killer)(void);
+
+void exec_set_master_killer(bool (*kill)(void)) {
+    master_killer = kill;
+}
+
+bool exec_kill_master(void) {
+    return master_killer && master_killer();
+}
+
+int exec_internal_run_each(client_t *c, resp_batch_t *b,
+                           void (*after)(void *arg, client_t *c, uint32_t i), void *arg) {
+    client_t *saved_c = internal_each_client;
+    void (*saved_fn)(void *, client_t *, uint32_t) = internal_each;
+    void *saved_arg = internal_each_arg;
+    internal_each_client = c;
+    internal_each = after;
+    internal_each_arg = arg;
+    int rc = exec_internal_run(c, b);
+    internal_each_client = saved_c;
+    internal_each = saved_fn;
+    internal_each_arg = saved_arg;
+    return rc;
 }
 
 void exec_internal_client_free(client_t *c) {
@@ -249,6 +288,14 @@ void exec_set_write_check(const char *(*check)(client_t *c)) {
     write_check = check;
 }
 
+/* Refused while the link to the master is down and
+ * replica-serve-stale-data is no: a command without the stale flag, or an
+ * EXEC of a queue with one (Redis's is_denystale_command). */
+static bool is_deny_stale(client_t *c, const kl_command_t *cmd) {
+    if (!(cmd->flags & CMD_STALE)) return true;
+    return (c->flags & CF_MULTI) && multi_is_exec(cmd) && multi_queued_denies_stale(c);
+}
+
 /* What became of one command of a batch. */
 enum run_result {
     RUN_DONE = 0,    /* replied (run, queued or rejected) */
@@ -298,6 +345,9 @@ static kl_command_t *exec_check(client_t *c) {
     /* The AOF loader replays what was already accepted once: no policy
      * check applies (Redis calls the commands directly). */
     if (c->flags & CF_AOF_LOADER) return cmd;
+    /* So does our master's stream: what it ran, we run (Redis's
+     * mustObeyClient skips auth, OOM and READONLY for it). */
+    if (c->flags & CF_MASTER) return cmd;
     if (!c->authenticated && !(top->flags & CMD_NO_AUTH)) {
         cmd->rejected_calls++;
         g_srv.stat.rejected_calls++;
@@ -330,7 +380,21 @@ static kl_command_t *exec_check(client_t *c) {
             return NULL;
         }
     }
+    if (g_srv.replica && g_cfg.replica_read_only && is_write_cmd(c, cmd)) {
+        cmd->rejected_calls++;
+        g_srv.stat.rejected_calls++;
+        reply_error(c, "READONLY You can't write against a read only replica.");
+        return NULL;
+    }
     if (!pubsub_cmd_allowed(c, cmd)) return NULL; /* RESP2 subscribed mode */
+    if (g_srv.replica && !g_srv.master_link_up && !g_cfg.replica_serve_stale_data &&
+        is_deny_stale(c, cmd)) {
+        cmd->rejected_calls++;
+        g_srv.stat.rejected_calls++;
+        reply_error(c, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set "
+                       "to 'no'.");
+        return NULL;
+    }
     if (g_srv.loading && !(cmd->flags & CMD_LOADING)) {
         cmd->rejected_calls++;
         g_srv.stat.rejected_calls++;
@@ -346,7 +410,9 @@ static int exec_one(client_t *c) {
         multi_flag_error(c); /* a rejected command aborts the transaction */
         return RUN_DONE;
     }
-    if (g_srv.paused && !(c->flags & CF_MONITOR)) {
+    /* The master's stream is applied even under CLIENT PAUSE: an internal
+     * client cannot park, and the stream must not be lost. */
+    if (g_srv.paused && !(c->flags & (CF_MONITOR | CF_MASTER))) {
         if (g_srv.pause_all || is_write_for_pause(c, cmd)) return RUN_PAUSED;
     }
     if ((c->flags & CF_MULTI) && !multi_runs_immediately(cmd)) {
@@ -448,6 +514,7 @@ static int exec_batch(client_t *c) {
             return r;
         }
         after_command_flags(c);
+        if (c == internal_each_client) internal_each(internal_each_arg, c, i);
         /* Clients waiting on keys this command filled are served now, before
          * the next command (Redis's handleClientsBlockedOnKeys). */
         if (block_work_pending()) block_handle_pending();

@@ -107,5 +107,16 @@ void exec_set_repl_payload_hook(void (*fn)(client_t *c, int status));
 client_t *exec_internal_client_new(uint32_t flags);
 int exec_internal_run(client_t *c, resp_batch_t *b);
 void exec_internal_client_free(client_t *c);
+/* The master link's client is internal (not in the client registry):
+ * replication registers how CLIENT KILL TYPE master reaches it. kill drops
+ * the link (the master is then cached for a PSYNC) and returns whether
+ * there was one. Thread: main at start-up / executor. */
+void exec_set_master_killer(bool (*kill)(void));
+bool exec_kill_master(void);
+/* exec_internal_run, calling after(arg, c, i) once command i of b has been
+ * handled (run, queued inside MULTI, or rejected): a replica advances its
+ * offset command by command. Thread: executor. */
+int exec_internal_run_each(client_t *c, resp_batch_t *b,
+                           void (*after)(void *arg, client_t *c, uint32_t i), void *arg);
 
 #endif

@@ -42,7 +42,8 @@ struct multi_state {
     uint32_t nargs, args_cap;
     char *bytes;
     size_t nbytes, bytes_cap;
-    uint32_t flags; /* OR of the queued commands' flags */
+    uint32_t flags;     /* OR of the queued commands' flags */
+    uint32_t inv_flags; /* OR of their inverted flags (Redis's cmd_inv_flags) */
 };
 
 static void mstate_free(struct multi_state *m) {
@@ -90,11 +91,16 @@ void multi_queue(client_t *c, kl_command_t *cmd) {
         m->nbytes += a->len + 1;
     }
     m->flags |= cmd->flags;
+    m->inv_flags |= ~cmd->flags;
     reply_simple(c, "QUEUED");
 }
 
 uint32_t multi_queued_flags(const client_t *c) {
     return c->mstate ? c->mstate->flags : 0;
+}
+
+bool multi_queued_denies_stale(const client_t *c) {
+    return c->mstate && (c->mstate->inv_flags & CMD_STALE);
 }
 
 long multi_queued_count(const client_t *c) {

@@ -66,6 +66,9 @@ void multi_exec_rejected(client_t *c, const char *reason);
 /* OR of the command flags queued since MULTI (0 outside MULTI): EXEC of a
  * transaction with writes waits during CLIENT PAUSE WRITE. */
 uint32_t multi_queued_flags(const client_t *c);
+/* Is a command without the stale flag queued? (EXEC is then refused with
+ * -MASTERDOWN while a replica's link is down, replica-serve-stale-data no.) */
+bool multi_queued_denies_stale(const client_t *c);
 
 /* CLIENT LIST: queued commands (-1 outside MULTI) and their memory. */
 long multi_queued_count(const client_t *c);

@@ -51,6 +51,12 @@ typedef struct kl_server {
     /* While a dataset loads (start-up, DEBUG RELOAD runs in one go),
      * commands without CMD_LOADING get -LOADING (set by admin/persistence.c). */
     bool loading;
+    /* Set by replication/ (the executor never asks it): we are a replica
+     * (REPLICAOF host port in effect), and its link to the master is up and
+     * streaming. They drive -READONLY (replica-read-only) and -MASTERDOWN
+     * (replica-serve-stale-data no) in the pre-command checks. */
+    bool replica;
+    bool master_link_up;
     /* Set by SHUTDOWN once it saved (or was told not to): the exit path does
      * not save again. */
     bool shutdown_saved;

@@ -90,9 +90,15 @@ static bool unlink_value(kdb_t *db, const char *key, size_t klen, bool lazy) {
     return true;
 }
 
-bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
+/* force: delete even on a replica (a write lookup on a writable replica,
+ * Redis's EXPIRE_FORCE_DELETE_EXPIRED). */
+static bool expire_if_needed(kdb_t *db, const char *key, size_t klen, bool force) {
     int64_t when = db_get_expire(db, key, klen);
     if (when < 0 || when > g_kv.mstime) return false;
+    if (g_kv.replica) {
+        if (g_kv.master_running) return false; /* the master's view */
+        if (!force) return true;               /* hidden, deleted by the master's DEL */
+    }
     /* Before the delete: key may be the entry's own copy (RANDOMKEY). The
      * executor notifies "expired" and breaks WATCHes on it, as Redis 7.0. */
     kv__hooks.expired(db, key, klen);
@@ -100,6 +106,10 @@ bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
     unlink_value(db, key, klen, g_cfg.lazyfree_lazy_expire);
     g_kv.stat.expiredkeys++;
     return true;
+}
+
+bool db_expire_if_needed(kdb_t *db, const char *key, size_t klen) {
+    return expire_if_needed(db, key, klen, false);
 }
 
 kobj_t *db_peek(kdb_t *db, const char *key, size_t klen) {
@@ -110,7 +120,7 @@ kobj_t *db_peek(kdb_t *db, const char *key, size_t klen) {
 kobj_t *db_lookup_write(kdb_t *db, const char *key, size_t klen) {
     dict_entry_t *e = dict_find(db->keys, key, klen);
     if (!e) return NULL;
-    if (db_expire_if_needed(db, key, klen)) return NULL;
+    if (expire_if_needed(db, key, klen, !g_cfg.replica_read_only)) return NULL;
     kobj_t *o = dict_entry_val(e);
     db_touch(o);
     return o;
@@ -392,7 +402,7 @@ static void expire_scan_cb(void *priv, dict_entry_t *e) {
 }
 
 void db_active_expire_cycle(long long budget_us) {
-    if (!g_kv.active_expire_enabled) return;
+    if (!g_kv.active_expire_enabled || g_kv.replica) return;
     long long start = kl_ustime();
     long total_sampled = 0, total_expired = 0;
     for (int i = 0; i < ndbs; i++) {

@@ -284,6 +284,7 @@ static uint64_t time_limit_us(void) {
 
 int evict_perform(void) {
     if (!g_cfg.maxmemory) return EVICT_OK;
+    if (g_kv.replica && g_cfg.replica_ignore_maxmemory) return EVICT_OK; /* the master's job */
     size_t used = kl_used_memory();
     if (used <= g_cfg.maxmemory) return EVICT_OK;
     int policy = g_cfg.maxmemory_policy;

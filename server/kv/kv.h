@@ -56,6 +56,14 @@ typedef struct kv_state {
     uint32_t lruclock; /* seconds, 24 bits, refreshed with the clock */
     uint64_t cmd_seq;  /* bumped by the executor per command (LFU: one access per command) */
     bool active_expire_enabled;
+    /* Set by replication (through the executor's layers, never read up):
+     * replica: we replicate a master, so expiry is the master's business
+     * (Redis's expireIfNeeded on a replica): no active expiry, a logically
+     * expired key is hidden from reads but kept until the master's DEL, and
+     * eviction stops with replica-ignore-maxmemory. master_running: the
+     * master's stream is being applied now, and sees such keys as they are. */
+    bool replica;
+    bool master_running;
     kv_stats_t stat;
 } kv_state_t;
 

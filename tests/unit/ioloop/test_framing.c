@@ -572,6 +572,18 @@ static void check_req(fed_t *r, size_t chunk) {
     }
     cr_assert_eq(cmds, 3, "chunk %zu: %u commands", chunk, cmds);
     cr_assert_eq(wire_sum(r), sizeof(req_in) - 1);
+    /* Each unit carries its commands' raw bytes (a replica passes them on):
+     * together they are the input, byte for byte, whatever the splits. */
+    char raw[sizeof(req_in)];
+    size_t have = 0;
+    for (int i = 0; i < r->n; i++) {
+        cr_assert_eq(r->u[i]->len, r->u[i]->wire_len, "chunk %zu", chunk);
+        cr_assert_leq(have + r->u[i]->len, sizeof(req_in) - 1);
+        memcpy(raw + have, r->u[i]->data, r->u[i]->len);
+        have += r->u[i]->len;
+    }
+    cr_assert_eq(have, sizeof(req_in) - 1, "chunk %zu", chunk);
+    cr_assert_eq(memcmp(raw, req_in, have), 0, "chunk %zu", chunk);
     cr_assert_str_eq(
         resp_batch_argv(&r->u[r->n - 1]->batch, r->u[r->n - 1]->batch.ncmds - 1)[1].ptr, "1");
 }

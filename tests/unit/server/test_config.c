@@ -409,7 +409,13 @@ Test(config, load_special_directives) {
     load_ok("appendonly no\n");
     line_err("appendonly maybe", "argument must be 'yes' or 'no'");
     line_err("cluster-enabled yes", "keyloom has no cluster support; use cluster-enabled no");
-    line_err("replicaof 10.0.0.1 6379", "keyloom has no replication support; use replicaof no one");
+    load_ok("replicaof 10.0.0.1 6379\n");
+    cr_assert_str_eq(g_cfg.replicaof_host, "10.0.0.1");
+    cr_assert_eq(g_cfg.replicaof_port, 6379);
+    expect_get("replicaof", "10.0.0.1 6379");
+    load_ok("replicaof no one\n");
+    cr_assert_str_eq(g_cfg.replicaof_host, "");
+    expect_get("replicaof", "");
     line_err("replicaof a", "wrong number of arguments");
     line_err("replicaof a b", "Invalid master port");
     line_err("slaveof a 70000", "Invalid master port");
