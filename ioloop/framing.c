@@ -330,10 +330,19 @@ static int scan_reply(iol_framer_t *fr, const char *b, size_t n, size_t *end) {
             if (scan_push(fr, (int64_t)elems, t == '|') < 0) return IOL_FRAMER_ERROR;
             break;
         }
-        default:
+        default: {
+            /* Quote the line (printable bytes, at most 40) for the log, as
+             * Redis quotes what its master answered. */
+            char q[48];
+            size_t qn = 0;
+            q[qn++] = (unsigned char)t >= 32 && (unsigned char)t < 127 ? (char)t : '?';
+            for (size_t i = 0; i < sl && qn < 40; i++)
+                q[qn++] = (unsigned char)s[i] >= 32 && (unsigned char)s[i] < 127 ? s[i] : '?';
+            q[qn] = '\0';
             if (t == '\r') t = ' ';
-            return fail(fr, "Protocol error: unexpected reply type byte '%c'",
-                        (unsigned char)t >= 32 && (unsigned char)t < 127 ? t : '?');
+            return fail(fr, "Protocol error: unexpected reply type byte '%c' in '%s'",
+                        (unsigned char)t >= 32 && (unsigned char)t < 127 ? t : '?', q);
+        }
         }
         if (next > fr->max)
             return fail(fr, "reply larger than %llu bytes", (unsigned long long)fr->max);
