@@ -146,8 +146,10 @@ typedef struct iol_repl_io {
     bool close_after;  /* close once the payload is out (rdb-only) */
     bool stream_hold;  /* the stream waits for MSG_REPL_GO */
     bool polling;      /* poll started on pfd (a pipe with nothing to read) */
-    bool poll_inited;
-    uv_poll_t poll;
+    /* Watches pfd while a pipe has nothing to read. Its own allocation: it
+     * is closed (and epoll forgets pfd) before pfd is, and freed by its
+     * close callback, whenever that runs. */
+    uv_poll_t *poll;
     /* The write in flight. */
     uint8_t wkind;
     char *hdr; /* header, until queued */
@@ -726,7 +728,17 @@ static void io_update_reading(iol_client_t *c) {
  * the buffer grew (MSG_REPL_FEED, at most one in flight per replica). */
 
 static void repl_poll_closed(uv_handle_t *h) {
-    kl_free(h->data);
+    kl_free(h);
+}
+
+/* Stop watching the payload's descriptor, before it is closed: a handle
+ * left behind would later drop from epoll whatever socket reuses the
+ * number (it once took a replica link's socket with it). */
+static void repl_poll_release(iol_repl_io_t *r) {
+    if (!r->poll) return;
+    uv_close((uv_handle_t *)r->poll, repl_poll_closed);
+    r->poll = NULL;
+    r->polling = false;
 }
 
 /* Release a replica's I/O side: its block reference, its payload source.
@@ -740,13 +752,9 @@ static void io_repl_free(iol_repl_io_t *r) {
     r->pbuf = NULL;
     kl_free(r->hdr);
     r->hdr = NULL;
+    repl_poll_release(r);
     if (r->pfd >= 0) close(r->pfd);
     r->pfd = -1;
-    if (r->poll_inited) {
-        r->poll.data = r;
-        uv_close((uv_handle_t *)&r->poll, repl_poll_closed);
-        return;
-    }
     kl_free(r);
 }
 
@@ -858,16 +866,18 @@ static int io_repl_read(iol_client_t *c) {
         got = read(r->pfd, r->pbuf, want);
     } while (got < 0 && errno == EINTR);
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (!r->poll_inited) {
-            int err = uv_poll_init(c->thread->loop, &r->poll, r->pfd);
+        if (!r->poll) {
+            r->poll = kl_malloc(sizeof(*r->poll));
+            int err = uv_poll_init(c->thread->loop, r->poll, r->pfd);
             if (err) {
+                kl_free(r->poll);
+                r->poll = NULL;
                 io_repl_fail(c, err, "cannot watch the RDB pipe");
                 return -1;
             }
-            r->poll_inited = true;
-            r->poll.data = r;
+            r->poll->data = r;
         }
-        int err = uv_poll_start(&r->poll, UV_READABLE, repl_on_poll);
+        int err = uv_poll_start(r->poll, UV_READABLE, repl_on_poll);
         if (err) {
             io_repl_fail(c, err, "cannot watch the RDB pipe");
             return -1;
@@ -956,15 +966,12 @@ static void io_repl_pump(iol_client_t *c) {
                 int rc = io_repl_read(c);
                 if (rc < 0 || rc == 2) return;
                 if (rc == 0) {
+                    repl_poll_release(r);
                     close(r->pfd);
                     r->pfd = -1;
                     kl_free(r->pbuf);
                     r->pbuf = NULL;
                     r->plen = r->ppos = 0;
-                    if (r->poll_inited) {
-                        /* The handle goes with the struct; stop using it. */
-                        uv_poll_stop(&r->poll);
-                    }
                     io_repl_report(c, 0);
                     if (r->close_after) {
                         c->io_flags |= IOF_CLOSE_AFTER_WRITE;
