@@ -286,7 +286,7 @@ static uint64_t fz_walk(kobj_t *o, bool deep) {
 
 /* Walk o, save it, load the saved bytes back with the same flags, and check
  * that the copy is the same value. Does not free o. */
-static void fz_check_value(kobj_t *o, int flags) {
+__attribute__((unused)) static void fz_check_value(kobj_t *o, int flags) {
     bool deep = (flags & RDB_LOAD_DEEP) != 0;
     uint64_t d1 = fz_walk(o, deep);
     int type = rdb_object_type(o);
