@@ -336,7 +336,9 @@ static int scan_reply(iol_framer_t *fr, const char *b, size_t n, size_t *end) {
             char q[48];
             size_t qn = 0;
             q[qn++] = (unsigned char)t >= 32 && (unsigned char)t < 127 ? (char)t : '?';
-            for (size_t i = 0; i < sl && qn < 40; i++)
+            /* An empty line: t is the CR itself and s is past it. */
+            size_t ql = (size_t)(cr - b) > pos ? sl : 0;
+            for (size_t i = 0; i < ql && qn < 40; i++)
                 q[qn++] = (unsigned char)s[i] >= 32 && (unsigned char)s[i] < 127 ? s[i] : '?';
             q[qn] = '\0';
             if (t == '\r') t = ' ';
