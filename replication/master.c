@@ -115,16 +115,22 @@ static int64_t ms_now(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "ip:port" of the replica as Redis names it in logs (ip:listening-port). */
-static const char *peer_name(const repl_peer_t *p, char *buf, size_t cap) {
+/* The address a replica listens on: its announced ip, or its peer's. */
+static void peer_ip(const repl_peer_t *p, char *ip, size_t cap) {
+    if (p->announced_ip[0]) {
+        snprintf(ip, cap, "%s", p->announced_ip);
+        return;
+    }
     const char *peer = iol_client_peer(p->c->io);
     const char *colon = strrchr(peer, ':');
-    size_t iplen = colon ? (size_t)(colon - peer) : strlen(peer);
-    if (p->announced_ip[0]) {
-        snprintf(buf, cap, "%s:%d", p->announced_ip, p->listening_port);
-    } else {
-        snprintf(buf, cap, "%.*s:%d", (int)iplen, peer, p->listening_port);
-    }
+    snprintf(ip, cap, "%.*s", (int)(colon ? colon - peer : (long)strlen(peer)), peer);
+}
+
+/* "ip:port" of the replica as Redis names it in logs (ip:listening-port). */
+static const char *peer_name(const repl_peer_t *p, char *buf, size_t cap) {
+    char ip[64];
+    peer_ip(p, ip, sizeof(ip));
+    snprintf(buf, cap, "%s:%d", ip, p->listening_port);
     return buf;
 }
 
@@ -356,22 +362,6 @@ static void fail_waiting(const char *why) {
     }
 }
 
-static void random_mark(char *out, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[64];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    size_t got = 0;
-    if (fd >= 0) {
-        ssize_t r = read(fd, raw, n);
-        got = r > 0 ? (size_t)r : 0;
-        close(fd);
-    }
-    for (size_t i = got; i < n; i++)
-        raw[i] = (unsigned char)rand();
-    for (size_t i = 0; i < n; i++)
-        out[i] = hex[raw[i] & 15];
-}
-
 /* The diskless child for every replica waiting to start (Redis's
  * rdbSaveToSlavesSockets). */
 static int start_diskless(void) {
@@ -400,8 +390,7 @@ static int start_diskless(void) {
     int rc = -1;
     if (k > 0) {
         char mark[41];
-        random_mark(mark, 40);
-        mark[40] = '\0';
+        repl__random_hex(mark, 40);
         char prefix[64];
         int plen = snprintf(prefix, sizeof(prefix), "$EOF:%s\r\n", mark);
         snap_opts_t o;
@@ -606,17 +595,6 @@ static bool try_partial(client_t *c, repl_peer_t *p, const char *replid, long lo
 }
 
 /* ---------------------------------------------------------------- FAILOVER's */
-
-/* The address a replica listens on: its announced ip, or its peer's. */
-static void peer_ip(const repl_peer_t *p, char *ip, size_t cap) {
-    if (p->announced_ip[0]) {
-        snprintf(ip, cap, "%s", p->announced_ip);
-        return;
-    }
-    const char *peer = iol_client_peer(p->c->io);
-    const char *colon = strrchr(peer, ':');
-    snprintf(ip, cap, "%.*s", (int)(colon ? colon - peer : (long)strlen(peer)), peer);
-}
 
 static repl_peer_t *find_peer(const char *host, int port) {
     for (repl_peer_t *p = peers; p; p = p->next) {
@@ -839,14 +817,7 @@ static void cmd_role(client_t *c) {
     for (repl_peer_t *p = peers; p; p = p->next) {
         if (p->state != PS_ONLINE) continue;
         char ip[64];
-        if (p->announced_ip[0]) {
-            snprintf(ip, sizeof(ip), "%s", p->announced_ip);
-        } else {
-            const char *peer = iol_client_peer(c->io == p->c->io ? c->io : p->c->io);
-            const char *colon = strrchr(peer, ':');
-            snprintf(ip, sizeof(ip), "%.*s", (int)(colon ? colon - peer : (long)strlen(peer)),
-                     peer);
-        }
+        peer_ip(p, ip, sizeof(ip));
         reply_array(c, 3);
         reply_bulk_cstr(c, ip);
         reply_bulk_ll(c, p->listening_port);
@@ -886,14 +857,7 @@ void master_info_fields(kl_buf_t *out) {
         const char *state = state_name(p->state);
         if (!state[0]) continue;
         char ip[64];
-        if (p->announced_ip[0]) {
-            snprintf(ip, sizeof(ip), "%s", p->announced_ip);
-        } else {
-            const char *peer = iol_client_peer(p->c->io);
-            const char *colon = strrchr(peer, ':');
-            snprintf(ip, sizeof(ip), "%.*s", (int)(colon ? colon - peer : (long)strlen(peer)),
-                     peer);
-        }
+        peer_ip(p, ip, sizeof(ip));
         long long lag = p->state == PS_ONLINE ? now - p->ack_time : 0;
         kl_buf_appendf(out, "slave%d:ip=%s,port=%d,state=%s,offset=%lld,lag=%lld\r\n", id++, ip,
                        p->listening_port, state, p->ack_off, lag);

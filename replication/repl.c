@@ -12,12 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-repl_state_t g_repl = {.second_replid_offset = -1, .stream_db = -1};
+repl_state_t g_repl = {.second_replid_offset = -1};
 
 static prop_consumer_t *stream_pc;
 
-/* 40 random hex digits from /dev/urandom (Redis's getRandomHexChars). */
-static void random_hex(char *out, size_t n) {
+/* n random hex digits from /dev/urandom (Redis's getRandomHexChars). */
+void repl__random_hex(char *out, size_t n) {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[64];
     size_t got = 0;
@@ -38,7 +38,7 @@ static void random_hex(char *out, size_t n) {
 }
 
 void repl_change_replid(void) {
-    random_hex(g_repl.replid, REPL_ID_LEN);
+    repl__random_hex(g_repl.replid, REPL_ID_LEN);
 }
 
 void repl_clear_replid2(void) {
@@ -62,7 +62,6 @@ int repl__stream_db(void) {
 }
 
 void repl_stream_reset_db(void) {
-    g_repl.stream_db = -1;
     if (stream_pc) prop_consumer_reset_db(stream_pc);
 }
 

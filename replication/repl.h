@@ -31,9 +31,6 @@ typedef struct repl_state {
     char replid2[REPL_ID_LEN + 1]; /* master_replid2, "000...0" when none */
     long long master_repl_offset;
     long long second_replid_offset; /* -1 when replid2 is unset */
-    /* The database the stream last selected (Redis's slaveseldb); -1: the
-     * next command fed from the write path starts with a SELECT. */
-    int stream_db;
     /* Is a backlog allocated? (A master creates it with its first replica;
      * a replica keeps one always, as Redis 7.0 does.) */
     bool backlog_on;

@@ -11,6 +11,9 @@ extern iol_rbuf_t *repl__rbuf;
  * backlog exists on a master (repl.c). */
 void repl__stream_update(void);
 
+/* n random hex digits into out (NUL-terminated): replication IDs, the
+ * diskless EOF mark. */
+void repl__random_hex(char *out, size_t n);
 /* The database the write path's stream last selected, -1: none yet. */
 int repl__stream_db(void);
 

@@ -198,6 +198,24 @@ static void child_main(const snap_opts_t *o, int wfd) {
     _exit(rc == 0 ? 0 : 1);
 }
 
+/* The parent's side of a fork that succeeded: the report pipe's read end
+ * (rfd), the fork's duration and the state INFO reads. */
+static void child_started(pid_t pid, int rfd, const struct timeval *t0, const struct timeval *t1,
+                          int64_t start, uint64_t dirty) {
+    fcntl(rfd, F_SETFL, O_NONBLOCK);
+    report_fd = rfd;
+    memset(&last_report, 0, sizeof(last_report));
+    g_snap.latest_fork_usec =
+        (long long)(t1->tv_sec - t0->tv_sec) * 1000000 + (t1->tv_usec - t0->tv_usec);
+    g_snap.total_forks++;
+    g_snap.child_pid = pid;
+    g_snap.child_start_ms = start;
+    g_snap.dirty_at_fork = dirty;
+    g_snap.child_keys = 0;
+    g_snap.cur_cow = g_snap.cur_cow_peak = 0;
+    g_snap.cur_cow_at_ms = 0;
+}
+
 /* A diskless sync's child: the RDB, between the EOF-mark lines, to every
  * replica's pipe at once (Redis's rdbSaveRioWithEOFMark). */
 static void child_fds_main(const snap_opts_t *o, int wfd, const int *fds, int nfds,
@@ -279,19 +297,8 @@ int snap_bgsave_fds(const snap_opts_t *o, const int *fds, int nfds, const int *c
         kl_warning("%s", err);
         return -1;
     }
-    fcntl(rep[0], F_SETFL, O_NONBLOCK);
-    report_fd = rep[0];
-    memset(&last_report, 0, sizeof(last_report));
-    g_snap.latest_fork_usec =
-        (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_usec - t0.tv_usec);
-    g_snap.total_forks++;
-    g_snap.child_pid = pid;
+    child_started(pid, rep[0], &t0, &t1, start, 0);
     g_snap.child_to_fds = true;
-    g_snap.child_start_ms = start;
-    g_snap.dirty_at_fork = 0;
-    g_snap.child_keys = 0;
-    g_snap.cur_cow = g_snap.cur_cow_peak = 0;
-    g_snap.cur_cow_at_ms = 0;
     return 0;
 }
 
@@ -322,18 +329,7 @@ int snap_bgsave(const snap_opts_t *o, uint64_t dirty, char *err, size_t errlen) 
         kl_warning("%s", err);
         return -1;
     }
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    report_fd = fds[0];
-    memset(&last_report, 0, sizeof(last_report));
-    g_snap.latest_fork_usec =
-        (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_usec - t0.tv_usec);
-    g_snap.total_forks++;
-    g_snap.child_pid = pid;
-    g_snap.child_start_ms = start;
-    g_snap.dirty_at_fork = dirty;
-    g_snap.child_keys = 0;
-    g_snap.cur_cow = g_snap.cur_cow_peak = 0;
-    g_snap.cur_cow_at_ms = 0;
+    child_started(pid, fds[0], &t0, &t1, start, dirty);
     kl_notice("Background saving started by pid %d", (int)pid);
     return 0;
 }
